@@ -1,0 +1,280 @@
+//! The Linux mtio ABI (include/uapi/linux/mtio.h) and st's ioctl dispatch.
+
+use crate::drv::{MtOp, Policy, TapeStatus};
+use crate::errno::{Errno, Result};
+use crate::host::{Host, UserIn, UserOut};
+use crate::unit::Unit;
+
+/// st's conventions.
+pub const POLICY: Policy = Policy::LINUX;
+
+/// `_IOW('m', 1, struct mtop)`.
+pub const MTIOCTOP: u32 = 0x4008_6d01;
+/// `_IOR('m', 2, struct mtget)`.
+pub const MTIOCGET: u32 = 0x8030_6d02;
+/// `_IOR('m', 3, struct mtpos)`.
+pub const MTIOCPOS: u32 = 0x8008_6d03;
+/// MTIOCGET from a 32-bit process (28-byte `struct mtget`).
+pub const MTIOCGET32: u32 = 0x801c_6d02;
+/// MTIOCPOS from a 32-bit process (4-byte `struct mtpos`).
+pub const MTIOCPOS32: u32 = 0x8004_6d03;
+
+/// `sizeof(struct mtget)` on x86_64.
+pub const MTGET_SIZE: usize = 48;
+/// `sizeof(struct mtget)` for 32-bit processes.
+pub const MTGET32_SIZE: usize = 28;
+
+/// `mt_type` of a generic SCSI-2 tape.
+pub const MT_ISSCSI2: i64 = 0x72;
+
+/// `mt_gstat` bits.
+pub mod gmt {
+    /// Just after a filemark.
+    pub const EOF: u32 = 0x8000_0000;
+    /// Beginning of tape.
+    pub const BOT: u32 = 0x4000_0000;
+    /// End of tape (early warning or end of medium).
+    pub const EOT: u32 = 0x2000_0000;
+    /// At a setmark.
+    pub const SM: u32 = 0x1000_0000;
+    /// End of data.
+    pub const EOD: u32 = 0x0800_0000;
+    /// Write protected.
+    pub const WR_PROT: u32 = 0x0400_0000;
+    /// Online.
+    pub const ONLINE: u32 = 0x0100_0000;
+    /// Density 6250 bpi.
+    pub const D_6250: u32 = 0x0080_0000;
+    /// Density 1600 bpi.
+    pub const D_1600: u32 = 0x0040_0000;
+    /// Density 800 bpi.
+    pub const D_800: u32 = 0x0020_0000;
+    /// Door open: no medium.
+    pub const DR_OPEN: u32 = 0x0004_0000;
+    /// Immediate report mode.
+    pub const IM_REP_EN: u32 = 0x0001_0000;
+    /// Cleaning requested.
+    pub const CLN: u32 = 0x0000_8000;
+}
+
+/// Linux MTIOCTOP operation numbers.
+pub fn decode_op(op: i16) -> Option<MtOp> {
+    Some(match op {
+        0 => MtOp::Reset,
+        1 => MtOp::Fsf,
+        2 => MtOp::Bsf,
+        3 => MtOp::Fsr,
+        4 => MtOp::Bsr,
+        5 => MtOp::Weof,
+        6 => MtOp::Rew,
+        7 => MtOp::Offl,
+        8 => MtOp::Nop,
+        9 => MtOp::Reten,
+        10 => MtOp::Bsfm,
+        11 => MtOp::Fsfm,
+        12 => MtOp::Eom,
+        13 => MtOp::Erase,
+        14 => MtOp::Ras1,
+        15 => MtOp::Ras2,
+        16 => MtOp::Ras3,
+        20 => MtOp::SetBlk,
+        21 => MtOp::SetDensity,
+        22 => MtOp::Seek,
+        23 => MtOp::Tell,
+        24 => MtOp::SetDrvBuffer,
+        25 => MtOp::Fss,
+        26 => MtOp::Bss,
+        27 => MtOp::Wsm,
+        28 => MtOp::Lock,
+        29 => MtOp::Unlock,
+        30 => MtOp::Load,
+        31 => MtOp::Unload,
+        32 => MtOp::Compression,
+        33 => MtOp::SetPart,
+        34 => MtOp::MkPart,
+        35 => MtOp::Weofi,
+        _ => return None,
+    })
+}
+
+/// `mt_gstat` as st computes it.
+pub fn gstat(s: &TapeStatus) -> u32 {
+    let mut g = 0;
+    let mut set = |cond: bool, bit: u32| {
+        if cond {
+            g |= bit;
+        }
+    };
+    set(s.wr_prot, gmt::WR_PROT);
+    set(s.bot, gmt::BOT);
+    set(s.eof, gmt::EOF);
+    set(s.eot, gmt::EOT);
+    set(s.eod && !s.eot, gmt::EOD);
+    set(s.density == 1, gmt::D_800);
+    set(s.density == 2, gmt::D_1600);
+    set(s.density == 3, gmt::D_6250);
+    set(s.online, gmt::ONLINE);
+    set(s.dr_open, gmt::DR_OPEN);
+    set(s.sm, gmt::SM);
+    set(s.im_rep_en, gmt::IM_REP_EN);
+    set(s.cln, gmt::CLN);
+    g
+}
+
+fn dsreg(s: &TapeStatus) -> u32 {
+    (s.blksize & 0x00ff_ffff) | (u32::from(s.density) << 24)
+}
+
+/// `struct mtget` for a 64-bit process.
+pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
+    let mut b = [0u8; MTGET_SIZE];
+    let fields: [i64; 5] = [
+        MT_ISSCSI2,
+        i64::from(s.partition),
+        i64::from(dsreg(s)),
+        i64::from(gstat(s)),
+        i64::from(s.soft_errors & 0xffff),
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        if let Some(d) = b.get_mut(i * 8..i * 8 + 8) {
+            d.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    if let Some(d) = b.get_mut(40..44) {
+        d.copy_from_slice(&s.fileno.to_ne_bytes());
+    }
+    if let Some(d) = b.get_mut(44..48) {
+        d.copy_from_slice(&s.blkno.to_ne_bytes());
+    }
+    b
+}
+
+/// `struct mtget` for a 32-bit process (compat_ioctl).
+pub fn mtget32(s: &TapeStatus) -> [u8; MTGET32_SIZE] {
+    let mut b = [0u8; MTGET32_SIZE];
+    let fields: [u32; 7] = [
+        MT_ISSCSI2 as u32,
+        s.partition,
+        dsreg(s),
+        gstat(s),
+        s.soft_errors & 0xffff,
+        s.fileno as u32,
+        s.blkno as u32,
+    ];
+    for (i, v) in fields.iter().enumerate() {
+        if let Some(d) = b.get_mut(i * 4..i * 4 + 4) {
+            d.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    b
+}
+
+/// st_ioctl (and st_compat_ioctl when `compat`): the master's ioctl.
+/// `inp` and `out` are the same user argument, read and written.
+pub fn ioctl(
+    unit: &Unit,
+    host: &mut dyn Host,
+    cmd: u32,
+    inp: &mut dyn UserIn,
+    out: &mut dyn UserOut,
+    compat: bool,
+) -> Result<()> {
+    let (cmd, wide) = match (compat, cmd) {
+        (true, MTIOCGET32) => (MTIOCGET, false),
+        (true, MTIOCPOS32) => (MTIOCPOS, false),
+        _ => (cmd, true),
+    };
+    let ty = (cmd >> 8) & 0xff;
+    let nr = cmd & 0xff;
+    let size = ((cmd >> 16) & 0x3fff) as usize;
+    if ty != u32::from(b'm') {
+        return Err(Errno::NoTty);
+    }
+    if nr == 1 {
+        if size != 8 {
+            return Err(Errno::Inval);
+        }
+        let op = i16::from_ne_bytes(super::read_arg::<2>(inp, 0)?);
+        let count = i32::from_ne_bytes(super::read_arg::<4>(inp, 4)?);
+        let op = decode_op(op).ok_or(Errno::NoSys)?;
+        return unit.with_drv(host, |d, l| d.mtop(l, op, count));
+    }
+    unit.with_drv(host, |d, l| {
+        d.ioctl_flush(l, nr == 2)?;
+        match nr {
+            2 => {
+                if size != MTGET_SIZE {
+                    return Err(Errno::Inval);
+                }
+                let s = d.status(l);
+                if wide {
+                    out.write(0, &mtget(&s))
+                } else {
+                    out.write(0, &mtget32(&s))
+                }
+            }
+            3 => {
+                if size != 8 {
+                    return Err(Errno::Inval);
+                }
+                let blk = d.tell(l)?;
+                if wide {
+                    out.write(0, &i64::from(blk).to_ne_bytes())
+                } else {
+                    out.write(0, &blk.to_ne_bytes())
+                }
+            }
+            _ => Err(Errno::NoTty),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ioctl_numbers_match_the_header_encoding() {
+        // _IOC(dir, 'm', nr, size): dir << 30 | size << 16 | 'm' << 8 | nr.
+        let ioc = |dir: u32, nr: u32, size: u32| dir << 30 | size << 16 | u32::from(b'm') << 8 | nr;
+        assert_eq!(MTIOCTOP, ioc(1, 1, 8));
+        assert_eq!(MTIOCGET, ioc(2, 2, 48));
+        assert_eq!(MTIOCPOS, ioc(2, 3, 8));
+        assert_eq!(MTIOCGET32, ioc(2, 2, 28));
+        assert_eq!(MTIOCPOS32, ioc(2, 3, 4));
+    }
+
+    #[test]
+    fn mtget_layout() {
+        let s = TapeStatus {
+            blksize: 512,
+            density: 0x44,
+            fileno: 3,
+            blkno: -1,
+            online: true,
+            wr_prot: true,
+            im_rep_en: true,
+            ..TapeStatus::default()
+        };
+        let b = mtget(&s);
+        assert_eq!(i64::from_ne_bytes(b[0..8].try_into().unwrap()), 0x72);
+        assert_eq!(i64::from_ne_bytes(b[16..24].try_into().unwrap()), 0x4400_0200);
+        assert_eq!(
+            i64::from_ne_bytes(b[24..32].try_into().unwrap()),
+            i64::from(gmt::ONLINE | gmt::WR_PROT | gmt::IM_REP_EN)
+        );
+        assert_eq!(i32::from_ne_bytes(b[40..44].try_into().unwrap()), 3);
+        assert_eq!(i32::from_ne_bytes(b[44..48].try_into().unwrap()), -1);
+        let c = mtget32(&s);
+        assert_eq!(u32::from_ne_bytes(c[0..4].try_into().unwrap()), 0x72);
+        assert_eq!(i32::from_ne_bytes(c[24..28].try_into().unwrap()), -1);
+    }
+
+    #[test]
+    fn every_linux_op_has_a_meaning() {
+        for op in 0..=35i16 {
+            assert_eq!(decode_op(op).is_some(), !(17..=19).contains(&op), "op {op}");
+        }
+        assert!(decode_op(36).is_none() && decode_op(-1).is_none());
+    }
+}

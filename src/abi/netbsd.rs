@@ -1,0 +1,114 @@
+//! The NetBSD mtio ABI (sys/sys/mtio.h): operation numbers, ioctl numbers and
+//! `struct mtget`. No NetBSD glue exists yet; this table shows the engine can
+//! serve it, and its tests pin the numbers.
+
+use crate::drv::{MtOp, Policy, TapeStatus};
+
+/// NetBSD st's conventions.
+pub const POLICY: Policy = Policy::NETBSD;
+
+/// `_IOW('m', 1, struct mtop)` (IOC_IN is 0x80000000 on NetBSD).
+pub const MTIOCTOP: u32 = 0x8008_6d01;
+/// `_IOR('m', 2, struct mtget)`.
+pub const MTIOCGET: u32 = 0x4038_6d02;
+/// `_IO('m', 3)`: ignore EOT errors.
+pub const MTIOCIEOT: u32 = 0x2000_6d03;
+/// `_IO('m', 4)`: enable EOT errors.
+pub const MTIOCEEOT: u32 = 0x2000_6d04;
+/// `_IOR('m', 5, u_int32_t)`: logical block position.
+pub const MTIOCRDSPOS: u32 = 0x4004_6d05;
+/// `_IOR('m', 6, u_int32_t)`: hardware block position.
+pub const MTIOCRDHPOS: u32 = 0x4004_6d06;
+/// `_IOW('m', 5, u_int32_t)`: locate to a logical block.
+pub const MTIOCSLOCATE: u32 = 0x8004_6d05;
+/// `_IOW('m', 6, u_int32_t)`: locate to a hardware block.
+pub const MTIOCHLOCATE: u32 = 0x8004_6d06;
+
+/// `sizeof(struct mtget)`.
+pub const MTGET_SIZE: usize = 56;
+/// `mt_dsreg` bit: read-only.
+pub const MT_DS_RDONLY: u16 = 0x10;
+/// `mt_dsreg` bits: mounted.
+pub const MT_DS_MOUNTED: u16 = 0x03;
+
+/// NetBSD MTIOCTOP operation numbers.
+pub fn decode_op(op: i16) -> Option<MtOp> {
+    Some(match op {
+        0 => MtOp::Weof,
+        1 => MtOp::Fsf,
+        2 => MtOp::Bsf,
+        3 => MtOp::Fsr,
+        4 => MtOp::Bsr,
+        5 => MtOp::Rew,
+        6 => MtOp::Offl,
+        7 => MtOp::Nop,
+        8 => MtOp::Reten,
+        9 => MtOp::Erase,
+        10 => MtOp::Eom,
+        11 => MtOp::Nbsf,
+        12 => MtOp::Cache,
+        13 => MtOp::NoCache,
+        14 => MtOp::SetBlk,
+        15 => MtOp::SetDensity,
+        16 => MtOp::Compression,
+        17 => MtOp::Ewarn,
+        _ => return None,
+    })
+}
+
+/// NetBSD `struct mtget`: shorts type, dsreg, erreg, resid; then int32
+/// fileno, blkno, blksiz, density, mblksiz[4], mdensity[4].
+pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
+    let mut b = [0u8; MTGET_SIZE];
+    let mut dsreg = 0u16;
+    if s.online {
+        dsreg |= MT_DS_MOUNTED;
+    }
+    if s.wr_prot {
+        dsreg |= MT_DS_RDONLY;
+    }
+    let shorts: [u16; 4] = [0x07 /* MT_ISAR, as NetBSD st reports */, dsreg, 0, 0];
+    for (i, v) in shorts.iter().enumerate() {
+        if let Some(d) = b.get_mut(i * 2..i * 2 + 2) {
+            d.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    let ints: [i32; 4] = [s.fileno, s.blkno, s.blksize as i32, i32::from(s.density)];
+    for (i, v) in ints.iter().enumerate() {
+        if let Some(d) = b.get_mut(8 + i * 4..12 + i * 4) {
+            d.copy_from_slice(&v.to_ne_bytes());
+        }
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let ioc = |dir: u32, nr: u32, size: u32| dir << 29 | size << 16 | u32::from(b'm') << 8 | nr;
+        // NetBSD: IOC_VOID 0x20000000, IOC_OUT 0x40000000, IOC_IN 0x80000000.
+        assert_eq!(MTIOCTOP, ioc(4, 1, 8));
+        assert_eq!(MTIOCGET, ioc(2, 2, 56));
+        assert_eq!(MTIOCIEOT, ioc(1, 3, 0));
+        assert_eq!(MTIOCRDSPOS, ioc(2, 5, 4));
+        assert_eq!(MTIOCSLOCATE, ioc(4, 5, 4));
+        assert_eq!(decode_op(0), Some(MtOp::Weof));
+        assert_eq!(decode_op(5), Some(MtOp::Rew));
+        assert_eq!(decode_op(17), Some(MtOp::Ewarn));
+        assert_eq!(decode_op(18), None);
+    }
+
+    #[test]
+    fn mtget_layout() {
+        let s = TapeStatus { fileno: 2, blkno: 7, blksize: 1024, density: 0x13, online: true, wr_prot: true, ..Default::default() };
+        let b = mtget(&s);
+        assert_eq!(u16::from_ne_bytes([b[2], b[3]]), MT_DS_MOUNTED | MT_DS_RDONLY);
+        assert_eq!(i32::from_ne_bytes(b[8..12].try_into().unwrap()), 2);
+        assert_eq!(i32::from_ne_bytes(b[12..16].try_into().unwrap()), 7);
+        assert_eq!(i32::from_ne_bytes(b[16..20].try_into().unwrap()), 1024);
+        assert_eq!(i32::from_ne_bytes(b[20..24].try_into().unwrap()), 0x13);
+    }
+}

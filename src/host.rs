@@ -1,0 +1,84 @@
+//! What the OS glue provides while a master operation runs: sleeping until the
+//! channel changes, waking the daemon, and copies to and from user memory.
+//! The core never touches user memory itself; it hands buffers to these traits.
+
+use alloc::vec::Vec;
+
+use crate::errno::{Errno, Result};
+
+/// What a master waits for. The glue sleeps until [`crate::Unit::cond`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// The oldest outstanding request completed, or none is outstanding.
+    Front,
+    /// Room in the write-behind window for this many bytes (or something to reap).
+    Space(usize),
+}
+
+/// How a master sleeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sleep {
+    /// Any signal ends the wait (nothing of the caller's is in flight).
+    Interruptible,
+    /// Only a fatal signal ends the wait (a drive command is in flight).
+    Killable,
+    /// Nothing but the timeout ends it (close paths, exiting processes).
+    Uninterruptible,
+}
+
+/// Why a wait ended early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// A signal arrived.
+    Interrupted,
+    /// The timeout expired.
+    TimedOut,
+}
+
+/// Services of the OS glue for a master operation.
+pub trait Host {
+    /// Sleeps until `what` holds for this unit, a signal (per `how`), or the
+    /// timeout in seconds.
+    fn wait(&mut self, what: Wait, how: Sleep, timeout_secs: u32) -> core::result::Result<(), WaitError>;
+    /// Wakes the daemon side: a request was queued.
+    fn wake_slave(&mut self);
+    /// The caller may change driver-wide settings (CAP_SYS_ADMIN on Linux).
+    fn privileged(&self) -> bool;
+}
+
+/// A user buffer the core reads from (a write() buffer, an ioctl argument).
+pub trait UserIn {
+    /// Copies `dst.len()` bytes starting `at` bytes into the user buffer.
+    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<()>;
+
+    /// Replaces `out` with `n` bytes starting `at`. Allocation failure is
+    /// EOVERFLOW, as st reports a buffer it cannot allocate.
+    fn read_vec(&mut self, at: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        out.try_reserve_exact(n).map_err(|_| Errno::Overflow)?;
+        out.resize(n, 0);
+        self.read(at, out)
+    }
+}
+
+/// A user buffer the core writes to (a read() buffer, an ioctl result).
+pub trait UserOut {
+    /// Copies `src` to `at` bytes into the user buffer.
+    fn write(&mut self, at: usize, src: &[u8]) -> Result<()>;
+}
+
+impl UserIn for &[u8] {
+    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<()> {
+        let src = self.get(at..at.checked_add(dst.len()).ok_or(Errno::Fault)?).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+impl UserOut for &mut [u8] {
+    fn write(&mut self, at: usize, src: &[u8]) -> Result<()> {
+        let dst = self.get_mut(at..at.checked_add(src.len()).ok_or(Errno::Fault)?).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}

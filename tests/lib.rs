@@ -1,0 +1,236 @@
+//! Host integration tests of the pmt core and the pmtd drive, with no
+//! kernel: [`Sim`] plays the OS glue. A master system call runs the core's
+//! engine; when the engine waits, the simulated daemon reads the queued
+//! requests from the slave side, runs them on a pmtd [`Drive`] and writes the
+//! replies back, exactly as pmtd does through /dev/pmts<N>. The daemon runs
+//! only when the master waits, so write-behind fills its window.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use pmt::abi::linux;
+use pmt::{Config, Errno, Host, OpenFlags, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
+use pmtd::drive::{Drive, DriveConfig};
+use pmtd::serve;
+
+/// A unit with a simulated daemon.
+pub struct Sim {
+    /// The core unit.
+    pub unit: Unit,
+    /// The daemon's drive; None while no daemon holds the slave.
+    pub drive: RefCell<Option<Drive>>,
+    buf: RefCell<Vec<u8>>,
+    /// Batches the daemon processed.
+    pub batches: RefCell<usize>,
+    /// The most payload bytes the channel held at a wait.
+    pub max_held: RefCell<usize>,
+    /// Temporary directory holding the images.
+    pub dir: tempfile::TempDir,
+}
+
+/// `struct mtget`, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MtGet {
+    /// mt_type.
+    pub mt_type: i64,
+    /// mt_dsreg.
+    pub dsreg: i64,
+    /// mt_gstat.
+    pub gstat: u32,
+    /// mt_fileno.
+    pub fileno: i32,
+    /// mt_blkno.
+    pub blkno: i32,
+}
+
+struct SimHost<'a> {
+    sim: &'a Sim,
+}
+
+impl Host for SimHost<'_> {
+    fn wait(&mut self, what: Wait, _how: Sleep, _timeout: u32) -> Result<(), WaitError> {
+        loop {
+            if self.sim.unit.cond(what) {
+                return Ok(());
+            }
+            if !self.sim.pump() {
+                // Nobody will ever answer: a real master would sleep forever.
+                return Err(WaitError::TimedOut);
+            }
+        }
+    }
+    fn wake_slave(&mut self) {}
+    fn privileged(&self) -> bool {
+        true
+    }
+}
+
+struct Out<'a>(&'a mut [u8]);
+impl UserOut for Out<'_> {
+    fn write(&mut self, at: usize, src: &[u8]) -> Result<(), Errno> {
+        let dst = self.0.get_mut(at..at + src.len()).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+struct In<'a>(&'a [u8]);
+impl UserIn for In<'_> {
+    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<(), Errno> {
+        let src = self.0.get(at..at + dst.len()).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Master open flags for reading and writing.
+pub const RW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false, norewind: false };
+/// The no-rewind node, read and write.
+pub const NRW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false, norewind: true };
+/// Read only.
+pub const RO: OpenFlags = OpenFlags { read: true, write: false, nonblock: false, norewind: false };
+
+impl Sim {
+    /// A unit whose daemon serves `volumes` (names inside a fresh temporary
+    /// directory) with `cfg`.
+    pub fn new(volumes: &[&str], cfg: DriveConfig, ucfg: Config) -> Sim {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.path().join(v)).collect();
+        let unit = Unit::new(0, ucfg, linux::POLICY).expect("unit");
+        unit.sopen().expect("slave open");
+        let drive = Drive::new(paths, cfg).expect("drive");
+        Sim {
+            unit,
+            drive: RefCell::new(Some(drive)),
+            buf: RefCell::new(vec![0u8; serve::READ_BUFFER]),
+            batches: RefCell::new(0),
+            max_held: RefCell::new(0),
+            dir,
+        }
+    }
+
+    /// One volume, unlimited, default unit limits.
+    pub fn simple() -> Sim {
+        Sim::new(&["vol1.tap"], DriveConfig::default(), Config::default())
+    }
+
+    /// Path of a volume image.
+    pub fn image(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The daemon handles one batch. False if there was nothing to do.
+    pub fn pump(&self) -> bool {
+        let mut drive = self.drive.borrow_mut();
+        let Some(d) = drive.as_mut() else {
+            return false;
+        };
+        let mut buf = self.buf.borrow_mut();
+        let len = buf.len();
+        let n = match self.unit.sread(&mut Out(&mut buf[..]), len) {
+            Ok(n) => n,
+            Err(Errno::Again) => return false,
+            Err(e) => panic!("slave read: {e:?}"),
+        };
+        let mut out = Vec::new();
+        serve::run_batch(d, &buf[..n], &mut out).expect("batch");
+        let k = self.unit.swrite(&mut In(&out), out.len()).expect("slave write");
+        assert_eq!(k, out.len(), "the driver refused replies");
+        *self.batches.borrow_mut() += 1;
+        true
+    }
+
+    /// The daemon dies: the slave is closed under it.
+    pub fn kill_daemon(&self) {
+        self.unit.sclose();
+        *self.drive.borrow_mut() = None;
+    }
+
+    /// A new daemon starts with `volumes`.
+    pub fn start_daemon(&self, volumes: &[&str], cfg: DriveConfig) {
+        let paths: Vec<PathBuf> = volumes.iter().map(|v| self.dir.path().join(v)).collect();
+        self.unit.sopen().expect("slave open");
+        *self.drive.borrow_mut() = Some(Drive::new(paths, cfg).expect("drive"));
+    }
+
+    fn host(&self) -> SimHost<'_> {
+        SimHost { sim: self }
+    }
+
+    /// open(2) of the master.
+    pub fn open(&self, flags: OpenFlags) -> Result<(), Errno> {
+        self.unit.mopen(&mut self.host(), flags)
+    }
+
+    /// close(2) of the master: st_flush then release; the first error wins.
+    pub fn close(&self) -> Result<(), Errno> {
+        let a = self.unit.mflush(&mut self.host());
+        let b = self.unit.mrelease(&mut self.host());
+        a.and(b)
+    }
+
+    /// write(2) of one record.
+    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        let r = self.unit.mwrite(&mut self.host(), &mut In(data), data.len());
+        let held = self.unit.held();
+        let mut m = self.max_held.borrow_mut();
+        *m = (*m).max(held);
+        r
+    }
+
+    /// read(2) with an `n`-byte buffer.
+    pub fn read(&self, n: usize) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; n];
+        let k = self.unit.mread(&mut self.host(), &mut Out(&mut buf), n)?;
+        buf.truncate(k);
+        Ok(buf)
+    }
+
+    /// MTIOCTOP.
+    pub fn mt(&self, op: i16, count: i32) -> Result<(), Errno> {
+        let mut arg = [0u8; 8];
+        arg[0..2].copy_from_slice(&op.to_ne_bytes());
+        arg[4..8].copy_from_slice(&count.to_ne_bytes());
+        let mut sink = [0u8; 8];
+        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCTOP, &mut In(&arg), &mut Out(&mut sink), false)
+    }
+
+    /// MTIOCGET.
+    pub fn status(&self) -> Result<MtGet, Errno> {
+        let mut b = [0u8; 48];
+        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCGET, &mut In(&[]), &mut Out(&mut b), false)?;
+        let l = |i: usize| i64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+        Ok(MtGet {
+            mt_type: l(0),
+            dsreg: l(2),
+            gstat: l(3) as u32,
+            fileno: i32::from_ne_bytes(b[40..44].try_into().unwrap_or_default()),
+            blkno: i32::from_ne_bytes(b[44..48].try_into().unwrap_or_default()),
+        })
+    }
+
+    /// MTIOCPOS.
+    pub fn tell(&self) -> Result<i64, Errno> {
+        let mut b = [0u8; 8];
+        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCPOS, &mut In(&[]), &mut Out(&mut b), false)?;
+        Ok(i64::from_ne_bytes(b))
+    }
+
+    /// (file, block) from MTIOCGET.
+    pub fn pos(&self) -> (i32, i32) {
+        let s = self.status().expect("status");
+        (s.fileno, s.blkno)
+    }
+}
+
+/// Deterministic test data: record `i` of `len` bytes.
+pub fn record(i: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|j| (i.wrapping_mul(31).wrapping_add(j.wrapping_mul(7)) % 251) as u8).collect()
+}
+
+/// Objects of an image as (length, 0 for a mark), using pmtd's scanner.
+pub fn objects(path: &Path) -> Vec<u32> {
+    let s = pmtd::inspect::scan_file(path, true).expect("scan");
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+    s.objs.iter().map(|o| o.len).collect()
+}

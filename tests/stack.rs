@@ -1,0 +1,264 @@
+//! The core's st engine against the pmtd drive: what programs see.
+
+use pmt::abi::linux::gmt;
+use pmt::{Config, Errno};
+use pmt_tests::{objects, record, Sim, NRW, RO, RW};
+use pmtd::drive::DriveConfig;
+
+const MTFSF: i16 = 1;
+const MTBSF: i16 = 2;
+const MTFSR: i16 = 3;
+const MTBSR: i16 = 4;
+const MTWEOF: i16 = 5;
+const MTREW: i16 = 6;
+const MTEOM: i16 = 12;
+
+#[test]
+fn records_written_read_back_with_filemark_and_end_of_data() {
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    let st = sim.status().unwrap();
+    assert_eq!(st.mt_type, 0x72);
+    assert_eq!((st.fileno, st.blkno), (0, 0));
+    assert_ne!(st.gstat & gmt::BOT, 0);
+    assert_ne!(st.gstat & gmt::ONLINE, 0);
+    for i in 0..5 {
+        assert_eq!(sim.write(&record(i, 10240)), Ok(10240));
+    }
+    assert_eq!(sim.pos(), (0, 5));
+    sim.close().unwrap();
+    // One filemark after the data, then rewound.
+    assert_eq!(objects(&sim.image("vol1.tap")), vec![10240, 10240, 10240, 10240, 10240, 0]);
+
+    sim.open(RO).unwrap();
+    assert_eq!(sim.pos(), (0, 0));
+    for i in 0..5 {
+        // restore reads with a larger buffer and gets the short record.
+        assert_eq!(sim.read(32768).unwrap(), record(i, 10240));
+    }
+    assert_eq!(sim.read(32768), Ok(vec![])); // the filemark
+    assert_eq!(sim.pos(), (1, 0));
+    assert_eq!(sim.read(32768), Ok(vec![])); // end of data: second zero read
+    assert_eq!(sim.read(32768), Err(Errno::Io));
+    sim.close().unwrap();
+}
+
+#[test]
+fn short_buffer_is_enomem_and_consumes_the_record() {
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    sim.write(&record(0, 1000)).unwrap();
+    sim.write(&record(1, 1000)).unwrap();
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    assert_eq!(sim.read(999), Err(Errno::NoMem));
+    assert_eq!(sim.pos(), (0, 1));
+    assert_eq!(sim.read(1000).unwrap(), record(1, 1000));
+    sim.close().unwrap();
+}
+
+#[test]
+fn no_rewind_files_and_positioning() {
+    let sim = Sim::simple();
+    // Three files through the no-rewind node.
+    for f in 0..3 {
+        sim.open(NRW).unwrap();
+        assert_eq!(sim.pos(), (f, 0), "file {f} starts where the last ended");
+        for r in 0..=f as usize {
+            sim.write(&record(10 * f as usize + r, 512)).unwrap();
+        }
+        sim.close().unwrap();
+    }
+    assert_eq!(objects(&sim.image("vol1.tap")), vec![512, 0, 512, 512, 0, 512, 512, 512, 0]);
+    sim.open(NRW).unwrap();
+    assert_eq!(sim.pos(), (3, 0));
+    sim.mt(MTREW, 1).unwrap();
+    assert_eq!(sim.pos(), (0, 0));
+    sim.mt(MTFSF, 2).unwrap();
+    assert_eq!(sim.pos(), (2, 0));
+    assert_eq!(sim.read(512).unwrap(), record(20, 512));
+    sim.mt(MTBSF, 1).unwrap();
+    // Before the filemark that ends file 1: block unknown, as st reports.
+    assert_eq!(sim.pos(), (1, -1));
+    sim.mt(MTFSF, 1).unwrap();
+    assert_eq!(sim.pos(), (2, 0));
+    sim.mt(MTFSR, 2).unwrap();
+    assert_eq!(sim.pos(), (2, 2));
+    sim.mt(MTBSR, 1).unwrap();
+    assert_eq!(sim.pos(), (2, 1));
+    assert_eq!(sim.read(512).unwrap(), record(21, 512));
+    sim.mt(MTEOM, 1).unwrap();
+    let st = sim.status().unwrap();
+    assert_eq!(st.fileno, 3);
+    assert_ne!(st.gstat & gmt::EOD, 0);
+    // Forward spacing past the end of data fails.
+    assert_eq!(sim.mt(MTFSF, 1), Err(Errno::Io));
+    sim.close().unwrap();
+}
+
+#[test]
+fn writing_in_the_middle_cuts_the_rest() {
+    let sim = Sim::simple();
+    sim.open(NRW).unwrap();
+    for i in 0..4 {
+        sim.write(&record(i, 100)).unwrap();
+    }
+    sim.mt(MTWEOF, 1).unwrap();
+    sim.mt(MTREW, 1).unwrap();
+    sim.mt(MTFSR, 2).unwrap();
+    sim.write(&record(9, 50)).unwrap();
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("vol1.tap")), vec![100, 100, 50, 0]);
+}
+
+#[test]
+fn weof_then_close_writes_no_extra_filemark() {
+    let sim = Sim::simple();
+    sim.open(NRW).unwrap();
+    sim.write(&record(0, 64)).unwrap();
+    sim.mt(MTWEOF, 2).unwrap();
+    assert_eq!(sim.pos(), (2, 0));
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("vol1.tap")), vec![64, 0, 0]);
+}
+
+#[test]
+fn write_behind_stays_within_the_window_and_keeps_order() {
+    let ucfg = Config { ring: 64, window: 64 * 1024, ..Config::default() };
+    let sim = Sim::new(&["w.tap"], DriveConfig::default(), ucfg);
+    sim.open(RW).unwrap();
+    let n = 300;
+    for i in 0..n {
+        assert_eq!(sim.write(&record(i, 10240)), Ok(10240));
+    }
+    assert!(*sim.max_held.borrow() <= 64 * 1024, "held {}", sim.max_held.borrow());
+    assert!(*sim.max_held.borrow() >= 40 * 1024, "write-behind never queued: {}", sim.max_held.borrow());
+    // Far fewer daemon batches than records: requests were batched.
+    assert!(*sim.batches.borrow() < n / 3, "{} batches", sim.batches.borrow());
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    for i in 0..n {
+        assert_eq!(sim.read(10240).unwrap(), record(i, 10240), "record {i}");
+    }
+    sim.close().unwrap();
+}
+
+#[test]
+fn early_warning_follows_st() {
+    // 200 KiB volume, early warning 50 KiB before the end; 10 KiB records.
+    let cfg = DriveConfig { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..DriveConfig::default() };
+    let sim = Sim::new(&["ew.tap"], cfg, Config::default());
+    sim.open(RW).unwrap();
+    let rec = record(0, 10240);
+    let mut results = Vec::new();
+    let mut written_after_ew = 0;
+    loop {
+        let r = sim.write(&rec);
+        results.push(r);
+        if results.len() > 60 {
+            break;
+        }
+    }
+    // Records up to early warning all succeed.
+    let first_enospc = results.iter().position(|r| *r == Err(Errno::NoSpc)).unwrap();
+    assert!(results[..first_enospc].iter().all(|r| *r == Ok(10240)));
+    // The write that met early warning succeeded and the status says EOT.
+    // After it: ENOSPC and success alternate until the physical end.
+    let tail = &results[first_enospc..];
+    let mut i = 0;
+    while i + 1 < tail.len() && tail[i] == Err(Errno::NoSpc) && tail[i + 1] == Ok(10240) {
+        written_after_ew += 1;
+        i += 2;
+    }
+    assert!(written_after_ew >= 2, "alternation after early warning: {:?}", &tail[..8]);
+    // Then the medium is full: only ENOSPC.
+    assert!(tail[i..].iter().all(|r| *r == Err(Errno::NoSpc)), "{:?}", &tail[i..]);
+    let st = sim.status().unwrap();
+    assert_ne!(st.gstat & gmt::EOT, 0, "GMT_EOT at early warning");
+    sim.close().unwrap();
+    let objs = objects(&sim.image("ew.tap"));
+    assert_eq!(objs.last(), Some(&0), "the closing filemark fits after early warning");
+    let size = std::fs::metadata(sim.image("ew.tap")).unwrap().len();
+    assert!(size <= 200 * 1024, "image within capacity: {size}");
+    // Exact count: records before EW + those allowed after, all stored.
+    let ok = results.iter().filter(|r| **r == Ok(10240)).count();
+    assert_eq!(objs.len(), ok + 1);
+}
+
+#[test]
+fn dead_daemon_fails_everything_at_once() {
+    let ucfg = Config { ring: 64, window: 1 << 20, ..Config::default() };
+    let sim = Sim::new(&["d.tap"], DriveConfig::default(), ucfg);
+    sim.open(RW).unwrap();
+    for i in 0..10 {
+        sim.write(&record(i, 4096)).unwrap();
+    }
+    // Writes are queued, not yet answered; the daemon dies.
+    sim.kill_daemon();
+    assert_eq!(sim.write(&record(99, 4096)), Err(Errno::Io));
+    assert_eq!(sim.mt(MTWEOF, 1), Err(Errno::Io));
+    let st = sim.status().unwrap();
+    assert_eq!(st.gstat & gmt::ONLINE, 0);
+    assert_eq!(sim.close(), Err(Errno::Io));
+    // No daemon: open fails at once with EIO; O_NONBLOCK open succeeds.
+    assert_eq!(sim.open(RW), Err(Errno::Io));
+    let nb = pmt::OpenFlags { nonblock: true, ..RW };
+    sim.open(nb).unwrap();
+    assert_eq!(sim.write(&record(0, 10)), Err(Errno::Io));
+    sim.close().ok();
+    // A new daemon makes the unit usable again, from the beginning of tape.
+    sim.start_daemon(&["d.tap"], DriveConfig::default());
+    sim.open(RO).unwrap();
+    assert_eq!(sim.pos(), (0, 0));
+    sim.close().unwrap();
+}
+
+#[test]
+fn busy_and_write_protect() {
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    assert_eq!(sim.open(RW), Err(Errno::Busy));
+    sim.close().unwrap();
+    // Opened read-only: writes are EACCES.
+    sim.open(RO).unwrap();
+    assert_eq!(sim.write(b"x"), Err(Errno::Acces));
+    assert_eq!(sim.mt(MTWEOF, 1), Err(Errno::Acces));
+    sim.close().unwrap();
+}
+
+#[test]
+fn write_protected_medium_refuses_write_opens() {
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    sim.write(&record(0, 100)).unwrap();
+    sim.close().unwrap();
+    sim.kill_daemon();
+    sim.start_daemon(&["vol1.tap"], DriveConfig { read_only: true, ..DriveConfig::default() });
+    assert_eq!(sim.open(RW), Err(Errno::RoFs));
+    sim.open(RO).unwrap();
+    let st = sim.status().unwrap();
+    assert_ne!(st.gstat & gmt::WR_PROT, 0);
+    assert_eq!(sim.read(100).unwrap(), record(0, 100));
+    sim.close().unwrap();
+}
+
+#[test]
+fn fixed_block_mode() {
+    const MTSETBLK: i16 = 20;
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    sim.mt(MTSETBLK, 512).unwrap();
+    assert_eq!(sim.status().unwrap().dsreg & 0xffffff, 512);
+    assert_eq!(sim.write(&[1u8; 1000]), Err(Errno::Inval));
+    assert_eq!(sim.write(&record(0, 2048)), Ok(2048));
+    assert_eq!(sim.pos(), (0, 4));
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("vol1.tap")), vec![512, 512, 512, 512, 0]);
+    sim.open(RO).unwrap();
+    // Reads may span records.
+    let a = sim.read(1024).unwrap();
+    let b = sim.read(1024).unwrap();
+    assert_eq!([a, b].concat(), record(0, 2048));
+    assert_eq!(sim.read(512), Ok(vec![]));
+    sim.close().unwrap();
+}
