@@ -1,0 +1,494 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * pmt: pseudo-tape device pairs. Linux glue.
+ *
+ * Each unit N is a pair, like a pty:
+ *   /dev/pmtm<N>   master, rewinding: behaves like a SCSI tape (st)
+ *   /dev/npmtm<N>  master, no-rewind (minor + 128, st's convention)
+ *   /dev/pmts<N>   slave: a daemon reads drive requests, writes replies
+ *
+ * The behaviour lives in the Rust core (include/pmt_core.h); this file only
+ * registers the devices, holds the locks and wait queues, sleeps, copies to
+ * and from user space, and wakes the other side. Two entry tables share one
+ * softc per unit, NetBSD tty_pty.c style: pmtm_fops for the master,
+ * pmts_fops for the slave.
+ */
+#include <linux/cdev.h>
+#include <linux/compat.h>
+#include <linux/capability.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/preempt.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+
+#include "pmt_core.h"
+#include "pmt_proto.h"
+
+#define PMT_MAXUNITS	128
+#define PMT_NOREWIND	0x80	/* master minor bit: the no-rewind node */
+
+static unsigned int nunits = 4;
+module_param(nunits, uint, 0444);
+MODULE_PARM_DESC(nunits, "Number of units (pairs), 1-128 (4)");
+
+static unsigned int window_kb = 4096;
+module_param(window_kb, uint, 0444);
+MODULE_PARM_DESC(window_kb, "Write-behind window per unit in KiB: the kernel memory a unit holds (4096)");
+
+static unsigned int ring = 512;
+module_param(ring, uint, 0444);
+MODULE_PARM_DESC(ring, "Requests in flight per unit (512)");
+
+static unsigned int timeout = 900;
+module_param(timeout, uint, 0444);
+MODULE_PARM_DESC(timeout, "Drive command timeout in seconds, as st's (900)");
+
+struct pmt_softc {
+	unsigned int		 sc_unit;
+	struct pmt_core_unit	*sc_core;	/* the Rust core's unit */
+	/*
+	 * sc_mlock serializes master system calls on the unit, as st's
+	 * STp->lock does. It is held across sleeps (waiting for the daemon);
+	 * the core's own state needs no other lock on the master side.
+	 */
+	struct mutex		 sc_mlock;
+	/*
+	 * Master waiters (a reply, room in the write-behind window) sleep on
+	 * sc_mwait; every slave read, write and close wakes it.
+	 */
+	wait_queue_head_t	 sc_mwait;
+	/*
+	 * Slave readers and pollers sleep on sc_swait; the core wakes it
+	 * (pmt_os_wake_slave) when it queues a request.
+	 */
+	wait_queue_head_t	 sc_swait;
+};
+
+static struct pmt_softc *pmt_softc;
+static dev_t pmtm_dev, pmts_dev;
+static struct cdev pmtm_cdev, pmts_cdev;
+static struct class *pmt_class;
+
+/* ----- services for the core ------------------------------------------------- */
+
+void *pmt_os_alloc(size_t size)
+{
+	return kvmalloc(size, GFP_KERNEL | __GFP_NOWARN);
+}
+
+void pmt_os_free(void *p)
+{
+	kvfree(p);
+}
+
+unsigned long pmt_os_copy_from_user(void *dst, const void __user *src, unsigned long n)
+{
+	return copy_from_user(dst, src, n);
+}
+
+unsigned long pmt_os_copy_to_user(void __user *dst, const void *src, unsigned long n)
+{
+	return copy_to_user(dst, src, n);
+}
+
+int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int secs)
+{
+	struct pmt_softc *sc = host;
+	long t = MAX_SCHEDULE_TIMEOUT, r;
+
+	if (secs != 0 && secs < (MAX_SCHEDULE_TIMEOUT - 1) / HZ)
+		t = (long)secs * HZ;
+#define PMT_COND pmt_core_mcond(sc->sc_core, what, arg)
+	switch (how) {
+	case PMT_SLEEP_INTERRUPTIBLE:
+		r = wait_event_interruptible_timeout(sc->sc_mwait, PMT_COND, t);
+		break;
+	case PMT_SLEEP_KILLABLE:
+		r = wait_event_killable_timeout(sc->sc_mwait, PMT_COND, t);
+		break;
+	default:
+		/* TASK_IDLE: no signal ends it, and it is not a hung task. */
+		r = wait_event_idle_timeout(sc->sc_mwait, PMT_COND, t);
+		break;
+	}
+#undef PMT_COND
+	if (r < 0)
+		return -EINTR;
+	if (r == 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+void pmt_os_wake_slave(void *host)
+{
+	struct pmt_softc *sc = host;
+
+	wake_up_interruptible(&sc->sc_swait);
+}
+
+bool pmt_os_privileged(void *host)
+{
+	return capable(CAP_SYS_ADMIN);
+}
+
+void pmt_os_atomic_enter(void)
+{
+	preempt_disable();
+}
+
+void pmt_os_atomic_exit(void)
+{
+	preempt_enable();
+}
+
+void pmt_os_panic(const char *msg, size_t len)
+{
+	pr_emerg("pmt: %.*s\n", (int)min_t(size_t, len, 200), msg);
+	BUG();
+}
+
+/* ----- master: /dev/pmtm<N>, /dev/npmtm<N> ------------------------------------- */
+
+static int pmtm_open(struct inode *inode, struct file *filp)
+{
+	unsigned int minor = iminor(inode);
+	unsigned int unit = minor & ~PMT_NOREWIND;
+	struct pmt_softc *sc;
+	unsigned int flags = 0;
+	int error;
+
+	if (unit >= nunits)
+		return -ENXIO;
+	sc = &pmt_softc[unit];
+	/* Like st: no pread/pwrite, but lseek is accepted (tar calls it). */
+	filp->f_mode &= ~(FMODE_PREAD | FMODE_PWRITE);
+	switch (filp->f_flags & O_ACCMODE) {
+	case O_RDONLY:
+		flags |= PMT_MOPEN_READ;
+		break;
+	case O_WRONLY:
+		flags |= PMT_MOPEN_WRITE;
+		break;
+	default:
+		flags |= PMT_MOPEN_READ | PMT_MOPEN_WRITE;
+		break;
+	}
+	if (filp->f_flags & O_NONBLOCK)
+		flags |= PMT_MOPEN_NONBLOCK;
+	if (minor & PMT_NOREWIND)
+		flags |= PMT_MOPEN_NOREWIND;
+
+	if (mutex_lock_interruptible(&sc->sc_mlock))
+		return -ERESTARTSYS;
+	error = pmt_core_mopen(sc->sc_core, sc, flags);
+	mutex_unlock(&sc->sc_mlock);
+	if (error == 0)
+		filp->private_data = sc;
+	return error;
+}
+
+/* The last close() of the file: st_flush (filemarks, rewind). */
+static int pmtm_flush(struct file *filp, fl_owner_t id)
+{
+	struct pmt_softc *sc = filp->private_data;
+	int error;
+
+	if (file_count(filp) > 1)
+		return 0;
+	mutex_lock(&sc->sc_mlock);
+	error = pmt_core_mflush(sc->sc_core, sc);
+	mutex_unlock(&sc->sc_mlock);
+	return error;
+}
+
+static int pmtm_release(struct inode *inode, struct file *filp)
+{
+	struct pmt_softc *sc = filp->private_data;
+
+	mutex_lock(&sc->sc_mlock);
+	(void)pmt_core_mrelease(sc->sc_core, sc);
+	mutex_unlock(&sc->sc_mlock);
+	return 0;
+}
+
+static ssize_t pmtm_read(struct file *filp, char __user *buf, size_t len, loff_t *ppos)
+{
+	struct pmt_softc *sc = filp->private_data;
+	ssize_t ret;
+
+	if (mutex_lock_interruptible(&sc->sc_mlock))
+		return -ERESTARTSYS;
+	ret = pmt_core_mread(sc->sc_core, sc, buf, len);
+	mutex_unlock(&sc->sc_mlock);
+	return ret;
+}
+
+static ssize_t pmtm_write(struct file *filp, const char __user *buf, size_t len, loff_t *ppos)
+{
+	struct pmt_softc *sc = filp->private_data;
+	ssize_t ret;
+
+	if (mutex_lock_interruptible(&sc->sc_mlock))
+		return -ERESTARTSYS;
+	ret = pmt_core_mwrite(sc->sc_core, sc, buf, len);
+	mutex_unlock(&sc->sc_mlock);
+	return ret;
+}
+
+static long pmtm_do_ioctl(struct file *filp, unsigned int cmd, unsigned long arg, int compat)
+{
+	struct pmt_softc *sc = filp->private_data;
+	long ret;
+
+	if (mutex_lock_interruptible(&sc->sc_mlock))
+		return -ERESTARTSYS;
+	ret = pmt_core_mioctl(sc->sc_core, sc, cmd, arg, compat);
+	mutex_unlock(&sc->sc_mlock);
+	return ret;
+}
+
+static long pmtm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	return pmtm_do_ioctl(filp, cmd, arg, 0);
+}
+
+#ifdef CONFIG_COMPAT
+static long pmtm_compat_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	return pmtm_do_ioctl(filp, cmd, (unsigned long)compat_ptr(arg), 1);
+}
+#endif
+
+static const struct file_operations pmtm_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pmtm_open,
+	.flush		= pmtm_flush,
+	.release	= pmtm_release,
+	.read		= pmtm_read,
+	.write		= pmtm_write,
+	.unlocked_ioctl	= pmtm_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= pmtm_compat_ioctl,
+#endif
+	.llseek		= noop_llseek,
+};
+
+/* ----- slave: /dev/pmts<N> ------------------------------------------------------ */
+
+static int pmts_open(struct inode *inode, struct file *filp)
+{
+	unsigned int unit = iminor(inode);
+	struct pmt_softc *sc;
+	int error;
+
+	if (unit >= nunits)
+		return -ENXIO;
+	sc = &pmt_softc[unit];
+	error = pmt_core_sopen(sc->sc_core);
+	if (error)
+		return error;
+	filp->private_data = sc;
+	return stream_open(inode, filp);
+}
+
+/* The daemon is gone: every master waiter gets EIO now. */
+static int pmts_release(struct inode *inode, struct file *filp)
+{
+	struct pmt_softc *sc = filp->private_data;
+
+	pmt_core_sclose(sc->sc_core);
+	wake_up_all(&sc->sc_mwait);
+	return 0;
+}
+
+static ssize_t pmts_read(struct file *filp, char __user *buf, size_t len, loff_t *ppos)
+{
+	struct pmt_softc *sc = filp->private_data;
+	ssize_t ret;
+
+	for (;;) {
+		ret = pmt_core_sread(sc->sc_core, buf, len);
+		if (ret != -EAGAIN || (filp->f_flags & O_NONBLOCK))
+			break;
+		if (wait_event_interruptible(sc->sc_swait, pmt_core_readable(sc->sc_core)))
+			return -ERESTARTSYS;
+	}
+	/* Requests left the window: a writer may go on. */
+	if (ret > 0)
+		wake_up(&sc->sc_mwait);
+	return ret;
+}
+
+static ssize_t pmts_write(struct file *filp, const char __user *buf, size_t len, loff_t *ppos)
+{
+	struct pmt_softc *sc = filp->private_data;
+	ssize_t ret;
+
+	ret = pmt_core_swrite(sc->sc_core, buf, len);
+	wake_up(&sc->sc_mwait);
+	return ret;
+}
+
+static __poll_t pmts_poll(struct file *filp, poll_table *wait)
+{
+	struct pmt_softc *sc = filp->private_data;
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(filp, &sc->sc_swait, wait);
+	if (pmt_core_readable(sc->sc_core))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static const struct file_operations pmts_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pmts_open,
+	.release	= pmts_release,
+	.read		= pmts_read,
+	.write		= pmts_write,
+	.poll		= pmts_poll,
+	.llseek		= no_llseek,
+};
+
+/* ----- module --------------------------------------------------------------------- */
+
+/* Masters are 0660 (a udev rule may hand them to group tape); slaves stay 0600. */
+static char *pmt_devnode(struct device *dev, umode_t *mode)
+{
+	if (mode != NULL && MAJOR(dev->devt) == MAJOR(pmtm_dev))
+		*mode = 0660;
+	return NULL;
+}
+
+static void pmt_teardown(unsigned int made)
+{
+	unsigned int i;
+
+	for (i = 0; i < made; i++) {
+		device_destroy(pmt_class, MKDEV(MAJOR(pmts_dev), i));
+		device_destroy(pmt_class, MKDEV(MAJOR(pmtm_dev), i | PMT_NOREWIND));
+		device_destroy(pmt_class, MKDEV(MAJOR(pmtm_dev), i));
+	}
+}
+
+static int __init pmt_init(void)
+{
+	struct pmt_core_params p;
+	unsigned int i, made = 0;
+	int error;
+
+	if (nunits < 1 || nunits > PMT_MAXUNITS) {
+		pr_err("pmt: nunits must be 1-%d\n", PMT_MAXUNITS);
+		return -EINVAL;
+	}
+	if (window_kb < 64 || window_kb > 1024 * 1024 || ring < 2 || ring > 65536) {
+		pr_err("pmt: window_kb must be 64-1048576 and ring 2-65536\n");
+		return -EINVAL;
+	}
+	p.ring = ring;
+	p.window = window_kb * 1024;
+	p.timeout = timeout;
+
+	pmt_softc = kcalloc(nunits, sizeof(*pmt_softc), GFP_KERNEL);
+	if (pmt_softc == NULL)
+		return -ENOMEM;
+	for (i = 0; i < nunits; i++) {
+		struct pmt_softc *sc = &pmt_softc[i];
+
+		sc->sc_unit = i;
+		mutex_init(&sc->sc_mlock);
+		init_waitqueue_head(&sc->sc_mwait);
+		init_waitqueue_head(&sc->sc_swait);
+		sc->sc_core = pmt_core_unit_new(i, &p);
+		if (sc->sc_core == NULL) {
+			error = -ENOMEM;
+			goto out_units;
+		}
+	}
+
+	error = alloc_chrdev_region(&pmtm_dev, 0, 2 * PMT_MAXUNITS, "pmtm");
+	if (error)
+		goto out_units;
+	error = alloc_chrdev_region(&pmts_dev, 0, PMT_MAXUNITS, "pmts");
+	if (error)
+		goto out_mregion;
+	cdev_init(&pmtm_cdev, &pmtm_fops);
+	pmtm_cdev.owner = THIS_MODULE;
+	error = cdev_add(&pmtm_cdev, pmtm_dev, 2 * PMT_MAXUNITS);
+	if (error)
+		goto out_sregion;
+	cdev_init(&pmts_cdev, &pmts_fops);
+	pmts_cdev.owner = THIS_MODULE;
+	error = cdev_add(&pmts_cdev, pmts_dev, PMT_MAXUNITS);
+	if (error)
+		goto out_mcdev;
+
+	pmt_class = class_create(THIS_MODULE, "pmt");
+	if (IS_ERR(pmt_class)) {
+		error = PTR_ERR(pmt_class);
+		goto out_scdev;
+	}
+	pmt_class->devnode = pmt_devnode;
+	for (made = 0; made < nunits; made++) {
+		unsigned int u = made;
+		struct device *d;
+
+		d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmtm_dev), u), NULL, "pmtm%u", u);
+		if (!IS_ERR(d))
+			d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmtm_dev), u | PMT_NOREWIND), NULL, "npmtm%u", u);
+		if (!IS_ERR(d))
+			d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmts_dev), u), NULL, "pmts%u", u);
+		if (IS_ERR(d)) {
+			error = PTR_ERR(d);
+			pmt_teardown(made + 1);
+			goto out_class;
+		}
+	}
+	pr_info("pmt: %u units, window %u KiB, protocol %d\n", nunits, window_kb, PMT_PROTO_VERSION);
+	return 0;
+
+out_class:
+	class_destroy(pmt_class);
+out_scdev:
+	cdev_del(&pmts_cdev);
+out_mcdev:
+	cdev_del(&pmtm_cdev);
+out_sregion:
+	unregister_chrdev_region(pmts_dev, PMT_MAXUNITS);
+out_mregion:
+	unregister_chrdev_region(pmtm_dev, 2 * PMT_MAXUNITS);
+out_units:
+	for (i = 0; i < nunits; i++)
+		pmt_core_unit_free(pmt_softc[i].sc_core);
+	kfree(pmt_softc);
+	return error;
+}
+
+/* The module is only unloaded with no device open (fops.owner pins it). */
+static void __exit pmt_exit(void)
+{
+	unsigned int i;
+
+	pmt_teardown(nunits);
+	class_destroy(pmt_class);
+	cdev_del(&pmts_cdev);
+	cdev_del(&pmtm_cdev);
+	unregister_chrdev_region(pmts_dev, PMT_MAXUNITS);
+	unregister_chrdev_region(pmtm_dev, 2 * PMT_MAXUNITS);
+	for (i = 0; i < nunits; i++)
+		pmt_core_unit_free(pmt_softc[i].sc_core);
+	kfree(pmt_softc);
+}
+
+module_init(pmt_init);
+module_exit(pmt_exit);
+
+MODULE_DESCRIPTION("pmt: pseudo-tape device pairs (st-compatible master, daemon-served slave)");
+MODULE_LICENSE("Dual BSD/GPL");
