@@ -6,11 +6,12 @@
 pmtd_start() {
 	_u=$1
 	shift
+	_n=$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null || true)
 	pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
 	eval "PMTD_PID_$_u=$!"
 	_i=0
 	while [ $_i -lt 100 ]; do
-		grep -q serving "/out/pmtd$_u.log" 2>/dev/null && return 0
+		[ "$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null)" -gt "${_n:-0}" ] && return 0
 		kill -0 "$(eval echo \$PMTD_PID_$_u)" 2>/dev/null || break
 		sleep 0.05
 		_i=$((_i + 1))
@@ -38,4 +39,42 @@ pmtd_kill() {
 	wait "$_p" 2>/dev/null
 	eval "PMTD_PID_$1="
 	return 0
+}
+
+# manifest DIR: one line per entry: path, type, mode, owner, links, time,
+# size and MD5 of regular files, symlink targets; hard links are shown as
+# "=first-path". The root's own time and restore's symbol table are left out.
+manifest() {
+	(
+		cd "$1" || exit 1
+		find . ! -name restoresymtable | sort | while IFS= read -r p; do
+			t=$(stat -c '%F|%a|%u|%g|%h|%i' "$p")
+			case $t in
+			regular*) x="$(stat -c %s "$p")|$(md5sum <"$p" | cut -d' ' -f1)" ;;
+			symbolic*) x="->$(readlink "$p")" ;;
+			*) x="" ;;
+			esac
+			case $t in
+			symbolic*) m=- ;;
+			*) m=$(stat -c %Y "$p") ;;
+			esac
+			[ "$p" = . ] && m=-
+			echo "$p|$t|$m|$x"
+		done
+	) | awk -F'|' 'BEGIN { OFS = "|" }
+		{ ino = $7; if ($2 ~ /regular/ && $6 > 1) { if (ino in first) $7 = "=" first[ino]; else { first[ino] = $1; $7 = "first" } } else $7 = ""; print }'
+}
+
+# same_tree NAME SRC DST: compares the manifests of two trees; they and
+# their diff are kept in $LOG (default /out/logs) as NAME.*.
+same_tree() {
+	_l=${LOG:-/out/logs}
+	mkdir -p "$_l"
+	manifest "$2" >"$_l/$1.src.manifest"
+	manifest "$3" >"$_l/$1.dst.manifest"
+	if [ "$(wc -l <"$_l/$1.src.manifest")" -lt 20 ]; then
+		echo "source tree too small" >"$_l/$1.diff"
+		return 1
+	fi
+	diff "$_l/$1.src.manifest" "$_l/$1.dst.manifest" >"$_l/$1.diff"
 }

@@ -1,0 +1,30 @@
+# pmt: pseudo-tape device pairs.
+#   make demo   the main job on a fresh machine: dump -> /dev/pmtm0 -> pmtd ->
+#               image, restore back, verified, in QEMU; leaves out/demo.tap
+#   make test   every test: host tests, build gates, the QEMU harness
+# Both install what they need first (scripts/deps, Debian 12, as root).
+.PHONY: all deps build demo test check bench clean
+
+all: build
+
+deps:
+	scripts/deps
+
+build: deps
+	scripts/build
+
+demo: deps
+	scripts/demo
+
+test: deps
+	scripts/test-all
+
+# Host tests only (no kernel, no QEMU).
+check:
+	. scripts/cargo-env && $$CARGO test --workspace
+
+bench: deps
+	scripts/bench
+
+clean:
+	rm -rf build out target
