@@ -10,7 +10,7 @@
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 
-SCENARIOS="dump-restore two-dumps-restore-s2 tar-b20 tar-b128 mt-no-rewind no-daemon daemon-killed-mid-dump rmmod"
+SCENARIOS="slave-protocol dump-restore two-dumps-restore-s2 tar-b20 tar-b128 mt-no-rewind no-daemon daemon-killed-mid-dump rmmod"
 echo "PLAN $SCENARIOS" >/out/results
 mkdir -p /out/logs /mnt/a /mnt/b /mnt/big
 LOG=/out/logs
@@ -22,6 +22,15 @@ fail() { echo "FAIL $1: $2" | tee -a /out/results; }
 mtpos() {
 	mt -f "$1" status 2>&1 | sed -n 's/^File number=\(-*[0-9]*\), block number=\(-*[0-9]*\).*/\1,\2/p'
 }
+
+# 0. The slave device and the protocol, seen by a hand-written daemon
+#    (tests/vm/slave_probe.c) on unit 2.
+s=slave-protocol
+if timeout 120 /run/files/slave_probe 2 >"$LOG/$s" 2>&1; then
+	pass $s
+else
+	fail $s "$(grep FAIL "$LOG/$s" | head -n 1)"
+fi
 
 mount -o ro /dev/vda /mnt/a || echo "cannot mount /dev/vda"
 mount -o ro /dev/vdb /mnt/b || echo "cannot mount /dev/vdb"

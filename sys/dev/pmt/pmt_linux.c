@@ -69,6 +69,11 @@ struct pmt_softc {
 	 * (pmt_os_wake_slave) when it queues a request.
 	 */
 	wait_queue_head_t	 sc_swait;
+	/*
+	 * Bit 0 is set while a master file is open: a second open fails with
+	 * EBUSY at once, without waiting for sc_mlock (st's in_use).
+	 */
+	unsigned long		 sc_mbusy;
 };
 
 static struct pmt_softc *pmt_softc;
@@ -185,12 +190,18 @@ static int pmtm_open(struct inode *inode, struct file *filp)
 	if (minor & PMT_NOREWIND)
 		flags |= PMT_MOPEN_NOREWIND;
 
-	if (mutex_lock_interruptible(&sc->sc_mlock))
+	if (test_and_set_bit(0, &sc->sc_mbusy))
+		return -EBUSY;
+	if (mutex_lock_interruptible(&sc->sc_mlock)) {
+		clear_bit(0, &sc->sc_mbusy);
 		return -ERESTARTSYS;
+	}
 	error = pmt_core_mopen(sc->sc_core, sc, flags);
 	mutex_unlock(&sc->sc_mlock);
 	if (error == 0)
 		filp->private_data = sc;
+	else
+		clear_bit(0, &sc->sc_mbusy);
 	return error;
 }
 
@@ -215,6 +226,7 @@ static int pmtm_release(struct inode *inode, struct file *filp)
 	mutex_lock(&sc->sc_mlock);
 	(void)pmt_core_mrelease(sc->sc_core, sc);
 	mutex_unlock(&sc->sc_mlock);
+	clear_bit(0, &sc->sc_mbusy);
 	return 0;
 }
 
