@@ -102,14 +102,24 @@ pub struct Chan {
     sent: usize,
     /// Payload bytes held in the ring (queued write data, unreaped read data).
     held: usize,
+    /// Payload buffers kept for reuse, most recent last (a fresh kernel
+    /// allocation of a record costs a page allocation and its zeroing), and
+    /// their total capacity, at most half the window.
+    pool: Vec<Vec<u8>>,
+    pool_bytes: usize,
 }
+
+/// Buffers the pool keeps at most.
+const POOL_BUFFERS: usize = 16;
 
 impl Chan {
     /// A channel with its ring reserved. Fails only if memory is short.
     pub fn new(lim: Limits) -> Result<Chan> {
         let mut ring = VecDeque::new();
         ring.try_reserve_exact(lim.ring).map_err(|_| Errno::NoMem)?;
-        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0 })
+        let mut pool = Vec::new();
+        pool.try_reserve_exact(POOL_BUFFERS).map_err(|_| Errno::NoMem)?;
+        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0, pool, pool_bytes: 0 })
     }
 
     /// True while a daemon holds the slave.
@@ -146,6 +156,35 @@ impl Chan {
     /// Payload bytes held by the ring.
     pub fn held(&self) -> usize {
         self.held
+    }
+
+    /// A buffer from the pool with room for `len` bytes, if one is there.
+    pub fn take_buffer(&mut self, len: usize) -> Option<Vec<u8>> {
+        if self.pool.last()?.capacity() < len {
+            return None;
+        }
+        let v = self.pool.pop()?;
+        self.pool_bytes -= v.capacity();
+        Some(v)
+    }
+
+    /// Keeps a payload buffer for reuse. Returns it if the pool is full: the
+    /// caller frees it after dropping the lock.
+    pub fn recycle(&mut self, mut v: Vec<u8>) -> Option<Vec<u8>> {
+        let cap = v.capacity();
+        if cap == 0 || self.pool.len() >= POOL_BUFFERS || self.pool_bytes + cap > self.lim.window / 2 {
+            return Some(v);
+        }
+        v.clear();
+        self.pool_bytes += cap;
+        // Cannot grow: the length was checked against the reserved capacity.
+        self.pool.push(v);
+        None
+    }
+
+    /// Bytes of buffers kept for reuse.
+    pub fn pooled(&self) -> usize {
+        self.pool_bytes
     }
 
     /// Requests not yet popped by the master.
@@ -436,6 +475,23 @@ mod tests {
         let Next::Frame(again, data) = c.next_request(72) else { panic!() };
         assert_eq!(again.hdr.id, req.hdr.id);
         assert_eq!(data, vec![9; 20]);
+    }
+
+    #[test]
+    fn pool_reuses_buffers_within_bounds() {
+        let mut c = Chan::new(Limits { ring: 4, window: 100 }).unwrap();
+        assert!(c.take_buffer(1).is_none());
+        let mut v = Vec::with_capacity(40);
+        v.extend_from_slice(&[1; 40]);
+        assert!(c.recycle(v).is_none());
+        assert_eq!(c.pooled(), 40);
+        // Half the window at most: a second 40-byte buffer does not fit.
+        assert!(c.recycle(Vec::with_capacity(40)).is_some());
+        assert!(c.take_buffer(41).is_none(), "too small");
+        let v = c.take_buffer(30).unwrap();
+        assert!(v.is_empty() && v.capacity() >= 40, "cleared, capacity kept");
+        assert_eq!(c.pooled(), 0);
+        assert!(c.recycle(Vec::new()).is_some(), "nothing to keep");
     }
 
     #[test]

@@ -1134,7 +1134,7 @@ impl Drv {
         while done < count {
             let n = (count - done).min(chunk);
             let req = write_req(n, bs)?;
-            let mut data = Vec::new();
+            let mut data = l.chan.with(|c| c.take_buffer(n)).unwrap_or_default();
             if let Err(e) = src.read_vec(done, n, &mut data) {
                 return partial(done, e);
             }

@@ -140,8 +140,8 @@ impl Unit {
                 self.chan.with(|c| c.unsend(req.hdr.id, &mut data));
                 return if off == 0 { Err(e) } else { Ok(off) };
             }
-            // The payload is freed here, outside the channel lock.
-            drop(data);
+            // Kept for the next write, or freed here, outside the lock.
+            drop(self.chan.with(|c| c.recycle(data)));
             off += flen + pad;
         }
     }
@@ -175,7 +175,7 @@ impl Unit {
         let dlen = flen - REP_SIZE;
         // Checked before allocating, so a bad length never costs memory.
         self.chan.with(|c| c.check_reply(&rep, dlen))?;
-        let mut data = Vec::new();
+        let mut data = if dlen > 0 { self.chan.with(|c| c.take_buffer(dlen)).unwrap_or_default() } else { Vec::new() };
         if dlen > 0 {
             src.read_vec(off + REP_SIZE, dlen, &mut data).map_err(|e| if e == Errno::Overflow { Errno::NoMem } else { e })?;
         }

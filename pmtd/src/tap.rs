@@ -14,6 +14,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -170,6 +171,50 @@ pub fn scan<R: Read + Seek>(r: &mut R, strict: bool) -> io::Result<Scan> {
     Ok(s)
 }
 
+/// pwritev(2) until every part is written.
+fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut off: u64) -> io::Result<()> {
+    let mut iov: Vec<libc::iovec> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() })
+        .collect();
+    let mut first = 0;
+    while first < iov.len() {
+        let Ok(fileoff) = libc::off_t::try_from(off) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        let rest = iov.get(first..).unwrap_or_default();
+        // SAFETY: every iovec points into a live slice of `parts` (or into
+        // one after advancing), with its length; pwritev only reads them.
+        let n = unsafe { libc::pwritev(file.as_raw_fd(), rest.as_ptr(), rest.len() as libc::c_int, fileoff) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::WriteZero));
+        }
+        let mut n = n as usize;
+        off += n as u64;
+        while n > 0 {
+            let Some(v) = iov.get_mut(first) else { break };
+            if n >= v.iov_len {
+                n -= v.iov_len;
+                first += 1;
+            } else {
+                // SAFETY: n < iov_len, so the advanced pointer stays in the slice.
+                v.iov_base = unsafe { v.iov_base.cast::<u8>().add(n) }.cast();
+                v.iov_len -= n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A loaded image.
 #[derive(Debug)]
 pub struct Tape {
@@ -184,7 +229,6 @@ pub struct Tape {
     pos: usize,
     readonly: bool,
     dirty: bool,
-    stage: Vec<u8>,
 }
 
 impl Tape {
@@ -215,7 +259,6 @@ impl Tape {
             pos: 0,
             readonly,
             dirty: false,
-            stage: Vec::new(),
         };
         Ok((tape, scan))
     }
@@ -289,17 +332,20 @@ impl Tape {
 
     fn append(&mut self, len: u32, bytes: Option<&[u8]>) -> Result<(), TapError> {
         self.cut()?;
-        self.stage.clear();
-        self.stage.extend_from_slice(&len.to_le_bytes());
+        let word = len.to_le_bytes();
+        let pad = [0u8; 1];
+        // Length, data, pad, length: written straight from the caller's
+        // buffer, no staging copy.
+        let mut parts: [&[u8]; 4] = [&word, &[], &[], &[]];
         if let Some(data) = bytes {
-            self.stage.extend_from_slice(data);
+            parts[1] = data;
             if len & 1 == 1 {
-                self.stage.push(0);
+                parts[2] = &pad;
             }
-            self.stage.extend_from_slice(&len.to_le_bytes());
+            parts[3] = &word;
         }
         let off = self.end;
-        if let Err(source) = self.file.write_all_at(&self.stage, off) {
+        if let Err(source) = write_all_vectored_at(&self.file, &parts, off) {
             // Whatever reached the file beyond `end` is ignored and cut later.
             self.file_len = self.file_len.max(off + 1);
             return Err(TapError::Io { path: self.path.clone(), source });

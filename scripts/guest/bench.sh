@@ -6,6 +6,8 @@
 runs=${1:-5}
 mkdir -p /bench /out/logs
 now() { cut -d' ' -f1 /proc/uptime; }
+# CPU time used by everything (user+nice+system+irq+softirq), in seconds.
+busy() { awk '/^cpu / {print ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 elapsed() { echo "$2 $1" | awk '{printf "%.2f", $1 - $2}'; }
 
@@ -14,29 +16,36 @@ one() { # KIND
 	sync
 	case $1 in
 	file)
+		c0=$(busy)
 		t0=$(now)
 		dump 0f /bench/plain.dump /dev/vda >/out/logs/bench-file.log 2>&1
 		t1=$(now)
+		c1=$(busy)
 		size=$(stat -c %s /bench/plain.dump)
 		;;
 	pipe)
+		c0=$(busy)
 		t0=$(now)
 		dump 0f - /dev/vda 2>/out/logs/bench-pipe.log | cat >/bench/pipe.dump
 		t1=$(now)
+		c1=$(busy)
 		size=$(stat -c %s /bench/pipe.dump)
 		;;
 	pmt)
 		pmtd_start 0 --image /bench/pmt.tap
+		c0=$(busy)
 		t0=$(now)
 		dump 0f /dev/pmtm0 /dev/vda >/out/logs/bench-pmt.log 2>&1
 		t1=$(now)
+		c1=$(busy)
 		pmtd_stop 0
 		size=$(stat -c %s /bench/pmt.tap)
 		;;
 	esac
 	t=$(elapsed "$t0" "$t1")
-	echo "$1 $t $size" >>/out/bench.raw
-	echo "bench: $1 run: $t s, $size bytes"
+	c=$(elapsed "$c0" "$c1")
+	echo "$1 $t $size $c" >>/out/bench.raw
+	echo "bench: $1 run: $t s, $size bytes, $c s of CPU"
 }
 
 : >/out/bench.raw
@@ -46,5 +55,6 @@ done
 for k in file pipe pmt; do
 	m=$(awk -v k=$k '$1 == k {print $2}' /out/bench.raw | median)
 	b=$(awk -v k=$k '$1 == k {print $3}' /out/bench.raw | head -n 1)
-	echo "$k $m $b" >>/out/bench.median
+	c=$(awk -v k=$k '$1 == k {print $4}' /out/bench.raw | median)
+	echo "$k $m $b $c" >>/out/bench.median
 done

@@ -135,7 +135,16 @@ void pmt_os_wake_slave(void *host)
 {
 	struct pmt_softc *sc = host;
 
-	wake_up_interruptible(&sc->sc_swait);
+	/* Most writes find the daemon busy: skip the wait queue lock then. */
+	if (wq_has_sleeper(&sc->sc_swait))
+		wake_up_interruptible(&sc->sc_swait);
+}
+
+/* Wakes master waiters, if any. */
+static void pmt_wake_master(struct pmt_softc *sc)
+{
+	if (wq_has_sleeper(&sc->sc_mwait))
+		wake_up(&sc->sc_mwait);
 }
 
 bool pmt_os_privileged(void *host)
@@ -334,7 +343,7 @@ static ssize_t pmts_read(struct file *filp, char __user *buf, size_t len, loff_t
 	}
 	/* Requests left the window: a writer may go on. */
 	if (ret > 0)
-		wake_up(&sc->sc_mwait);
+		pmt_wake_master(sc);
 	return ret;
 }
 
@@ -344,7 +353,7 @@ static ssize_t pmts_write(struct file *filp, const char __user *buf, size_t len,
 	ssize_t ret;
 
 	ret = pmt_core_swrite(sc->sc_core, buf, len);
-	wake_up(&sc->sc_mwait);
+	pmt_wake_master(sc);
 	return ret;
 }
 
