@@ -1949,25 +1949,17 @@ impl Drv {
                 self.ready = Ready::NoTape;
             } else {
                 self.rew_at_close = self.autorew_dev;
-                if d.rep.status.flags().contains(DriveFlags::READY) {
-                    self.ready = Ready::Ready;
-                    self.new_session_positions();
-                    self.apply_status(&d.rep.status);
-                    if self.drv_write_prot {
-                        self.write_prot = true;
-                    }
-                } else {
-                    self.set_not_ready(Ready::NoTape);
-                    return Err(Errno::NoMedium);
+                // check_tape on the medium just loaded: a new session.
+                self.ready = Ready::Ready;
+                self.new_session_positions();
+                self.apply_status(&d.rep.status);
+                if self.drv_write_prot {
+                    self.write_prot = true;
                 }
             }
         } else {
             self.ps.drv_file = -1;
             self.ps.drv_block = -1;
-            if d.sense.key == SenseKey::NotReady && d.sense.asc == asc::NO_MEDIUM {
-                self.set_not_ready(Ready::NoTape);
-                return Err(Errno::NoMedium);
-            }
         }
         r
     }

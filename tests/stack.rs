@@ -262,3 +262,92 @@ fn fixed_block_mode() {
     assert_eq!(sim.read(512), Ok(vec![]));
     sim.close().unwrap();
 }
+
+const MTOFFL: i16 = 7;
+const MTLOAD: i16 = 30;
+
+#[test]
+fn autoloader_unload_loads_the_next_volume() {
+    let sim = Sim::new(&["v1.tap", "v2.tap"], DriveConfig::default(), Config::default());
+    sim.open(RW).unwrap();
+    sim.write(&record(1, 100)).unwrap();
+    sim.mt(MTOFFL, 1).unwrap();
+    // After an unload st says "no tape" until the next open.
+    let st = sim.status().unwrap();
+    assert_ne!(st.gstat & gmt::DR_OPEN, 0);
+    assert_eq!(sim.write(&record(2, 100)), Err(Errno::NoMedium));
+    sim.close().unwrap();
+    // The loader put volume 2 in: a new medium, at the beginning.
+    sim.open(RW).unwrap();
+    assert_eq!(sim.pos(), (0, 0));
+    sim.write(&record(2, 200)).unwrap();
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("v1.tap")), vec![100, 0], "the offline wrote the filemark first");
+    assert_eq!(objects(&sim.image("v2.tap")), vec![200, 0]);
+    // The magazine is empty now: no medium.
+    sim.open(RO).unwrap();
+    sim.mt(MTOFFL, 1).unwrap();
+    sim.close().unwrap();
+    assert_eq!(sim.open(RO), Err(Errno::NoMedium));
+    let nb = pmt::OpenFlags { nonblock: true, ..RO };
+    sim.open(nb).unwrap();
+    let st = sim.status().unwrap();
+    assert_ne!(st.gstat & gmt::DR_OPEN, 0);
+    assert_eq!(st.gstat & gmt::ONLINE, 0);
+    assert_eq!(sim.mt(MTLOAD, 1), Err(Errno::Io), "nothing left to load");
+    assert_eq!(sim.read(100), Err(Errno::NoMedium));
+    sim.close().ok();
+}
+
+#[test]
+fn rewind_and_close_after_early_warning_changes_volumes() {
+    let cfg = DriveConfig { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..DriveConfig::default() };
+    let sim = Sim::new(&["a.tap", "b.tap", "c.tap"], cfg, Config::default());
+    let rec = record(0, 4096);
+    let mut written = 0;
+    // dump's way: write until ENOSPC, close (rewinding node), reopen.
+    for vol in 0..2 {
+        sim.open(RW).unwrap();
+        loop {
+            match sim.write(&rec) {
+                Ok(_) => written += 1,
+                Err(Errno::NoSpc) => break,
+                Err(e) => panic!("volume {vol}: {e:?}"),
+            }
+        }
+        sim.close().unwrap();
+    }
+    sim.open(RW).unwrap();
+    sim.write(&rec).unwrap();
+    written += 1;
+    sim.close().unwrap();
+    let counts: Vec<usize> = ["a.tap", "b.tap", "c.tap"]
+        .iter()
+        .map(|v| objects(&sim.image(v)).iter().filter(|l| **l != 0).count())
+        .collect();
+    assert!(counts[0] > 0 && counts[1] > 0 && counts[2] == 1, "{counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), written);
+    // A volume that did not reach early warning stays in the drive.
+    sim.open(RW).unwrap();
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    assert_eq!(sim.read(8192).unwrap(), rec);
+    sim.close().unwrap();
+}
+
+#[test]
+fn image_without_write_permission_is_write_protected() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::simple();
+    sim.open(RW).unwrap();
+    sim.write(&record(0, 10)).unwrap();
+    sim.close().unwrap();
+    sim.kill_daemon();
+    std::fs::set_permissions(sim.image("vol1.tap"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    sim.start_daemon(&["vol1.tap"], DriveConfig::default());
+    assert_eq!(sim.open(RW), Err(Errno::RoFs));
+    sim.open(RO).unwrap();
+    assert_ne!(sim.status().unwrap().gstat & gmt::WR_PROT, 0);
+    assert_eq!(sim.read(10).unwrap(), record(0, 10));
+    sim.close().unwrap();
+}

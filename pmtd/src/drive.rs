@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use pmt::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Space, Status, REP_SIZE};
 use tracing::{debug, info, warn};
 
-use crate::tap::{Tape, TapError};
+use crate::tap::{Stop, Tape, TapError};
 
 /// Drive settings.
 #[derive(Clone, Debug)]
@@ -96,15 +96,25 @@ impl Sense {
 }
 
 /// A tape drive with an autoloader holding a list of volumes.
+///
+/// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
+/// the volume and loads the next one; so does a close right after a rewind
+/// once the volume went past early warning (what dump and GNU tar do at the
+/// end of a tape). When the magazine is exhausted the drive is empty: NOT
+/// READY, medium not present.
 #[derive(Debug)]
 pub struct Drive {
     cfg: DriveConfig,
     volumes: Vec<PathBuf>,
-    /// The volume loaded, or the one an empty drive loads next.
-    slot: usize,
+    /// The next volume the loader takes.
+    next: usize,
+    /// The loaded volume (an index in `volumes`) and its medium.
+    slot: Option<usize>,
     tape: Option<Tape>,
     /// A new medium was loaded and no OPEN has been told yet.
     attention: bool,
+    /// A write or filemark on this volume went past early warning.
+    past_ew: bool,
     blksize: u32,
     density: u8,
     drvbuf: u8,
@@ -113,21 +123,23 @@ pub struct Drive {
 }
 
 impl Drive {
-    /// A drive with `volumes`; the first one is loaded.
+    /// A drive with `volumes` in its magazine; the first one is loaded.
     pub fn new(volumes: Vec<PathBuf>, cfg: DriveConfig) -> Result<Drive, TapError> {
         let mut d = Drive {
             cfg,
             volumes,
-            slot: 0,
+            next: 0,
+            slot: None,
             tape: None,
             attention: false,
+            past_ew: false,
             blksize: 0,
             density: 0,
             drvbuf: 1,
             compress: false,
             locked: false,
         };
-        d.load_slot()?;
+        d.load_next()?;
         Ok(d)
     }
 
@@ -136,11 +148,17 @@ impl Drive {
         self.tape.as_ref()
     }
 
-    fn load_slot(&mut self) -> Result<(), TapError> {
-        let Some(path) = self.volumes.get(self.slot) else {
+    /// The loaded volume's number (1-based), if any.
+    pub fn volume(&self) -> Option<usize> {
+        self.slot.map(|s| s + 1)
+    }
+
+    /// Loads the next volume of the magazine, if there is one.
+    fn load_next(&mut self) -> Result<(), TapError> {
+        let Some(path) = self.volumes.get(self.next) else {
             return Ok(());
         };
-        let (tape, scan) = Tape::open(path, self.cfg.read_only)?;
+        let (tape, scan, how) = Tape::open(path, self.cfg.read_only)?;
         for p in &scan.problems {
             warn!(image = %path.display(), "{p}; the medium ends at byte {}", scan.end);
         }
@@ -148,19 +166,25 @@ impl Drive {
             image = %path.display(),
             objects = tape.len(),
             write_protected = tape.readonly(),
+            index = ?how,
             "volume {} loaded",
-            self.slot + 1
+            self.next + 1
         );
         self.tape = Some(tape);
+        self.slot = Some(self.next);
+        self.next += 1;
         self.attention = true;
+        self.past_ew = false;
         Ok(())
     }
 
+    /// Ejects the loaded volume (after making it durable).
     fn unload(&mut self) -> Result<(), TapError> {
         if let Some(mut t) = self.tape.take() {
-            t.sync()?;
-            info!(image = %t.path().display(), "volume {} unloaded", self.slot + 1);
-            self.slot += 1;
+            let r = t.sync();
+            info!(image = %t.path().display(), "volume {} unloaded", self.slot.map_or(0, |s| s + 1));
+            self.slot = None;
+            r?;
         }
         Ok(())
     }
@@ -303,7 +327,15 @@ impl Drive {
 
     fn close(&mut self) -> Sense {
         info!("master close");
-        match self.sync() {
+        let r = self.sync().and_then(|()| {
+            // Rewound and closed after early warning: the loader changes volumes.
+            if self.past_ew && self.tape.as_ref().is_some_and(|t| t.pos() == 0) {
+                self.unload()?;
+                self.load_next()?;
+            }
+            Ok(())
+        });
+        match r {
             Ok(()) => Sense::GOOD,
             Err(e) => {
                 warn!("{e}");
@@ -339,9 +371,17 @@ impl Drive {
                 self.with_tape(|t| t.set_pos(0));
                 return Sense::GOOD;
             }
-            self.load_slot()
+            self.load_next()
         } else {
-            self.unload()
+            if self.locked {
+                // MEDIUM REMOVAL PREVENTED
+                return Sense::new(SenseKey::IllegalRequest, SenseFlags::empty(), 0x53, 0x02, 0);
+            }
+            if self.tape.is_none() {
+                return Sense::no_medium();
+            }
+            // The autoloader puts the next volume in.
+            self.unload().and_then(|()| self.load_next())
         };
         if let Err(e) = r {
             warn!("{e}");
@@ -388,6 +428,7 @@ impl Drive {
             let obj = 8 + chunk.len() as u64 + (chunk.len() as u64 & 1);
             let (fits, ew) = self.fits(obj);
             if !fits {
+                self.past_ew = true;
                 let left = if fixed { (count - i) as i64 } else { data.len() as i64 };
                 return Sense::overflow(left);
             }
@@ -399,6 +440,7 @@ impl Drive {
                 return s;
             }
         }
+        self.past_ew |= past_ew;
         if past_ew {
             Sense::early_warning()
         } else {
@@ -418,6 +460,7 @@ impl Drive {
         for i in 0..n {
             let (fits, ew) = self.fits(4);
             if !fits {
+                self.past_ew = true;
                 return Sense::overflow(i64::from(n - i));
             }
             past_ew |= ew;
@@ -431,6 +474,7 @@ impl Drive {
             warn!("{e}");
             return Sense::medium_error(asc::WRITE_ERROR);
         }
+        self.past_ew |= past_ew;
         if past_ew {
             Sense::early_warning()
         } else {
@@ -511,63 +555,31 @@ impl Drive {
             return Sense::no_medium();
         };
         let count = i64::from(req.count);
+        let n = count.unsigned_abs();
+        // Residues are SCSI's: requested minus actual, signed like the count.
+        let left = |done: u64| if count >= 0 { count - done as i64 } else { count + done as i64 };
         match kind {
             Space::Setmarks => Sense::illegal(),
             Space::Eod => {
                 t.set_pos(t.len());
                 Sense::GOOD
             }
-            Space::Blocks if count >= 0 => {
-                for i in 0..count {
-                    let Some(o) = t.obj(t.pos()) else {
-                        return Sense::eod(count - i);
-                    };
-                    t.set_pos(t.pos() + 1);
-                    if o.is_mark() {
-                        return Sense::filemark(count - i);
-                    }
-                }
-                Sense::GOOD
-            }
             Space::Blocks => {
-                for i in 0..-count {
-                    if t.pos() == 0 {
-                        return Sense::bop(count + i);
-                    }
-                    t.set_pos(t.pos() - 1);
-                    if t.obj(t.pos()).is_some_and(|o| o.is_mark()) {
-                        return Sense::filemark(count + i);
-                    }
+                let (done, stop) = if count >= 0 { t.space_records_forward(n) } else { t.space_records_backward(n) };
+                match stop {
+                    Stop::Done => Sense::GOOD,
+                    Stop::Mark => Sense::filemark(left(done)),
+                    Stop::Eod => Sense::eod(left(done)),
+                    Stop::Bot => Sense::bop(left(done)),
                 }
-                Sense::GOOD
-            }
-            Space::Filemarks if count >= 0 => {
-                for i in 0..count {
-                    loop {
-                        let Some(o) = t.obj(t.pos()) else {
-                            return Sense::eod(count - i);
-                        };
-                        t.set_pos(t.pos() + 1);
-                        if o.is_mark() {
-                            break;
-                        }
-                    }
-                }
-                Sense::GOOD
             }
             Space::Filemarks => {
-                for i in 0..-count {
-                    loop {
-                        if t.pos() == 0 {
-                            return Sense::bop(count + i);
-                        }
-                        t.set_pos(t.pos() - 1);
-                        if t.obj(t.pos()).is_some_and(|o| o.is_mark()) {
-                            break;
-                        }
-                    }
+                let (done, stop) = if count >= 0 { t.space_marks_forward(n) } else { t.space_marks_backward(n) };
+                match stop {
+                    Stop::Done | Stop::Mark => Sense::GOOD,
+                    Stop::Eod => Sense::eod(left(done)),
+                    Stop::Bot => Sense::bop(left(done)),
                 }
-                Sense::GOOD
             }
         }
     }

@@ -25,9 +25,14 @@ struct Cli {
 #[derive(Debug, Args)]
 struct ServeArgs {
     /// Image file of a volume (created if missing). Repeat for an autoloader
-    /// magazine: volumes load in order.
-    #[arg(short, long = "image", value_name = "FILE", required = true)]
+    /// magazine: volumes load in order. With no volume the drive is empty.
+    /// An image without write permission is a write-protected volume.
+    #[arg(short, long = "image", value_name = "FILE")]
     images: Vec<PathBuf>,
+    /// A directory of volumes: its *.tap files, in name order, after the
+    /// --image ones.
+    #[arg(long, value_name = "DIR")]
+    volumes: Option<PathBuf>,
     /// Slave device of the unit to serve.
     #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required = true)]
     device: Option<PathBuf>,
@@ -124,7 +129,17 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
         max_block: a.max_block as u32,
         read_only: a.read_only,
     };
-    let mut drive = Drive::new(a.images, cfg).context("loading the first volume")?;
+    let mut volumes = a.images;
+    if let Some(dir) = &a.volumes {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tap"))
+            .collect();
+        found.sort();
+        volumes.extend(found);
+    }
+    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let mut slave = serve::open_slave(&device)?;
     catch_signals()?;
     serve::serve(&mut slave, &mut drive, &STOP)?;
@@ -197,6 +212,9 @@ mod tests {
         assert_eq!(c.serve.images.len(), 2);
         let c = Cli::try_parse_from(["pmtd", "inspect", "a.tap"]).unwrap();
         assert!(matches!(c.cmd, Some(Cmd::Inspect { .. })));
-        assert!(Cli::try_parse_from(["pmtd", "/dev/pmts0"]).is_err());
+        // No volume: an empty drive.
+        let c = Cli::try_parse_from(["pmtd", "/dev/pmts0"]).unwrap();
+        assert!(c.serve.images.is_empty());
+        assert!(Cli::try_parse_from(["pmtd"]).is_err(), "the device is required");
     }
 }

@@ -5,11 +5,17 @@
 //! n again; a tape mark is a zero word. Bit 31 of a record length flags a bad
 //! record; 0xFFFFFFFF marks the end of medium and 0xFFFFFFFE an erase gap.
 //!
-//! Opening scans the image into an in-memory index (offset and length of each
-//! object). A damaged tail (a record cut short, a length that does not match)
-//! ends the medium at the last complete object: everything before it reads
-//! back intact, and the next write replaces the damaged tail. Writing in the
-//! middle of the tape cuts off what follows, as on a real tape.
+//! The medium keeps an index of every object (offset and length) and of
+//! every tape mark, so spacing over files, locating and going to the end of
+//! data cost a binary search, not a pass over the image. The index persists
+//! beside the image (`IMAGE.pmtidx`, see [`Sidecar`]) so that a large image
+//! opens without being read through; it is only a cache, checked against the
+//! image when loaded and rebuilt by a scan when it does not match.
+//!
+//! A damaged tail (a record cut short, a length that does not match) ends the
+//! medium at the last complete object: everything before it reads back
+//! intact, and the next write replaces the damaged tail. Writing in the middle
+//! of the tape cuts off what follows, as on a real tape.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -18,6 +24,7 @@ use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
+use tracing::{debug, warn};
 
 /// A tape mark word.
 pub const MARK: u32 = 0;
@@ -73,6 +80,11 @@ impl Obj {
             8 + u64::from(self.len) + u64::from(self.len & 1)
         }
     }
+
+    /// The length word that starts (and, for a record, ends) the object.
+    pub fn word(&self) -> u32 {
+        self.len | if self.bad { ERROR_FLAG } else { 0 }
+    }
 }
 
 /// What a scan of an image found.
@@ -90,20 +102,22 @@ pub struct Scan {
     pub eom_marker: bool,
 }
 
-/// Scans an image. Stops at the first problem: the medium ends at the last
-/// complete object before it. With `strict`, bytes after an end-of-medium
-/// marker and non-zero pad bytes are reported too.
+/// Scans an image from the beginning. Stops at the first problem: the medium
+/// ends at the last complete object before it. With `strict`, bytes after an
+/// end-of-medium marker and non-zero pad bytes are reported too.
 pub fn scan<R: Read + Seek>(r: &mut R, strict: bool) -> io::Result<Scan> {
+    scan_from(r, 0, Vec::new(), strict)
+}
+
+/// Scans from byte `start`, appending to `objs` (the objects before it).
+pub fn scan_from<R: Read + Seek>(r: &mut R, start: u64, objs: Vec<Obj>, strict: bool) -> io::Result<Scan> {
     let file_len = r.seek(SeekFrom::End(0))?;
-    r.seek(SeekFrom::Start(0))?;
+    r.seek(SeekFrom::Start(start))?;
     let mut rd = BufReader::with_capacity(1 << 16, r);
-    let mut s = Scan { file_len, ..Scan::default() };
-    let mut off = 0u64;
+    let mut s = Scan { file_len, objs, ..Scan::default() };
+    let mut off = start;
     let mut word = [0u8; 4];
-    loop {
-        if off == file_len {
-            break;
-        }
+    while off < file_len {
         if file_len - off < 4 {
             s.problems.push(format!("{} stray bytes at offset {off}", file_len - off));
             break;
@@ -132,7 +146,7 @@ pub fn scan<R: Read + Seek>(r: &mut R, strict: bool) -> io::Result<Scan> {
                 s.problems.push(format!("reserved marker {w:#010x} at offset {off}"));
                 break;
             }
-            _ if w & RESERVED_BITS != 0 => {
+            _ if w & RESERVED_BITS != 0 || w & LEN_MASK == 0 => {
                 s.problems.push(format!("bad record length word {w:#010x} at offset {off}"));
                 break;
             }
@@ -167,8 +181,150 @@ pub fn scan<R: Read + Seek>(r: &mut R, strict: bool) -> io::Result<Scan> {
         }
     }
     // Trailing gaps and a damaged tail are overwritten by the next write.
-    s.end = s.objs.last().map_or(0, |o| o.off + o.size());
+    s.end = s.objs.last().map_or(start.min(off), |o| o.off + o.size());
     Ok(s)
+}
+
+/// The persistent index beside an image: `IMAGE.pmtidx`.
+///
+/// A 64-byte header (magic, version, entry size, object count, the image
+/// offset the index covers, a CRC32C of the image's first 4 KiB) and a
+/// 16-byte entry per object (offset, length, flags), appended as the tape
+/// grows and cut with it. On load the header must match the image, and the
+/// last indexed objects are read back from the image; objects written after
+/// the index was last updated are found by scanning on from where it ends.
+/// Anything else (no index, a damaged or foreign one) means a full scan.
+#[derive(Debug)]
+pub struct Sidecar {
+    path: PathBuf,
+    /// Objects written to the sidecar file.
+    synced: usize,
+    /// The header must be rewritten (or the whole file, if `synced` is 0).
+    dirty: bool,
+}
+
+const IDX_MAGIC: &[u8; 8] = b"PMTIDX\x01\x00";
+const IDX_VERSION: u32 = 1;
+const IDX_HEADER: u64 = 64;
+const IDX_ENTRY: u64 = 16;
+/// Indexed objects read back from the image when the index is loaded.
+const IDX_CHECK_TAIL: usize = 8;
+
+impl Sidecar {
+    /// The sidecar of `image`.
+    pub fn path_for(image: &Path) -> PathBuf {
+        let mut p = image.as_os_str().to_owned();
+        p.push(".pmtidx");
+        PathBuf::from(p)
+    }
+
+    fn header(count: u64, end: u64, head_crc: u32) -> [u8; IDX_HEADER as usize] {
+        let mut h = [0u8; IDX_HEADER as usize];
+        h[0..8].copy_from_slice(IDX_MAGIC);
+        h[8..12].copy_from_slice(&IDX_VERSION.to_le_bytes());
+        h[12..16].copy_from_slice(&(IDX_ENTRY as u32).to_le_bytes());
+        h[16..24].copy_from_slice(&count.to_le_bytes());
+        h[24..32].copy_from_slice(&end.to_le_bytes());
+        h[32..36].copy_from_slice(&head_crc.to_le_bytes());
+        h
+    }
+
+    fn entry(o: &Obj) -> [u8; IDX_ENTRY as usize] {
+        let mut e = [0u8; IDX_ENTRY as usize];
+        e[0..8].copy_from_slice(&o.off.to_le_bytes());
+        e[8..12].copy_from_slice(&o.len.to_le_bytes());
+        e[12..16].copy_from_slice(&u32::from(o.bad).to_le_bytes());
+        e
+    }
+
+    /// Loads the index of `image` if it matches it: the objects and the
+    /// offset they end at. None means "scan".
+    fn load(image: &File, image_len: u64, path: &Path) -> Option<(Vec<Obj>, u64)> {
+        let mut f = File::open(path).ok()?;
+        let mut h = [0u8; IDX_HEADER as usize];
+        f.read_exact(&mut h).ok()?;
+        let u32at = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().unwrap_or_default());
+        let u64at = |i: usize| u64::from_le_bytes(h[i..i + 8].try_into().unwrap_or_default());
+        if &h[0..8] != IDX_MAGIC || u32at(8) != IDX_VERSION || u64::from(u32at(12)) != IDX_ENTRY {
+            return None;
+        }
+        let (count, end, head_crc) = (u64at(16), u64at(24), u32at(32));
+        if f.metadata().ok()?.len() < IDX_HEADER + count * IDX_ENTRY || head_crc != head_crc_of(image, image_len.min(end)) {
+            return None;
+        }
+        let mut raw = vec![0u8; usize::try_from(count * IDX_ENTRY).ok()?];
+        f.read_exact(&mut raw).ok()?;
+        let mut objs = Vec::with_capacity(count as usize);
+        let mut at = 0u64;
+        for e in raw.chunks_exact(IDX_ENTRY as usize) {
+            let o = Obj {
+                off: u64::from_le_bytes(e[0..8].try_into().ok()?),
+                len: u32::from_le_bytes(e[8..12].try_into().ok()?),
+                bad: u32::from_le_bytes(e[12..16].try_into().ok()?) & 1 != 0,
+            };
+            if o.off < at || o.len > LEN_MASK {
+                return None;
+            }
+            at = o.off + o.size();
+            objs.push(o);
+        }
+        if at != end && !(objs.is_empty() && end == 0) {
+            return None;
+        }
+        // The image may have been cut after the index was written: keep
+        // what lies wholly inside it.
+        let keep = objs.partition_point(|o| o.off + o.size() <= image_len);
+        objs.truncate(keep);
+        // Read the last objects back: the index must describe this image.
+        let from = objs.len().saturating_sub(IDX_CHECK_TAIL);
+        if !objs.get(from..).unwrap_or_default().iter().all(|o| check_obj(image, o)) {
+            return None;
+        }
+        let end = objs.last().map_or(0, |o| o.off + o.size());
+        Some((objs, end))
+    }
+
+    /// Brings the sidecar file up to date with `objs` (ending at `end`).
+    fn store(&mut self, image: &File, objs: &[Obj], end: u64) -> io::Result<()> {
+        if !self.dirty && self.synced == objs.len() {
+            return Ok(());
+        }
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path)?;
+        let synced = self.synced.min(objs.len());
+        let mut buf = Vec::with_capacity((objs.len() - synced) * IDX_ENTRY as usize);
+        for o in objs.get(synced..).unwrap_or_default() {
+            buf.extend_from_slice(&Sidecar::entry(o));
+        }
+        f.set_len(IDX_HEADER + objs.len() as u64 * IDX_ENTRY)?;
+        f.write_all_at(&buf, IDX_HEADER + synced as u64 * IDX_ENTRY)?;
+        f.write_all_at(&Sidecar::header(objs.len() as u64, end, head_crc_of(image, end)), 0)?;
+        self.synced = objs.len();
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+/// CRC32C of the first 4 KiB of the image (up to `end`): ties an index to
+/// its image.
+fn head_crc_of(image: &File, end: u64) -> u32 {
+    let mut b = vec![0u8; end.min(4096) as usize];
+    match image.read_exact_at(&mut b, 0) {
+        Ok(()) => crc32c::crc32c(&b),
+        Err(_) => 0,
+    }
+}
+
+/// Reads an object's framing words back from the image.
+fn check_obj(image: &File, o: &Obj) -> bool {
+    let mut w = [0u8; 4];
+    if image.read_exact_at(&mut w, o.off).is_err() || u32::from_le_bytes(w) != o.word() {
+        return false;
+    }
+    if o.is_mark() {
+        return true;
+    }
+    let trail = o.off + 4 + u64::from(o.len) + u64::from(o.len & 1);
+    image.read_exact_at(&mut w, trail).is_ok() && u32::from_le_bytes(w) == o.word()
 }
 
 /// pwritev(2) until every part is written.
@@ -215,12 +371,39 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut off: u64) -> io::Resu
     Ok(())
 }
 
+/// Where a forward or backward motion stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The motion completed.
+    Done,
+    /// A tape mark was crossed (record spacing).
+    Mark,
+    /// The end of data was reached.
+    Eod,
+    /// The beginning of tape was reached.
+    Bot,
+}
+
+/// How a loaded image was indexed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Indexed {
+    /// From its sidecar, plus `scanned` objects found after it.
+    Sidecar {
+        /// Objects found by scanning past the sidecar's end.
+        scanned: usize,
+    },
+    /// By a scan of the whole image.
+    Scan,
+}
+
 /// A loaded image.
 #[derive(Debug)]
 pub struct Tape {
     file: File,
     path: PathBuf,
     objs: Vec<Obj>,
+    /// Indices in `objs` of the tape marks, ascending.
+    marks: Vec<usize>,
     /// Offset just past the last object: where the next object goes.
     end: u64,
     /// Size of the file (larger than `end` while a damaged tail remains).
@@ -229,38 +412,64 @@ pub struct Tape {
     pos: usize,
     readonly: bool,
     dirty: bool,
+    sidecar: Option<Sidecar>,
 }
 
 impl Tape {
-    /// Opens (creating it if missing and writable) and scans an image.
-    pub fn open(path: &Path, readonly: bool) -> Result<(Tape, Scan), TapError> {
+    /// Opens (creating it if missing and writable) and indexes an image.
+    /// A file without write permission bits is a write-protected medium.
+    pub fn open(path: &Path, readonly: bool) -> Result<(Tape, Scan, Indexed), TapError> {
         let io = |source| TapError::Io { path: path.to_path_buf(), source };
-        let mut readonly = readonly;
+        let protected = std::fs::metadata(path).map(|m| m.permissions().readonly()).unwrap_or(false);
+        let mut readonly = readonly || protected;
         let file = if readonly {
             File::open(path).map_err(io)?
         } else {
             match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path) {
                 Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(e) if matches!(e.kind(), io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem) => {
                     readonly = true;
                     File::open(path).map_err(io)?
                 }
                 Err(e) => return Err(io(e)),
             }
         };
-        let mut f = &file;
-        let scan = scan(&mut f, false).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let spath = Sidecar::path_for(path);
+        let (scan, how) = match Sidecar::load(&file, file_len, &spath) {
+            Some((objs, end)) => {
+                let n = objs.len();
+                let mut f = &file;
+                let s = scan_from(&mut f, end, objs, false).map_err(io)?;
+                let scanned = s.objs.len() - n;
+                (s, Indexed::Sidecar { scanned })
+            }
+            None => {
+                let mut f = &file;
+                (scan(&mut f, false).map_err(io)?, Indexed::Scan)
+            }
+        };
+        let marks = scan.objs.iter().enumerate().filter(|(_, o)| o.is_mark()).map(|(i, _)| i).collect();
+        // Objects the sidecar file already holds (when it was used).
+        let from_sidecar = match how {
+            Indexed::Sidecar { scanned } => scan.objs.len() - scanned,
+            Indexed::Scan => 0,
+        };
+        let unchanged = matches!(how, Indexed::Sidecar { scanned: 0 });
         let tape = Tape {
             file,
             path: path.to_path_buf(),
             objs: scan.objs.clone(),
+            marks,
             end: scan.end,
             file_len: scan.file_len,
             pos: 0,
             readonly,
             dirty: false,
+            sidecar: Some(Sidecar { path: spath, synced: from_sidecar, dirty: !unchanged }),
         };
-        Ok((tape, scan))
+        debug!(image = %path.display(), objects = tape.objs.len(), ?how, "indexed");
+        Ok((tape, scan, how))
     }
 
     /// The image path.
@@ -308,6 +517,88 @@ impl Tape {
         self.objs.get(p).map_or(self.end, |o| o.off)
     }
 
+    /// Index in `marks` of the first mark at or after object `p`.
+    fn marks_from(&self, p: usize) -> usize {
+        self.marks.partition_point(|&m| m < p)
+    }
+
+    /// Spaces forward over `n` tape marks; stops at the end of data.
+    /// Returns the marks crossed.
+    pub fn space_marks_forward(&mut self, n: u64) -> (u64, Stop) {
+        let k = self.marks_from(self.pos);
+        let avail = (self.marks.len() - k) as u64;
+        if n == 0 {
+            return (0, Stop::Done);
+        }
+        if n <= avail {
+            let m = self.marks.get(k + n as usize - 1).copied().unwrap_or(self.objs.len());
+            self.pos = m + 1;
+            (n, Stop::Done)
+        } else {
+            self.pos = self.objs.len();
+            (avail, Stop::Eod)
+        }
+    }
+
+    /// Spaces backward over `n` tape marks, stopping just before the last one
+    /// crossed (its beginning-of-tape side); stops at the beginning of tape.
+    pub fn space_marks_backward(&mut self, n: u64) -> (u64, Stop) {
+        let k = self.marks_from(self.pos) as u64;
+        if n == 0 {
+            return (0, Stop::Done);
+        }
+        if n <= k {
+            self.pos = self.marks.get((k - n) as usize).copied().unwrap_or(0);
+            (n, Stop::Done)
+        } else {
+            self.pos = 0;
+            (k, Stop::Bot)
+        }
+    }
+
+    /// Spaces forward over `n` records. A tape mark stops it (crossed, as
+    /// SCSI spacing does); so does the end of data. Returns records crossed.
+    pub fn space_records_forward(&mut self, n: u64) -> (u64, Stop) {
+        let next_mark = self.marks.get(self.marks_from(self.pos)).copied();
+        let limit = next_mark.unwrap_or(self.objs.len());
+        let avail = (limit - self.pos) as u64;
+        if n <= avail {
+            self.pos += n as usize;
+            return (n, Stop::Done);
+        }
+        self.pos = limit;
+        match next_mark {
+            Some(m) => {
+                self.pos = m + 1;
+                (avail, Stop::Mark)
+            }
+            None => (avail, Stop::Eod),
+        }
+    }
+
+    /// Spaces backward over `n` records. A tape mark stops it (crossed,
+    /// leaving the position before it); so does the beginning of tape.
+    pub fn space_records_backward(&mut self, n: u64) -> (u64, Stop) {
+        let k = self.marks_from(self.pos);
+        let prev_mark = k.checked_sub(1).and_then(|i| self.marks.get(i).copied());
+        let floor = prev_mark.map_or(0, |m| m + 1);
+        let avail = (self.pos - floor) as u64;
+        if n <= avail {
+            self.pos -= n as usize;
+            return (n, Stop::Done);
+        }
+        match prev_mark {
+            Some(m) => {
+                self.pos = m;
+                (avail, Stop::Mark)
+            }
+            None => {
+                self.pos = 0;
+                (avail, Stop::Bot)
+            }
+        }
+    }
+
     /// Reads the first `buf.len()` bytes of record `o` (at most its length).
     pub fn read_data(&self, o: &Obj, buf: &mut [u8]) -> Result<(), TapError> {
         let n = buf.len().min(o.len as usize);
@@ -322,10 +613,16 @@ impl Tape {
         if self.pos < self.objs.len() || self.file_len > self.end {
             let off = self.offset_of(self.pos);
             self.objs.truncate(self.pos);
+            let keep = self.marks_from(self.pos);
+            self.marks.truncate(keep);
             self.file.set_len(off).map_err(|source| TapError::Io { path: self.path.clone(), source })?;
             self.end = off;
             self.file_len = off;
             self.dirty = true;
+            if let Some(sc) = self.sidecar.as_mut() {
+                sc.synced = sc.synced.min(self.pos);
+                sc.dirty = true;
+            }
         }
         Ok(())
     }
@@ -353,6 +650,9 @@ impl Tape {
         let o = Obj { off, len, bad: false };
         self.end = off + o.size();
         self.file_len = self.end;
+        if o.is_mark() {
+            self.marks.push(self.objs.len());
+        }
         self.objs.push(o);
         self.pos = self.objs.len();
         self.dirty = true;
@@ -376,11 +676,20 @@ impl Tape {
         self.cut()
     }
 
-    /// Makes written data durable.
+    /// Makes written data durable, and brings the sidecar index up to date.
     pub fn sync(&mut self) -> Result<(), TapError> {
         if self.dirty {
             self.file.sync_data().map_err(|source| TapError::Io { path: self.path.clone(), source })?;
             self.dirty = false;
+        }
+        if !self.readonly {
+            if let Some(sc) = self.sidecar.as_mut() {
+                if let Err(e) = sc.store(&self.file, &self.objs, self.end) {
+                    // Only a cache: the next load scans instead.
+                    warn!(index = %sc.path.display(), "cannot update the index: {e}");
+                    self.sidecar = None;
+                }
+            }
         }
         Ok(())
     }
@@ -440,5 +749,97 @@ mod tests {
         assert!(s.objs.is_empty());
         assert_eq!(s.end, 0);
         assert_eq!(s.problems.len(), 1);
+    }
+
+    /// A tape of `files` files of `recs` records each, closed by two marks.
+    fn build(dir: &Path, files: usize, recs: usize) -> PathBuf {
+        let p = dir.join("t.tap");
+        let (mut t, _, _) = Tape::open(&p, false).unwrap();
+        for f in 0..files {
+            for r in 0..recs {
+                t.write_record(&[(f * 7 + r) as u8; 33]).unwrap();
+            }
+            t.write_mark().unwrap();
+        }
+        t.write_mark().unwrap();
+        t.sync().unwrap();
+        p
+    }
+
+    #[test]
+    fn spacing_over_marks_and_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = build(dir.path(), 5, 3); // objects: 4 per file, then a mark
+        let (mut t, _, _) = Tape::open(&p, false).unwrap();
+        assert_eq!(t.len(), 21);
+        assert_eq!(t.space_marks_forward(2), (2, Stop::Done));
+        assert_eq!(t.pos(), 8);
+        assert_eq!(t.space_records_forward(2), (2, Stop::Done));
+        assert_eq!(t.pos(), 10);
+        assert_eq!(t.space_records_forward(5), (1, Stop::Mark));
+        assert_eq!(t.pos(), 12);
+        assert_eq!(t.space_records_backward(1), (0, Stop::Mark));
+        assert_eq!(t.pos(), 11, "before the mark");
+        assert_eq!(t.space_records_backward(10), (3, Stop::Mark));
+        assert_eq!(t.pos(), 7);
+        // Just before the mark ending file 1: one mark back is the mark
+        // ending file 0, and the position is before it.
+        assert_eq!(t.space_marks_backward(1), (1, Stop::Done));
+        assert_eq!(t.pos(), 3);
+        t.set_pos(9);
+        assert_eq!(t.space_marks_backward(1), (1, Stop::Done));
+        assert_eq!(t.pos(), 7, "before the mark ending file 1");
+        assert_eq!(t.space_marks_backward(9), (1, Stop::Bot));
+        assert_eq!(t.pos(), 0);
+        assert_eq!(t.space_records_backward(1), (0, Stop::Bot));
+        assert_eq!(t.space_marks_forward(100), (6, Stop::Eod));
+        assert_eq!(t.pos(), 21);
+        assert_eq!(t.space_records_forward(1), (0, Stop::Eod));
+    }
+
+    #[test]
+    fn sidecar_is_used_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = build(dir.path(), 50, 2);
+        let (t, _, how) = Tape::open(&p, false).unwrap();
+        assert_eq!(how, Indexed::Sidecar { scanned: 0 });
+        assert_eq!(t.len(), 50 * 3 + 1);
+        drop(t);
+        // Objects written after the last index update are found by a scan
+        // from where the index ends.
+        {
+            let (mut t, _, _) = Tape::open(&p, false).unwrap();
+            t.set_pos(t.len());
+            t.write_record(b"late").unwrap();
+            // No sync: the sidecar still has the old count.
+        }
+        let (t, _, how) = Tape::open(&p, false).unwrap();
+        assert_eq!(how, Indexed::Sidecar { scanned: 1 });
+        assert_eq!(t.len(), 50 * 3 + 2);
+        drop(t);
+        // A different image under the same name: the index is refused.
+        std::fs::write(&p, rec(b"other")).unwrap();
+        let (t, _, how) = Tape::open(&p, false).unwrap();
+        assert_eq!(how, Indexed::Scan);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn cut_image_with_a_sidecar_recovers_every_complete_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = build(dir.path(), 3, 2);
+        let full = std::fs::read(&p).unwrap();
+        let sidecar = std::fs::read(Sidecar::path_for(&p)).unwrap();
+        let (t, _, _) = Tape::open(&p, false).unwrap();
+        let objs = t.objs().to_vec();
+        drop(t);
+        for cut in 0..=full.len() {
+            std::fs::write(&p, &full[..cut]).unwrap();
+            std::fs::write(Sidecar::path_for(&p), &sidecar).unwrap();
+            let (t, _, _) = Tape::open(&p, false).unwrap();
+            let whole = objs.iter().filter(|o| o.off + o.size() <= cut as u64).count();
+            assert_eq!(t.len(), whole, "cut at {cut}");
+            assert_eq!(t.objs(), &objs[..whole], "cut at {cut}");
+        }
     }
 }
