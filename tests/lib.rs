@@ -5,6 +5,8 @@
 //! replies back, exactly as pmtd does through /dev/pmts<N>. The daemon runs
 //! only when the master waits, so write-behind fills its window.
 
+pub mod model;
+
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 

@@ -98,10 +98,10 @@ impl Sense {
 /// A tape drive with an autoloader holding a list of volumes.
 ///
 /// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
-/// the volume and loads the next one; so does a close right after a rewind
-/// once the volume went past early warning (what dump and GNU tar do at the
-/// end of a tape). When the magazine is exhausted the drive is empty: NOT
-/// READY, medium not present.
+/// the volume and loads the next one; a close right after a rewind once the
+/// volume went past early warning (what dump and GNU tar do at the end of a
+/// tape) swaps in the next volume too, if there is one. When the magazine is
+/// exhausted the drive is empty: NOT READY, medium not present.
 #[derive(Debug)]
 pub struct Drive {
     cfg: DriveConfig,
@@ -328,8 +328,11 @@ impl Drive {
     fn close(&mut self) -> Sense {
         info!("master close");
         let r = self.sync().and_then(|()| {
-            // Rewound and closed after early warning: the loader changes volumes.
-            if self.past_ew && self.tape.as_ref().is_some_and(|t| t.pos() == 0) {
+            // Rewound and closed after early warning: the loader changes
+            // volumes, if it has another one (else the tape stays, as in a
+            // drive without a loader).
+            let rewound = self.tape.as_ref().is_some_and(|t| t.pos() == 0);
+            if self.past_ew && rewound && self.next < self.volumes.len() {
                 self.unload()?;
                 self.load_next()?;
             }
