@@ -117,10 +117,12 @@ impl Model {
         self.tape.iter().take(self.head).map(MObj::cost).sum()
     }
 
-    /// Appends at the head (cutting what follows). Returns (fits, past early warning).
+    /// Appends at the head (cutting what follows). Returns (fits, past early
+    /// warning). Filemarks may use a small reserve past the end.
     fn put(&mut self, o: MObj) -> (bool, bool) {
         let after = self.used() + o.cost();
-        if self.capacity.is_some_and(|c| after > c) {
+        let reserve = if o == MObj::Mark { pmtd::drive::FILEMARK_RESERVE } else { 0 };
+        if self.capacity.is_some_and(|c| after > c + reserve) {
             return (false, true);
         }
         self.tape.truncate(self.head);

@@ -35,6 +35,11 @@ impl Default for DriveConfig {
     }
 }
 
+/// Image bytes past the capacity that only filemarks may use, as a drive
+/// keeps room to close a file at the end of medium: a volume always ends
+/// with its filemark.
+pub const FILEMARK_RESERVE: u64 = 64;
+
 /// The outcome of a command before it becomes a reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sense {
@@ -400,12 +405,13 @@ impl Drive {
         self.tape.as_ref().map_or(0, |t| t.offset_of(t.pos()))
     }
 
-    /// Writes one object costing `size` image bytes if it fits the medium.
-    /// Returns whether it fit and whether it ended past early warning.
-    fn fits(&self, size: u64) -> (bool, bool) {
+    /// Whether an object of `size` image bytes fits the medium (with
+    /// `reserve` bytes allowed past its end), and whether it ends past early
+    /// warning.
+    fn fits(&self, size: u64, reserve: u64) -> (bool, bool) {
         let after = self.here() + size;
-        let fits = self.cfg.capacity.is_none_or(|c| after <= c);
-        let ew = self.ew_offset().is_some_and(|e| after > e);
+        let fits = self.cfg.capacity.is_none_or(|c| after <= c + reserve);
+        let ew = self.ew_offset().is_some_and(|e| after > e) || self.cfg.capacity.is_some_and(|c| after > c);
         (fits, ew)
     }
 
@@ -429,7 +435,7 @@ impl Drive {
         let mut past_ew = false;
         for (i, chunk) in data.chunks(size).take(count).enumerate() {
             let obj = 8 + chunk.len() as u64 + (chunk.len() as u64 & 1);
-            let (fits, ew) = self.fits(obj);
+            let (fits, ew) = self.fits(obj, 0);
             if !fits {
                 self.past_ew = true;
                 let left = if fixed { (count - i) as i64 } else { data.len() as i64 };
@@ -461,7 +467,7 @@ impl Drive {
         let n = req.count.max(0);
         let mut past_ew = false;
         for i in 0..n {
-            let (fits, ew) = self.fits(4);
+            let (fits, ew) = self.fits(4, FILEMARK_RESERVE);
             if !fits {
                 self.past_ew = true;
                 return Sense::overflow(i64::from(n - i));

@@ -39,9 +39,12 @@ struct ServeArgs {
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
     capacity: Option<u64>,
-    /// Early-warning zone before the end of a volume (default: a tenth of the capacity, at most 1M).
-    #[arg(long, value_parser = parse_size)]
-    early_warning: Option<u64>,
+    /// Early-warning zone before the end of a volume: writes there succeed but
+    /// report end of medium (ENOSPC on the next write under st). Default 0:
+    /// end of medium only at the end, so a write either fits or is refused
+    /// whole (what dump and restore handle best across many volumes).
+    #[arg(long, value_parser = parse_size, default_value = "0")]
+    early_warning: u64,
     /// Largest record the drive accepts (at most 16M-1).
     #[arg(long, value_parser = parse_size, default_value = "16777215")]
     max_block: u64,
@@ -116,7 +119,7 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     if a.max_block == 0 || a.max_block > u64::from(pmt::proto::MAX_RECORD) {
         bail!("--max-block must be between 1 and {}", pmt::proto::MAX_RECORD);
     }
-    let early_warning = a.early_warning.unwrap_or_else(|| a.capacity.map_or(0, |c| (c / 10).min(1 << 20)));
+    let early_warning = a.early_warning;
     if let Some(c) = a.capacity {
         if early_warning >= c {
             bail!("the early-warning zone ({early_warning}) must be smaller than the capacity ({c})");

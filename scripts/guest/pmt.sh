@@ -1,6 +1,15 @@
 # Helpers for scripts run in the pmt VM: . /usr/local/lib/pmt.sh
 # (scripts/vm-run puts this file there; pmtd is /usr/bin/pmtd).
 
+# pass NAME / fail NAME WHY: a test result, on the console and in /out/results.
+pass() { echo "PASS $1" | tee -a /out/results; }
+fail() { echo "FAIL $1: $2" | tee -a /out/results; }
+
+# mtpos DEV: "file,block" from mt status.
+mtpos() {
+	mt -f "$1" status 2>&1 | sed -n 's/^File number=\(-*[0-9]*\), block number=\(-*[0-9]*\).*/\1,\2/p'
+}
+
 # pmtd_start UNIT [PMTD-ARGS...]: serve /dev/pmts<UNIT> in the background;
 # its log goes to /out/pmtd<UNIT>.log. Waits until the slave is held.
 pmtd_start() {

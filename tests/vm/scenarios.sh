@@ -15,13 +15,6 @@ echo "PLAN $SCENARIOS" >/out/results
 mkdir -p /out/logs /mnt/a /mnt/b /mnt/big
 LOG=/out/logs
 
-pass() { echo "PASS $1" | tee -a /out/results; }
-fail() { echo "FAIL $1: $2" | tee -a /out/results; }
-
-# mtpos DEV: "file,block" from mt status.
-mtpos() {
-	mt -f "$1" status 2>&1 | sed -n 's/^File number=\(-*[0-9]*\), block number=\(-*[0-9]*\).*/\1,\2/p'
-}
 
 # 0. The slave device and the protocol, seen by a hand-written daemon
 #    (tests/vm/slave_probe.c) on unit 2.
