@@ -111,6 +111,14 @@ impl Sim {
         }
     }
 
+    /// Like [`Sim::new`] with another host's st conventions.
+    pub fn with_policy(volumes: &[&str], cfg: DriveConfig, ucfg: Config, policy: pmt::Policy) -> Sim {
+        let sim = Sim::new(volumes, cfg, ucfg);
+        let unit = Unit::new(0, ucfg, policy).expect("unit");
+        unit.sopen().expect("slave open");
+        Sim { unit, ..sim }
+    }
+
     /// One volume, unlimited, default unit limits.
     pub fn simple() -> Sim {
         Sim::new(&["vol1.tap"], DriveConfig::default(), Config::default())
@@ -209,6 +217,23 @@ impl Sim {
             fileno: i32::from_ne_bytes(b[40..44].try_into().unwrap_or_default()),
             blkno: i32::from_ne_bytes(b[44..48].try_into().unwrap_or_default()),
         })
+    }
+
+    /// MTIOCTOP with NetBSD's numbering.
+    pub fn netbsd_mt(&self, op: i16, count: i32) -> Result<(), Errno> {
+        let mut arg = [0u8; 8];
+        arg[0..2].copy_from_slice(&op.to_ne_bytes());
+        arg[4..8].copy_from_slice(&count.to_ne_bytes());
+        let mut sink = [0u8; 8];
+        pmt::abi::netbsd::ioctl(&self.unit, &mut self.host(), pmt::abi::netbsd::MTIOCTOP, &mut In(&arg), &mut Out(&mut sink))
+    }
+
+    /// NetBSD MTIOCGET: (mt_fileno, mt_blkno, mt_dsreg).
+    pub fn netbsd_status(&self) -> Result<(i32, i32, u16), Errno> {
+        let mut b = [0u8; 56];
+        pmt::abi::netbsd::ioctl(&self.unit, &mut self.host(), pmt::abi::netbsd::MTIOCGET, &mut In(&[]), &mut Out(&mut b))?;
+        let i = |at: usize| i32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or_default());
+        Ok((i(8), i(12), u16::from_ne_bytes([b[2], b[3]])))
     }
 
     /// MTIOCPOS.

@@ -351,3 +351,74 @@ fn image_without_write_permission_is_write_protected() {
     assert_eq!(sim.read(10).unwrap(), record(0, 10));
     sim.close().unwrap();
 }
+
+mod netbsd {
+    //! The same engine under NetBSD's st conventions (src/abi/netbsd.rs).
+    use super::*;
+    use pmt::abi::netbsd;
+
+    const NB_WEOF: i16 = 0;
+    const NB_REW: i16 = 5;
+    const NB_EWARN: i16 = 17;
+
+    fn sim(cfg: DriveConfig) -> Sim {
+        Sim::with_policy(&["nb.tap"], cfg, Config::default(), netbsd::POLICY)
+    }
+
+    fn fill(sim: &Sim) -> Vec<Result<usize, Errno>> {
+        (0..60).map(|i| sim.write(&record(i, 10240))).collect()
+    }
+
+    #[test]
+    fn end_of_medium_is_eio_and_early_warning_is_silent_by_default() {
+        let s = sim(DriveConfig { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..DriveConfig::default() });
+        s.open(RW).unwrap();
+        let r = fill(&s);
+        let first_err = r.iter().position(|x| x.is_err()).unwrap();
+        // Without MTEWARN, writes go on through the early-warning zone to
+        // the physical end; there the write fails with EIO, never ENOSPC.
+        assert_eq!(first_err, 19, "{r:?}");
+        assert!(r[first_err..].iter().all(|x| *x == Err(Errno::Io)), "{r:?}");
+        s.close().ok();
+    }
+
+    #[test]
+    fn mtewarn_fails_the_transfer_after_early_warning_with_eio() {
+        let s = sim(DriveConfig { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..DriveConfig::default() });
+        s.open(RW).unwrap();
+        s.netbsd_mt(NB_EWARN, 1).unwrap();
+        let r = fill(&s);
+        let first_err = r.iter().position(|x| x.is_err()).unwrap();
+        // The write that meets early warning (the 15th: 15 x 10248 bytes pass
+        // 150 KiB) succeeds; the next transfer fails with EIO.
+        assert_eq!(first_err, 15, "{r:?}");
+        assert_eq!(r[first_err], Err(Errno::Io));
+        s.close().ok();
+    }
+
+    #[test]
+    fn close_writes_two_filemarks_and_a_short_read_is_eio() {
+        let s = sim(DriveConfig::default());
+        s.open(NRW).unwrap();
+        s.write(&record(0, 100)).unwrap();
+        s.close().unwrap();
+        // Two filemarks; the head between them, so the next file replaces
+        // the second.
+        assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 0]);
+        assert_eq!(s.netbsd_status().unwrap().0, 1);
+        s.open(NRW).unwrap();
+        s.write(&record(1, 50)).unwrap();
+        s.close().unwrap();
+        assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 50, 0, 0]);
+        s.open(RO).unwrap();
+        s.netbsd_mt(NB_REW, 1).unwrap();
+        assert_eq!(s.read(99), Err(Errno::Io), "NetBSD: a record larger than the buffer is EIO");
+        let (_, _, dsreg) = s.netbsd_status().unwrap();
+        assert_eq!(dsreg & netbsd::MT_DS_MOUNTED, netbsd::MT_DS_MOUNTED);
+        s.close().unwrap();
+        // NetBSD's MTWEOF is op 0.
+        s.open(NRW).unwrap();
+        s.netbsd_mt(NB_WEOF, 1).unwrap();
+        s.close().unwrap();
+    }
+}
