@@ -163,7 +163,9 @@ impl Drive {
         let Some(path) = self.volumes.get(self.next) else {
             return Ok(());
         };
+        let t0 = std::time::Instant::now();
         let (tape, scan, how) = Tape::open(path, self.cfg.read_only)?;
+        let load_us = t0.elapsed().as_micros();
         for p in &scan.problems {
             warn!(image = %path.display(), "{p}; the medium ends at byte {}", scan.end);
         }
@@ -172,6 +174,7 @@ impl Drive {
             objects = tape.len(),
             write_protected = tape.readonly(),
             index = ?how,
+            load_us,
             "volume {} loaded",
             self.next + 1
         );

@@ -1,5 +1,6 @@
 //! pmtd: serve a pmt unit as a tape drive storing SIMH .tap images.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -157,7 +158,14 @@ fn main() -> ExitCode {
         1 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    // Colours only on a terminal: logs redirected to a file stay plain text.
+    let ansi = std::io::stderr().is_terminal();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
     let r = match cli.cmd {
         Some(Cmd::Inspect { image }) => inspect::scan_file(&image, false)
             .with_context(|| format!("reading {}", image.display()))

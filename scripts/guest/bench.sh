@@ -1,6 +1,8 @@
 # Benchmark, run in the VM by scripts/bench: dump of /dev/vda to a plain
 # file, to a pipe, and to /dev/pmtm0 with pmtd storing the image, all on the
 # same tmpfs in the same boot. Prints one line per run and the medians.
+# Then positioning on a tape of many files (scripts/guest/posbench.c) and
+# the time pmtd takes to load that image with and without its index.
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-5}
@@ -58,3 +60,22 @@ for k in file pipe pmt; do
 	c=$(awk -v k=$k '$1 == k {print $4}' /out/bench.raw | median)
 	echo "$k $m $b $c" >>/out/bench.median
 done
+
+# Positioning on a tape of many files (second argument, default 10 000).
+files=${2:-10000}
+# loaded: the load time pmtd logged for the volume it loaded last (us).
+loaded() { grep 'volume 1 loaded' /out/pmtd0.log | tail -n 1 | sed -n 's/.*load_us=\([0-9]*\).*/\1/p'; }
+rm -f /bench/*
+pmtd_start 0 --image /bench/pos.tap
+/run/files/posbench write /dev/npmtm0 "$files" >>/out/posbench.raw || echo "posbench: failed" >>/out/posbench.raw
+pmtd_stop 0
+pmtd_start 0 --image /bench/pos.tap
+echo "posbench: load-index $(loaded)" >>/out/posbench.raw
+/run/files/posbench seek /dev/npmtm0 "$files" >>/out/posbench.raw || echo "posbench: failed" >>/out/posbench.raw
+pmtd_stop 0
+rm -f /bench/pos.tap.pmtidx
+pmtd_start 0 --image /bench/pos.tap
+echo "posbench: load-scan $(loaded)" >>/out/posbench.raw
+pmtd_stop 0
+echo "posbench: files $files $(stat -c %s /bench/pos.tap)" >>/out/posbench.raw
+cat /out/posbench.raw
