@@ -842,4 +842,34 @@ mod tests {
             assert_eq!(t.objs(), &objs[..whole], "cut at {cut}");
         }
     }
+
+    #[test]
+    fn writing_after_a_cut_replaces_the_damaged_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = build(dir.path(), 2, 2);
+        let full = std::fs::read(&p).unwrap();
+        let (t, _, _) = Tape::open(&p, false).unwrap();
+        let objs = t.objs().to_vec();
+        drop(t);
+        for cut in 0..=full.len() {
+            std::fs::write(&p, &full[..cut]).unwrap();
+            let _ = std::fs::remove_file(Sidecar::path_for(&p));
+            let (mut t, _, _) = Tape::open(&p, false).unwrap();
+            let whole = t.len();
+            t.set_pos(whole);
+            t.write_record(b"after the cut").unwrap();
+            t.sync().unwrap();
+            drop(t);
+            // The image is whole again: strict framing, old objects kept.
+            let s = scan(&mut File::open(&p).unwrap(), true).unwrap();
+            assert!(s.problems.is_empty(), "cut at {cut}: {:?}", s.problems);
+            assert_eq!(s.objs.len(), whole + 1, "cut at {cut}");
+            assert_eq!(&s.objs[..whole], &objs[..whole], "cut at {cut}");
+            let (t, _, how) = Tape::open(&p, false).unwrap();
+            assert_eq!(how, Indexed::Sidecar { scanned: 0 }, "cut at {cut}");
+            let mut buf = [0u8; 13];
+            t.read_data(&t.obj(whole).unwrap(), &mut buf).unwrap();
+            assert_eq!(&buf, b"after the cut", "cut at {cut}");
+        }
+    }
 }
