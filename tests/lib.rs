@@ -96,9 +96,14 @@ impl Sim {
     /// A unit whose daemon serves `volumes` (names inside a fresh temporary
     /// directory) with `cfg`.
     pub fn new(volumes: &[&str], cfg: DriveConfig, ucfg: Config) -> Sim {
+        Sim::with_policy(volumes, cfg, ucfg, linux::POLICY)
+    }
+
+    /// Like [`Sim::new`] with another host's st conventions.
+    pub fn with_policy(volumes: &[&str], cfg: DriveConfig, ucfg: Config, policy: pmt::Policy) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.path().join(v)).collect();
-        let unit = Unit::new(0, ucfg, linux::POLICY).expect("unit");
+        let unit = Unit::new(0, ucfg, policy).expect("unit");
         unit.sopen().expect("slave open");
         let drive = Drive::new(paths, cfg).expect("drive");
         Sim {
@@ -109,14 +114,6 @@ impl Sim {
             max_held: RefCell::new(0),
             dir,
         }
-    }
-
-    /// Like [`Sim::new`] with another host's st conventions.
-    pub fn with_policy(volumes: &[&str], cfg: DriveConfig, ucfg: Config, policy: pmt::Policy) -> Sim {
-        let sim = Sim::new(volumes, cfg, ucfg);
-        let unit = Unit::new(0, ucfg, policy).expect("unit");
-        unit.sopen().expect("slave open");
-        Sim { unit, ..sim }
     }
 
     /// One volume, unlimited, default unit limits.

@@ -30,25 +30,21 @@ pmtd_start() {
 	return 1
 }
 
-# pmtd_stop UNIT: stop the daemon of a unit (SIGTERM: it syncs and exits).
-pmtd_stop() {
+# pmtd_signal UNIT SIGNAL: signal the daemon of a unit and wait for it.
+pmtd_signal() {
 	_p=$(eval echo \$PMTD_PID_$1)
 	[ -n "$_p" ] || return 0
-	kill -TERM "$_p" 2>/dev/null
+	kill "-$2" "$_p" 2>/dev/null
 	wait "$_p" 2>/dev/null
 	eval "PMTD_PID_$1="
 	return 0
 }
 
+# pmtd_stop UNIT: stop the daemon of a unit (SIGTERM: it syncs and exits).
+pmtd_stop() { pmtd_signal "$1" TERM; }
+
 # pmtd_kill UNIT: SIGKILL, as a crash.
-pmtd_kill() {
-	_p=$(eval echo \$PMTD_PID_$1)
-	[ -n "$_p" ] || return 0
-	kill -KILL "$_p" 2>/dev/null
-	wait "$_p" 2>/dev/null
-	eval "PMTD_PID_$1="
-	return 0
-}
+pmtd_kill() { pmtd_signal "$1" KILL; }
 
 # manifest DIR: one line per entry: path, type, mode, owner, links, time,
 # size and MD5 of regular files, symlink targets; hard links are shown as
