@@ -5,9 +5,11 @@
 //! - [`tap`]: the SIMH image as a medium (index, recovery, truncation);
 //! - [`drive`]: SCSI stream-device semantics over the medium;
 //! - [`serve`]: the loop between the slave device and the drive;
-//! - [`inspect`]: the tape map and the framing check.
+//! - [`inspect`]: the tape map and the framing check;
+//! - [`medium`]: the seam between the drive and what stores the tape.
 
 pub mod drive;
 pub mod inspect;
+pub mod medium;
 pub mod serve;
 pub mod tap;

@@ -1,0 +1,288 @@
+//! The seam between the drive and what stores the tape.
+//!
+//! The drive ([`crate::drive`]) answers the slave protocol as a SCSI stream
+//! device: sense keys, FMK/EOM/ILI, residues, drive status. Everything about
+//! *where* the records go sits behind [`Medium`]: a SIMH image, a real tape
+//! drive, a drive on another host over rmt, a mirror of several media, a
+//! filter (compression, encryption) over another medium. A medium is one
+//! mounted volume; a [`Changer`] hands out volumes one after the other (an
+//! autoloader magazine, a drive whose own loader changes tapes, a mirror of
+//! changers that changes every member at once).
+//!
+//! Capacity and early warning belong to the medium: [`Medium::room`] says how
+//! many bytes of medium are left before early warning and before the physical
+//! end, counted in the medium's own stored bytes (a compressed record costs
+//! what it takes once compressed; an encrypted one its ciphertext and nonce).
+//! A medium that cannot know (a real drive before it reports early warning)
+//! says so with `None`.
+//!
+//! Positions are logical object addresses: records and tape marks from the
+//! beginning of the tape, as SCSI's READ POSITION reports them and as
+//! MTSEEK/MTIOCPOS use them.
+
+use std::fmt;
+use std::io;
+
+use thiserror::Error;
+
+/// Where a motion stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// The motion completed.
+    Done,
+    /// A tape mark was crossed (record spacing).
+    Mark,
+    /// The end of data was reached.
+    Eod,
+    /// The beginning of tape was reached.
+    Bot,
+}
+
+/// The object a read found at the position. The position moves past it
+/// (a record, a tape mark or a bad record), except at the end of data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// A data record of this true length; at most the asked number of its
+    /// bytes was appended to the buffer.
+    Record(usize),
+    /// A tape mark.
+    Mark,
+    /// A record that cannot be read (a SIMH bad record, a read error on a
+    /// drive, a filtered record whose check failed).
+    Bad,
+    /// The end of recorded data: nothing was read, the position is unchanged.
+    Eod,
+}
+
+/// Bytes of medium left from the position on, in the medium's stored bytes.
+/// `None`: not known, or unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Room {
+    /// Before early warning (0 once past it).
+    pub to_ew: Option<u64>,
+    /// Before the physical end of medium.
+    pub to_end: Option<u64>,
+}
+
+impl Room {
+    /// Nothing known: no early warning ahead as far as the medium can tell.
+    pub const UNKNOWN: Room = Room { to_ew: None, to_end: None };
+
+    /// The smaller of two rooms field by field (`None` is larger than any
+    /// number): what a mirror reports.
+    pub fn min(self, other: Room) -> Room {
+        fn m(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) => x,
+                (None, y) => y,
+            }
+        }
+        Room { to_ew: m(self.to_ew, other.to_ew), to_end: m(self.to_end, other.to_end) }
+    }
+}
+
+/// What a completed write or filemark left: whether the medium is now past
+/// early warning (the drive reports EOM with the command).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// The object ended past early warning.
+    pub early_warning: bool,
+}
+
+/// Why a medium operation failed.
+#[derive(Debug, Error)]
+pub enum MediumError {
+    /// The physical end of medium: nothing of the object was written.
+    #[error("{medium}: end of medium")]
+    Overflow {
+        /// The medium's name.
+        medium: String,
+    },
+    /// The medium is write protected.
+    #[error("{medium}: write protected")]
+    Protected {
+        /// The medium's name.
+        medium: String,
+    },
+    /// The medium cannot do this (setmarks, a record size it refuses...).
+    #[error("{medium}: {what}")]
+    Unsupported {
+        /// The medium's name.
+        medium: String,
+        /// What was refused.
+        what: String,
+    },
+    /// The position is no longer known (a motion failed half way).
+    #[error("{medium}: position lost: {why}")]
+    PositionLost {
+        /// The medium's name.
+        medium: String,
+        /// Why.
+        why: String,
+    },
+    /// I/O failed (the image file, the tape device, the connection).
+    #[error("{medium}: {source}")]
+    Io {
+        /// The medium's name.
+        medium: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl MediumError {
+    /// An I/O error on `medium`.
+    pub fn io(medium: impl fmt::Display, source: io::Error) -> MediumError {
+        MediumError::Io { medium: medium.to_string(), source }
+    }
+}
+
+/// A mounted volume. Every motion is relative to the position; writing a
+/// record or a tape mark anywhere but at the end of data cuts off what
+/// follows, as on a real tape.
+pub trait Medium: fmt::Debug + Send {
+    /// A short name for logs and errors (an image path, a device, host:path).
+    fn name(&self) -> String;
+
+    /// True if the medium cannot be written.
+    fn readonly(&self) -> bool;
+
+    /// The logical object address of the position.
+    fn position(&self) -> u64;
+
+    /// True at the beginning of tape.
+    fn at_bot(&self) -> bool {
+        self.position() == 0
+    }
+
+    /// True at the end of recorded data, if the medium knows.
+    fn at_eod(&self) -> Option<bool>;
+
+    /// The room left from the position on.
+    fn room(&self) -> Room;
+
+    /// Writes one record (1 byte to 16 MiB - 1).
+    fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError>;
+
+    /// Writes one tape mark. A medium keeps room to close a file at its end,
+    /// as a drive does, so a tape mark right at the end still fits.
+    fn write_mark(&mut self) -> Result<Written, MediumError>;
+
+    /// Reads the object at the position, appending at most `max` bytes of a
+    /// record to `buf`.
+    fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError>;
+
+    /// Spaces over `n` records, forward (n > 0) or backward (n < 0). A tape
+    /// mark stops it, crossed as SCSI spacing does (forward: the position is
+    /// after it; backward: before it); so do the end of data and the
+    /// beginning of tape. Returns the records crossed and where it stopped.
+    fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError>;
+
+    /// Spaces over `n` tape marks, forward (after the last one crossed) or
+    /// backward (before the last one crossed). Stops at the end of data or
+    /// the beginning of tape. Returns the marks crossed and where it stopped.
+    fn space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError>;
+
+    /// Goes to the end of recorded data.
+    fn space_eod(&mut self) -> Result<(), MediumError>;
+
+    /// Goes to the beginning of tape.
+    fn rewind(&mut self) -> Result<(), MediumError>;
+
+    /// Goes to logical object address `addr`; past the end of data it stops
+    /// there and returns [`Stop::Eod`].
+    fn locate(&mut self, addr: u64) -> Result<Stop, MediumError>;
+
+    /// Erases from the position to the end of the medium.
+    fn erase(&mut self) -> Result<(), MediumError>;
+
+    /// Makes everything written so far durable.
+    fn sync(&mut self) -> Result<(), MediumError>;
+}
+
+/// Hands out volumes: an autoloader magazine, a drive that changes its own
+/// tapes, every member of a mirror at once.
+pub trait Changer: fmt::Debug + Send {
+    /// The medium type of its volumes.
+    type Medium: Medium;
+
+    /// Loads the next volume. `Ok(None)`: the magazine is exhausted (the
+    /// drive is then empty).
+    fn load_next(&mut self) -> Result<Option<Self::Medium>, MediumError>;
+
+    /// Ejects a volume (after making it durable).
+    fn unload(&mut self, medium: Self::Medium) -> Result<(), MediumError>;
+
+    /// True if [`Changer::load_next`] would give another volume.
+    fn has_next(&self) -> bool;
+
+    /// The number (1-based) of the volume loaded last, if any.
+    fn volume(&self) -> Option<usize>;
+}
+
+impl<M: Medium + ?Sized> Medium for Box<M> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+    fn readonly(&self) -> bool {
+        (**self).readonly()
+    }
+    fn position(&self) -> u64 {
+        (**self).position()
+    }
+    fn at_bot(&self) -> bool {
+        (**self).at_bot()
+    }
+    fn at_eod(&self) -> Option<bool> {
+        (**self).at_eod()
+    }
+    fn room(&self) -> Room {
+        (**self).room()
+    }
+    fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
+        (**self).write_record(data)
+    }
+    fn write_mark(&mut self) -> Result<Written, MediumError> {
+        (**self).write_mark()
+    }
+    fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
+        (**self).read(buf, max)
+    }
+    fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+        (**self).space_records(n)
+    }
+    fn space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+        (**self).space_marks(n)
+    }
+    fn space_eod(&mut self) -> Result<(), MediumError> {
+        (**self).space_eod()
+    }
+    fn rewind(&mut self) -> Result<(), MediumError> {
+        (**self).rewind()
+    }
+    fn locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
+        (**self).locate(addr)
+    }
+    fn erase(&mut self) -> Result<(), MediumError> {
+        (**self).erase()
+    }
+    fn sync(&mut self) -> Result<(), MediumError> {
+        (**self).sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_min_treats_unknown_as_unlimited() {
+        let a = Room { to_ew: Some(10), to_end: None };
+        let b = Room { to_ew: None, to_end: Some(50) };
+        assert_eq!(a.min(b), Room { to_ew: Some(10), to_end: Some(50) });
+        assert_eq!(Room::UNKNOWN.min(Room::UNKNOWN), Room::UNKNOWN);
+        assert_eq!(a.min(Room { to_ew: Some(3), to_end: Some(70) }), Room { to_ew: Some(3), to_end: Some(70) });
+    }
+}
