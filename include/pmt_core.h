@@ -1,38 +1,58 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * The pmt core's C interface: what the OS glue calls in the Rust core
- * (pmt_core_*) and what the glue provides to it (pmt_os_*).
+ * The pmt core's C interface: what an OS glue calls in the Rust core
+ * (pmt_core_*) and what the glue provides to it (pmt_os_*). One interface
+ * for every kernel: the Linux glue (sys/dev/pmt/pmt_linux.c) and the NetBSD
+ * glue (sys/dev/pmt/pmt_netbsd.c) both speak it.
  *
- * Locking contract. Master entry points (pmt_core_m*) are called with the
- * unit's master mutex held, one at a time per unit; they may sleep, but only
- * through pmt_os_wait(). Slave entry points never sleep. pmt_core_mcond() and
- * pmt_core_readable() only take the core's channel spinlock (with preemption
- * off, through pmt_os_atomic_enter/exit) and may be called from a wait
- * condition. The core never allocates or frees with that lock held.
+ * Host. A unit is created for one host ABI (PMT_ABI_*): its ioctl numbers,
+ * struct mtget layout, st conventions (early warning, filemarks at close)
+ * and errno values. Every error the core returns is a nonzero errno value
+ * of that host (NetBSD's ERESTART is negative, so "nonzero", not
+ * "positive"); counts come back through a size_t pointer.
  *
- * Return values are 0 or a count on success, a negative errno on failure.
+ * User memory. The core never touches it. It hands the glue's cookie back
+ * to pmt_os_copyin()/pmt_os_copyout() with an offset: on Linux the cookie is
+ * the user address, on NetBSD the struct uio of the system call. Within one
+ * call of a read, write or user-argument ioctl entry the offsets never
+ * decrease (they may skip forward), and the count the core reports may be
+ * smaller than what it copied (a refused reply, a short write at the end of
+ * medium): a glue that moves data with a uio sets it to the count reported.
+ *
+ * Locking. Master entry points (pmt_core_m*) are called with the unit's
+ * master lock held, one at a time per unit; they may sleep, but only through
+ * pmt_os_wait(). Slave entry points never sleep. pmt_core_mcond() and
+ * pmt_core_readable() only take the core's channel spinlock (inside
+ * pmt_os_atomic_enter/exit) and may be called from a wait condition. The
+ * core never allocates, frees or copies user memory with that lock held.
  */
 #ifndef PMT_CORE_H
 #define PMT_CORE_H
 
-#ifdef __KERNEL__
+#if defined(__linux__) && defined(__KERNEL__)
 #include <linux/types.h>
-#include <linux/compiler.h>
+#elif defined(_KERNEL)
+/* A BSD kernel (NetBSD, or its rump kernel): bool, size_t, uint32_t. */
+#include <sys/types.h>
 #else
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
-#define __user
 #endif
 
 struct pmt_core_unit;
 
+/* Host ABIs (struct pmt_core_params, p_abi). */
+#define PMT_ABI_LINUX		0
+#define PMT_ABI_NETBSD		1
+
 /* Limits of a unit. */
 struct pmt_core_params {
-	uint32_t ring;		/* requests in flight at once */
-	uint32_t window;	/* bytes of write-behind data held */
-	uint32_t timeout;	/* command timeout, seconds */
+	uint32_t p_abi;		/* PMT_ABI_* */
+	uint32_t p_ring;	/* requests in flight at once */
+	uint32_t p_window;	/* bytes of write-behind (and read-ahead) data held */
+	uint32_t p_timeout;	/* command timeout, seconds; 0: st's 900 */
 };
 
 /* pmt_core_mopen() flags. */
@@ -41,42 +61,66 @@ struct pmt_core_params {
 #define PMT_MOPEN_NONBLOCK	4
 #define PMT_MOPEN_NOREWIND	8
 
+/* pmt_core_mioctl() flags. */
+#define PMT_IOCTL_COMPAT32	1	/* a 32-bit caller on a 64-bit Linux kernel */
+
 /* What a master waits for (pmt_os_wait, pmt_core_mcond). */
 #define PMT_WAIT_FRONT		0	/* the oldest request completed, or none left */
 #define PMT_WAIT_SPACE		1	/* room for arg bytes of write-behind */
 
 /* How it sleeps. */
-#define PMT_SLEEP_INTERRUPTIBLE	0	/* any signal */
-#define PMT_SLEEP_KILLABLE	1	/* fatal signals only */
+#define PMT_SLEEP_INTERRUPTIBLE	0	/* any signal (nothing of the caller's is in flight) */
+#define PMT_SLEEP_KILLABLE	1	/* fatal signals (a drive command is in flight) */
 #define PMT_SLEEP_UNINTERRUPTIBLE 2	/* nothing but the timeout (close paths) */
 
+/* What pmt_os_wait() returns. */
+#define PMT_WAITED		0	/* the condition holds */
+#define PMT_WAIT_TIMEDOUT	1	/* the timeout expired */
+#define PMT_WAIT_INTR		2	/* a signal: fail with EINTR */
+#define PMT_WAIT_RESTART	3	/* a signal: restart the call if the handler allows */
+
+/* Units. pmt_core_unit_new() returns NULL when memory is short or a
+ * parameter is out of range. */
 struct pmt_core_unit *pmt_core_unit_new(unsigned int index, const struct pmt_core_params *p);
 void pmt_core_unit_free(struct pmt_core_unit *u);
 
+/*
+ * Master (the tape device). host is the glue's context for the call (its
+ * softc): the core hands it back to pmt_os_wait, pmt_os_wake_slave and
+ * pmt_os_privileged. cred names the caller as the host does (NetBSD: its
+ * kauth_cred_t; Linux: unused, capable() looks at the calling task).
+ */
 int pmt_core_mopen(struct pmt_core_unit *u, void *host, unsigned int flags);
-int pmt_core_mflush(struct pmt_core_unit *u, void *host);
-int pmt_core_mrelease(struct pmt_core_unit *u, void *host);
-ssize_t pmt_core_mread(struct pmt_core_unit *u, void *host, void __user *buf, size_t len);
-ssize_t pmt_core_mwrite(struct pmt_core_unit *u, void *host, const void __user *buf, size_t len);
-ssize_t pmt_core_mioctl(struct pmt_core_unit *u, void *host, unsigned int cmd, unsigned long arg, int compat);
+int pmt_core_mflush(struct pmt_core_unit *u, void *host);	/* last close: filemarks, rewind */
+int pmt_core_mrelease(struct pmt_core_unit *u, void *host);	/* the file is gone */
+int pmt_core_mread(struct pmt_core_unit *u, void *host, void *ucookie, size_t len, size_t *done);
+int pmt_core_mwrite(struct pmt_core_unit *u, void *host, void *ucookie, size_t len, size_t *done);
+/* An ioctl whose argument is still in user memory (Linux): the core copies
+ * the argument in and out through the cookie, sized by the command. */
+int pmt_core_mioctl(struct pmt_core_unit *u, void *host, void *cred, unsigned long cmd,
+    void *ucookie, unsigned int flags);
+/* An ioctl whose argument the kernel already copied in (NetBSD's data,
+ * IOCPARM_LEN(cmd) bytes, copied out by the kernel afterwards). */
+int pmt_core_mioctl_data(struct pmt_core_unit *u, void *host, void *cred, unsigned long cmd, void *data);
 bool pmt_core_mcond(struct pmt_core_unit *u, unsigned int what, size_t arg);
 
-int pmt_core_sopen(struct pmt_core_unit *u);
-void pmt_core_sclose(struct pmt_core_unit *u);
-ssize_t pmt_core_sread(struct pmt_core_unit *u, void __user *buf, size_t len);
-ssize_t pmt_core_swrite(struct pmt_core_unit *u, const void __user *buf, size_t len);
+/* Slave (the daemon's end). */
+int pmt_core_sopen(struct pmt_core_unit *u);			/* EBUSY if a daemon holds it */
+void pmt_core_sclose(struct pmt_core_unit *u);			/* pending requests fail */
+int pmt_core_sread(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *done);	/* EAGAIN: none queued */
+int pmt_core_swrite(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *done);
 bool pmt_core_readable(struct pmt_core_unit *u);
 
 /* Provided by the glue. */
-void *pmt_os_alloc(size_t size);
-void pmt_os_free(void *p);
-unsigned long pmt_os_copy_from_user(void *dst, const void __user *src, unsigned long n);
-unsigned long pmt_os_copy_to_user(void __user *dst, const void *src, unsigned long n);
+void *pmt_os_alloc(size_t size);			/* may sleep; NULL when short */
+void pmt_os_free(void *p, size_t size);			/* size as allocated */
+int pmt_os_copyin(void *ucookie, size_t off, void *dst, size_t n);	/* 0 or nonzero: fault */
+int pmt_os_copyout(void *ucookie, size_t off, const void *src, size_t n);
 int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int timeout_secs);
 void pmt_os_wake_slave(void *host);
-bool pmt_os_privileged(void *host);
-void pmt_os_atomic_enter(void);
+bool pmt_os_privileged(void *host, void *cred);		/* may change driver-wide settings */
+void pmt_os_atomic_enter(void);				/* no preemption until exit */
 void pmt_os_atomic_exit(void);
-void pmt_os_panic(const char *msg, size_t len);
+void pmt_os_panic(const char *msg, size_t len);		/* does not return */
 
 #endif /* PMT_CORE_H */
