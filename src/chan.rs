@@ -187,11 +187,6 @@ impl Chan {
         self.pool_bytes
     }
 
-    /// Requests not yet popped by the master.
-    pub fn outstanding(&self) -> usize {
-        self.ring.len()
-    }
-
     /// True if a request of `len` payload bytes fits now: a free ring slot,
     /// and the window has room (a lone request always fits the window).
     pub fn has_space(&self, len: usize) -> bool {
@@ -320,10 +315,6 @@ impl Chan {
         }
     }
 
-    /// Behind entries not yet popped (completed or not).
-    pub fn behind(&self) -> usize {
-        self.ring.iter().filter(|e| e.kind == Kind::Behind).count()
-    }
 }
 
 /// The channel behind its lock. In the kernel the lock disables preemption

@@ -471,68 +471,6 @@ impl Drv {
             behind_err: None,
         }
     }
-
-    /// The position state (for tests and diagnostics).
-    pub fn partstat(&self) -> PartStat {
-        self.ps
-    }
-
-    /// The current options.
-    pub fn opts(&self) -> Opts {
-        self.opts
-    }
-
-    /// True while the master device is open.
-    pub fn in_use(&self) -> bool {
-        self.in_use
-    }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 }
 
 /// A WRITE request for `n` bytes: one record, or `n / bs` fixed blocks.
