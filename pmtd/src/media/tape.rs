@@ -101,6 +101,8 @@ pub struct TapeMedium<D: StDevice> {
     pub(super) map: ObjMap,
     /// st may be just past a filemark, where a zero read may be the end of data.
     pub(super) st_fm: bool,
+    /// The device went away: why.
+    gone: Option<(io::ErrorKind, String)>,
 }
 
 fn errno(e: &io::Error) -> Option<i32> {
@@ -158,6 +160,7 @@ impl<D: StDevice> TapeMedium<D> {
             has_status: status.is_some(),
             map: ObjMap::default(),
             st_fm: false,
+            gone: None,
         };
         info!(
             "{}: mounted at object {pos}{}{}",
@@ -188,8 +191,22 @@ impl<D: StDevice> TapeMedium<D> {
         self.max_block
     }
 
-    pub(super) fn err(&self, e: io::Error) -> MediumError {
+    /// An I/O error; if the device is gone with it (no longer online, the
+    /// session broken), every later operation fails at once the same way.
+    pub(super) fn err(&mut self, e: io::Error) -> MediumError {
+        if self.gone.is_none() && !self.alive() {
+            warn!("{}: the device is gone: {e}", self.name);
+            self.gone = Some((e.kind(), e.to_string()));
+        }
         MediumError::io(&self.name, e)
+    }
+
+    /// Fails if the device is gone.
+    pub(super) fn check_gone(&self) -> Result<(), MediumError> {
+        match &self.gone {
+            Some((kind, why)) => Err(MediumError::io(&self.name, io::Error::new(*kind, why.clone()))),
+            None => Ok(()),
+        }
     }
 
     /// Records that the position is lost and says so.
@@ -201,6 +218,7 @@ impl<D: StDevice> TapeMedium<D> {
 
     /// Fails if the position is lost, unless MTIOCPOS can restore it.
     pub(super) fn check_pos(&mut self) -> Result<(), MediumError> {
+        self.check_gone()?;
         let Some(why) = self.lost.clone() else {
             return Ok(());
         };
@@ -237,6 +255,13 @@ impl<D: StDevice> TapeMedium<D> {
     /// After a motion: early warning as MTIOCGET says it.
     pub(super) fn refresh_ew(&mut self) {
         self.past_ew = self.has_status && self.dev.mtget().is_ok_and(|s| s.has(gmt::EOT));
+    }
+
+    /// A write or filemark failed for no reason the medium knows: whether
+    /// it reached the tape is unknown, so is the position.
+    fn write_failed(&mut self, e: io::Error) -> MediumError {
+        self.lost = Some(format!("a write failed: {e}"));
+        self.err(e)
     }
 
     fn protected(&self) -> MediumError {
@@ -489,7 +514,7 @@ impl<D: StDevice> Medium for TapeMedium<D> {
                         self.readonly = true;
                         return Err(self.protected());
                     }
-                    _ => return Err(self.err(e)),
+                    _ => return Err(self.write_failed(e)),
                 },
             }
         }
@@ -524,7 +549,7 @@ impl<D: StDevice> Medium for TapeMedium<D> {
                         self.readonly = true;
                         return Err(self.protected());
                     }
-                    _ => return Err(self.err(e)),
+                    _ => return Err(self.write_failed(e)),
                 },
             }
         }
@@ -551,6 +576,7 @@ impl<D: StDevice> Medium for TapeMedium<D> {
     }
 
     fn rewind(&mut self) -> Result<(), MediumError> {
+        self.check_gone()?;
         self.settle()?;
         self.dev.mtop(op::REW, 1).map_err(|e| self.err(e))?;
         self.pos = 0;
@@ -582,6 +608,7 @@ impl<D: StDevice> Medium for TapeMedium<D> {
     }
 
     fn sync(&mut self) -> Result<(), MediumError> {
+        self.check_gone()?;
         self.settle()
     }
 }

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use super::stdev::{gmt, op, StDevice};
+use super::stdev::{gmt, op, MtStatus, StDevice};
 use super::tape::TapeMedium;
 use crate::medium::{MediumError, Object, Stop};
 
@@ -84,12 +84,17 @@ impl<D: StDevice> TapeMedium<D> {
         }
     }
 
-    /// A failed motion: an error unless the device is still there.
-    fn failed(&mut self, e: io::Error) -> Result<(), MediumError> {
-        if errno_is(&e, libc::EIO) && self.alive() {
-            Ok(())
-        } else {
-            Err(self.err(e))
+    /// A failed motion: an error unless the device is still there. Returns
+    /// the status right after it (before MTIOCPOS, which may change st's
+    /// counters), if the device has one.
+    fn failed(&mut self, e: io::Error) -> Result<Option<MtStatus>, MediumError> {
+        if !errno_is(&e, libc::EIO) {
+            return Err(self.err(e));
+        }
+        match self.dev.mtget() {
+            Ok(s) if s.has(gmt::ONLINE) => Ok(Some(s)),
+            Err(x) if x.kind() == io::ErrorKind::Unsupported => Ok(None),
+            _ => Err(self.err(e)),
         }
     }
 
@@ -100,9 +105,6 @@ impl<D: StDevice> TapeMedium<D> {
         self.dev.mtget().ok().map(|s| s.fileno).filter(|&f| f >= 0)
     }
 
-    fn status_has(&mut self, bits: u32) -> bool {
-        self.has_status && self.dev.mtget().is_ok_and(|s| s.has(bits))
-    }
 
     /// Counted mode: moves to `addr`, which the map covers.
     fn move_to(&mut self, addr: u64) -> Result<(), MediumError> {
@@ -172,11 +174,12 @@ impl<D: StDevice> TapeMedium<D> {
                 Ok((want, Stop::Done))
             }
             Err(e) => {
-                self.failed(e)?;
+                let st = self.failed(e)?;
+                let has = |bits: u32| st.is_some_and(|s| s.has(bits));
                 let t = self.tell("record spacing")?;
                 if n > 0 {
                     let crossed = t.saturating_sub(p);
-                    if self.status_has(gmt::EOD) {
+                    if has(gmt::EOD) {
                         self.eod = Some(t);
                         self.st_fm = false;
                         Ok((crossed, Stop::Eod))
@@ -189,7 +192,8 @@ impl<D: StDevice> TapeMedium<D> {
                 } else {
                     let crossed = p.saturating_sub(t);
                     self.st_fm = false;
-                    if t == 0 && self.status_has(gmt::BOT) {
+                    let known = st.is_some_and(|s| s.fileno >= 0);
+                    if t == 0 && crossed > 0 && (if known { has(gmt::BOT) } else { !self.mark_at_bot()? }) {
                         Ok((crossed, Stop::Bot))
                     } else if crossed > 0 {
                         Ok((crossed - 1, Stop::Mark))
@@ -271,12 +275,34 @@ impl<D: StDevice> TapeMedium<D> {
         r
     }
 
+    /// At BOT with st's counters unknown: whether object 0 is a mark (read
+    /// it, then rewind).
+    fn mark_at_bot(&mut self) -> Result<bool, MediumError> {
+        let mut b = vec![0u8; self.max_block()];
+        let r = self.dev.read(&mut b);
+        self.dev.mtop(op::REW, 1).map_err(|e| self.lose(format!("rewinding after a look at BOT: {e}")))?;
+        self.pos = 0;
+        Ok(matches!(r, Ok(0)))
+    }
+
     fn exact_space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
         let want = n.unsigned_abs();
         if n < 0 && self.pos == 0 {
             return Ok((0, Stop::Bot));
         }
         let before = self.fileno();
+        if before.is_none() && want > 1 {
+            // st's file number is unknown (after MTSEEK): one mark at a
+            // time, so the count crossed is known.
+            let one = if n > 0 { 1 } else { -1 };
+            for done in 0..want {
+                let (k, stop) = self.exact_space_marks(one)?;
+                if k == 0 {
+                    return Ok((done, stop));
+                }
+            }
+            return Ok((want, Stop::Done));
+        }
         let opn = if n > 0 { op::FSF } else { op::BSF };
         let c = count(want).map_err(|e| self.err(e))?;
         match self.dev.mtop(opn, c) {
@@ -286,11 +312,12 @@ impl<D: StDevice> TapeMedium<D> {
                 Ok((want, Stop::Done))
             }
             Err(e) => {
-                self.failed(e)?;
+                let st = self.failed(e)?;
+                let after = st.map(|s| s.fileno).filter(|&f| f >= 0);
                 let t = self.tell("filemark spacing")?;
-                let after = self.fileno();
                 let crossed = match (before, after) {
                     (Some(b), Some(a)) => u64::from(a.abs_diff(b)),
+                    // One mark asked (the file number unknown): none crossed.
                     _ => 0,
                 };
                 self.st_fm = false;
