@@ -141,13 +141,24 @@ impl Connection {
     /// Breaks the session: kills the server, remembers why.
     fn fail(&mut self, kind: io::ErrorKind, why: String) -> io::Error {
         if self.broken.is_none() {
-            let _ = self.child.kill();
-            let status = self.child.wait().ok();
+            // Did it end by itself? (A moment for it to be reaped.)
+            let mut status = None;
+            for _ in 0..10 {
+                status = self.child.try_wait().ok().flatten();
+                if status.is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if status.is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
             // Give the stderr reader a moment to collect the last words.
             std::thread::sleep(Duration::from_millis(20));
             let mut why = why;
-            if let Some(s) = status.filter(|s| s.code().is_some()) {
-                why = format!("{why} (the rmt session {s})");
+            if let Some(s) = status {
+                why = format!("{why} (the remote shell ended: {s})");
             }
             if let Ok(t) = self.stderr.lock() {
                 if !t.is_empty() {
