@@ -138,7 +138,7 @@ fn serve(a: &Args) -> io::Result<()> {
         log.flush()?;
         match reply {
             Ok((n, data)) => {
-                write!(out, "A{n}\n")?;
+                writeln!(out, "A{n}")?;
                 out.write_all(&data)?;
             }
             Err(e) => write!(out, "E{}\n{e:?}\n", e.linux())?,
