@@ -248,6 +248,15 @@ mod tests {
     }
 
     #[test]
+    fn ioctl_request_codes_are_linux_s() {
+        assert_eq!(nix::request_code_write!(b'm', 1, std::mem::size_of::<RawMtop>()) as u64, 0x4008_6d01);
+        if cfg!(target_pointer_width = "64") {
+            assert_eq!(nix::request_code_read!(b'm', 2, std::mem::size_of::<RawMtget>()) as u64, 0x8030_6d02);
+            assert_eq!(nix::request_code_read!(b'm', 3, std::mem::size_of::<RawMtpos>()) as u64, 0x8008_6d03);
+        }
+    }
+
+    #[test]
     fn a_regular_file_is_not_a_tape() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("plain");

@@ -613,6 +613,18 @@ impl<D: StDevice> Medium for TapeMedium<D> {
     }
 }
 
+/// A local tape device node as a medium.
+pub type TapeDevice = TapeMedium<super::stdev::FdDevice>;
+
+impl TapeMedium<super::stdev::FdDevice> {
+    /// Opens the node `path` (O_RDWR, O_RDONLY for a write-protected
+    /// medium) and mounts the medium in it where it stands.
+    pub fn open(path: &Path, opts: &TapeOptions) -> Result<TapeDevice, MediumError> {
+        let dev = super::stdev::FdDevice::open(path, false).map_err(|e| MediumError::io(path.display(), e))?;
+        TapeMedium::mount(dev, opts)
+    }
+}
+
 /// Volumes of a tape device: the first is the medium in the device as it
 /// is; unloading is MTOFFL, and the next volume is whatever medium the
 /// device reports next (its loader's, or an operator's), waited for at most
@@ -717,5 +729,22 @@ impl<O: StOpener> Changer for TapeChanger<O> {
 
     fn volume(&self) -> Option<usize> {
         (self.loaded > 0).then_some(self.loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_what_is_not_a_tape_says_so_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        let e = TapeDevice::open(&plain, &TapeOptions::default()).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: not a tape device (MTIOCTOP refused)", plain.display()));
+        let missing = dir.path().join("nst9");
+        let e = TapeDevice::open(&missing, &TapeOptions::default()).unwrap_err().to_string();
+        assert_eq!(e, format!("{}: No such file or directory (os error 2)", missing.display()));
     }
 }
