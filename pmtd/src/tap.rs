@@ -187,9 +187,9 @@ pub fn scan_from<R: Read + Seek>(r: &mut R, start: u64, objs: Vec<Obj>, strict: 
 /// The persistent index beside an image: `IMAGE.pmtidx`.
 ///
 /// A 64-byte header (magic, version, entry size, object count, the image
-/// offset the index covers, a CRC32C of the image's first 4 KiB) and a
-/// 16-byte entry per object (offset, length, flags), appended as the tape
-/// grows and cut with it. On load the header must match the image, and the
+/// offset the index covers, a CRC32C of the image's first 4 KiB, a CRC32C of
+/// the entries) and a 16-byte entry per object (offset, length, flags),
+/// appended as the tape grows and cut with it. On load the header must match the image, and the
 /// last indexed objects are read back from the image; objects written after
 /// the index was last updated are found by scanning on from where it ends.
 /// Anything else (no index, a damaged or foreign one) means a full scan.
@@ -200,10 +200,15 @@ pub struct Sidecar {
     synced: usize,
     /// The header must be rewritten (or the whole file, if `synced` is 0).
     dirty: bool,
+    /// CRC32C of the first `crc_of` entries as stored (kept running, so an
+    /// append costs only the new entries).
+    crc: u32,
+    crc_of: usize,
 }
 
 const IDX_MAGIC: &[u8; 8] = b"PMTIDX\x01\x00";
-const IDX_VERSION: u32 = 1;
+/// 2: the header carries a CRC32C of the entries.
+const IDX_VERSION: u32 = 2;
 const IDX_HEADER: u64 = 64;
 const IDX_ENTRY: u64 = 16;
 /// Indexed objects read back from the image when the index is loaded.
@@ -217,7 +222,13 @@ impl Sidecar {
         PathBuf::from(p)
     }
 
-    fn header(count: u64, end: u64, head_crc: u32) -> [u8; IDX_HEADER as usize] {
+    /// The sidecar of `image` holding `synced` objects whose entries have
+    /// CRC32C `crc`.
+    fn new(image: &Path, synced: usize, crc: u32, dirty: bool) -> Sidecar {
+        Sidecar { path: Sidecar::path_for(image), synced, dirty, crc, crc_of: synced }
+    }
+
+    fn header(count: u64, end: u64, head_crc: u32, entries_crc: u32) -> [u8; IDX_HEADER as usize] {
         let mut h = [0u8; IDX_HEADER as usize];
         h[0..8].copy_from_slice(IDX_MAGIC);
         h[8..12].copy_from_slice(&IDX_VERSION.to_le_bytes());
@@ -225,6 +236,7 @@ impl Sidecar {
         h[16..24].copy_from_slice(&count.to_le_bytes());
         h[24..32].copy_from_slice(&end.to_le_bytes());
         h[32..36].copy_from_slice(&head_crc.to_le_bytes());
+        h[36..40].copy_from_slice(&entries_crc.to_le_bytes());
         h
     }
 
@@ -236,9 +248,12 @@ impl Sidecar {
         e
     }
 
-    /// Loads the index of `image` if it matches it: the objects and the
-    /// offset they end at. None means "scan".
-    fn load(image: &File, image_len: u64, path: &Path) -> Option<(Vec<Obj>, u64)> {
+    /// Loads the index of `image` if it matches it: the objects, the offset
+    /// they end at and the CRC32C of their entries. None means "scan".
+    /// Every number is checked before it is used: a damaged index is
+    /// refused, never believed, and never makes the loader overflow or
+    /// allocate beyond the index file's size.
+    fn load(image: &File, image_len: u64, path: &Path) -> Option<(Vec<Obj>, u64, u32)> {
         let mut f = File::open(path).ok()?;
         let mut h = [0u8; IDX_HEADER as usize];
         f.read_exact(&mut h).ok()?;
@@ -247,13 +262,17 @@ impl Sidecar {
         if &h[0..8] != IDX_MAGIC || u32at(8) != IDX_VERSION || u64::from(u32at(12)) != IDX_ENTRY {
             return None;
         }
-        let (count, end, head_crc) = (u64at(16), u64at(24), u32at(32));
-        if f.metadata().ok()?.len() < IDX_HEADER + count * IDX_ENTRY || head_crc != head_crc_of(image, image_len.min(end)) {
+        let (count, end, head_crc, entries_crc) = (u64at(16), u64at(24), u32at(32), u32at(36));
+        let bytes = count.checked_mul(IDX_ENTRY)?;
+        if f.metadata().ok()?.len() < IDX_HEADER.checked_add(bytes)? || head_crc != head_crc_of(image, image_len.min(end)) {
             return None;
         }
-        let mut raw = vec![0u8; usize::try_from(count * IDX_ENTRY).ok()?];
+        let mut raw = vec![0u8; usize::try_from(bytes).ok()?];
         f.read_exact(&mut raw).ok()?;
-        let mut objs = Vec::with_capacity(count as usize);
+        if crc32c::crc32c(&raw) != entries_crc {
+            return None;
+        }
+        let mut objs = Vec::with_capacity(raw.len() / IDX_ENTRY as usize);
         let mut at = 0u64;
         for e in raw.chunks_exact(IDX_ENTRY as usize) {
             let o = Obj {
@@ -264,7 +283,7 @@ impl Sidecar {
             if o.off < at || o.len > LEN_MASK {
                 return None;
             }
-            at = o.off + o.size();
+            at = o.off.checked_add(o.size())?;
             objs.push(o);
         }
         if at != end && !(objs.is_empty() && end == 0) {
@@ -280,7 +299,12 @@ impl Sidecar {
             return None;
         }
         let end = objs.last().map_or(0, |o| o.off + o.size());
-        Some((objs, end))
+        let crc = if keep == raw.len() / IDX_ENTRY as usize {
+            entries_crc
+        } else {
+            crc32c::crc32c(raw.get(..keep * IDX_ENTRY as usize).unwrap_or_default())
+        };
+        Some((objs, end, crc))
     }
 
     /// Brings the sidecar file up to date with `objs` (ending at `end`).
@@ -290,14 +314,22 @@ impl Sidecar {
         }
         let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path)?;
         let synced = self.synced.min(objs.len());
+        if self.crc_of != synced {
+            // Cut since: the running CRC starts again from the kept entries.
+            self.crc = objs.get(..synced).unwrap_or_default().iter().fold(0, |c, o| crc32c::crc32c_append(c, &Sidecar::entry(o)));
+            self.crc_of = synced;
+        }
         let mut buf = Vec::with_capacity((objs.len() - synced) * IDX_ENTRY as usize);
         for o in objs.get(synced..).unwrap_or_default() {
             buf.extend_from_slice(&Sidecar::entry(o));
         }
+        let crc = crc32c::crc32c_append(self.crc, &buf);
         f.set_len(IDX_HEADER + objs.len() as u64 * IDX_ENTRY)?;
         f.write_all_at(&buf, IDX_HEADER + synced as u64 * IDX_ENTRY)?;
-        f.write_all_at(&Sidecar::header(objs.len() as u64, end, head_crc_of(image, end)), 0)?;
+        f.write_all_at(&Sidecar::header(objs.len() as u64, end, head_crc_of(image, end), crc), 0)?;
         self.synced = objs.len();
+        self.crc = crc;
+        self.crc_of = objs.len();
         self.dirty = false;
         Ok(())
     }
@@ -435,8 +467,10 @@ impl Tape {
         };
         let file_len = file.metadata().map_err(io)?.len();
         let spath = Sidecar::path_for(path);
+        let mut crc = 0;
         let (scan, how) = match Sidecar::load(&file, file_len, &spath) {
-            Some((objs, end)) => {
+            Some((objs, end, c)) => {
+                crc = c;
                 let n = objs.len();
                 let mut f = &file;
                 let s = scan_from(&mut f, end, objs, false).map_err(io)?;
@@ -465,7 +499,7 @@ impl Tape {
             pos: 0,
             readonly,
             dirty: false,
-            sidecar: Some(Sidecar { path: spath, synced: from_sidecar, dirty: !unchanged }),
+            sidecar: Some(Sidecar::new(path, from_sidecar, crc, !unchanged)),
         };
         debug!(image = %path.display(), objects = tape.objs.len(), ?how, "indexed");
         Ok((tape, scan, how))
@@ -821,6 +855,32 @@ mod tests {
         let (t, _, how) = Tape::open(&p, false).unwrap();
         assert_eq!(how, Indexed::Scan);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_damaged_index_is_refused_at_every_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = build(dir.path(), 20, 2);
+        let (t, _, _) = Tape::open(&p, false).unwrap();
+        let objs = t.objs().to_vec();
+        drop(t);
+        let good = std::fs::read(Sidecar::path_for(&p)).unwrap();
+        for at in 0..good.len() {
+            let mut bad = good.clone();
+            bad[at] ^= 0x10;
+            std::fs::write(Sidecar::path_for(&p), &bad).unwrap();
+            let (t, _, how) = Tape::open(&p, true).unwrap();
+            assert_eq!(t.objs(), &objs[..], "byte {at} of the index changed");
+            // Spare header bytes are not covered; everything else is.
+            if at < 40 || at >= 64 {
+                assert_eq!(how, Indexed::Scan, "byte {at} of the index changed");
+            }
+        }
+        // Counts that would overflow or allocate without bound.
+        let mut huge = good.clone();
+        huge[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        std::fs::write(Sidecar::path_for(&p), &huge).unwrap();
+        assert_eq!(Tape::open(&p, true).unwrap().2, Indexed::Scan);
     }
 
     #[test]
