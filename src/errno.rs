@@ -37,7 +37,8 @@ pub enum Errno {
     NoMedium,
     /// A buffer could not be allocated (EOVERFLOW).
     Overflow,
-    /// Restart the system call after the signal (ERESTARTSYS on Linux).
+    /// Restart the system call after the signal if its handler allows
+    /// (ERESTARTSYS on Linux, ERESTART on NetBSD).
     RestartSys,
 }
 
@@ -66,7 +67,7 @@ impl Errno {
         }
     }
 
-    /// The NetBSD errno value (positive; ERESTART is negative there).
+    /// The NetBSD errno value (positive, but ERESTART, which is negative).
     pub const fn netbsd(self) -> i32 {
         match self {
             Errno::Perm => 1,

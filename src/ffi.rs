@@ -1,126 +1,29 @@
-//! The C interface of the core for the Linux kernel glue
-//! (sys/dev/pmt/pmt_linux.c), declared in include/pmt_core.h.
+//! The C entry points of the core (`pmt_core_*`, include/pmt_core.h), for
+//! any OS glue.
 //!
-//! Everything `unsafe` in the kernel build is here: the exported entry points,
-//! the functions the glue provides (`pmt_os_*`), the global allocator, and
-//! the panic handler. User memory is only ever touched by the glue's copy
-//! functions, through addresses the core never dereferences.
+//! Each entry point turns its C arguments into the core's Rust types (the
+//! unit, the host context, user buffers named by the glue's cookies) and its
+//! result into the unit's host errno (0 or a nonzero errno value; counts go
+//! through a pointer). Everything the core needs from the glue goes through
+//! [`crate::os`]. User memory is only ever touched by the glue's copy
+//! functions, through cookies the core never dereferences.
 
 use alloc::vec::Vec;
-use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
-use crate::abi::linux;
+use crate::abi::Abi;
 use crate::drv::OpenFlags;
 use crate::errno::{Errno, Result};
-use crate::host::{Host, Sleep, UserIn, UserOut, Wait, WaitError};
+use crate::host::{Host, KernelBuf, Sleep, UserIn, UserOut, Wait, WaitError};
+use crate::iface::*;
+use crate::os::{self, UserCookie};
 use crate::unit::{Config, Unit};
 
-// Values shared with include/pmt_core.h.
-const MOPEN_READ: u32 = 1;
-const MOPEN_WRITE: u32 = 2;
-const MOPEN_NONBLOCK: u32 = 4;
-const MOPEN_NOREWIND: u32 = 8;
-const WAIT_FRONT: u32 = 0;
-const WAIT_SPACE: u32 = 1;
-const SLEEP_INTERRUPTIBLE: u32 = 0;
-const SLEEP_KILLABLE: u32 = 1;
-const SLEEP_UNINTERRUPTIBLE: u32 = 2;
-const ETIMEDOUT: i32 = 110;
+// ----- user memory ------------------------------------------------------------------
 
-/// `struct pmt_core_params`.
-#[repr(C)]
-pub struct Params {
-    ring: u32,
-    window: u32,
-    timeout: u32,
-}
-
-extern "C" {
-    fn pmt_os_alloc(size: usize) -> *mut c_void;
-    fn pmt_os_free(p: *mut c_void);
-    fn pmt_os_copy_from_user(dst: *mut c_void, src: *const c_void, n: usize) -> usize;
-    fn pmt_os_copy_to_user(dst: *mut c_void, src: *const c_void, n: usize) -> usize;
-    fn pmt_os_wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32;
-    fn pmt_os_wake_slave(host: *mut c_void);
-    fn pmt_os_privileged(host: *mut c_void) -> bool;
-    fn pmt_os_atomic_enter();
-    fn pmt_os_atomic_exit();
-    fn pmt_os_panic(msg: *const u8, len: usize);
-}
-
-/// Disables preemption (for [`crate::sys::Atomic`]).
-pub(crate) fn atomic_enter() {
-    // SAFETY: preempt_disable() has no preconditions.
-    unsafe { pmt_os_atomic_enter() }
-}
-
-/// Re-enables preemption.
-pub(crate) fn atomic_exit() {
-    // SAFETY: paired with atomic_enter by crate::sys::Atomic.
-    unsafe { pmt_os_atomic_exit() }
-}
-
-// ----- memory ----------------------------------------------------------------
-
-struct KernelAlloc;
-
-// SAFETY: kvmalloc returns memory aligned to at least 8 bytes (kmalloc's
-// minimum on x86_64, or pages from vmalloc); larger alignments are refused
-// with a null pointer, which callers handle as allocation failure.
-unsafe impl GlobalAlloc for KernelAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() > 8 {
-            return core::ptr::null_mut();
-        }
-        // SAFETY: kvmalloc(size, GFP_KERNEL) may sleep; the core never
-        // allocates with the channel lock held (checked in the unit tests).
-        unsafe { pmt_os_alloc(layout.size()).cast() }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: ptr came from pmt_os_alloc (the contract of dealloc).
-        unsafe { pmt_os_free(ptr.cast()) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: KernelAlloc = KernelAlloc;
-
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    const MSG: &str = "rust core panicked";
-    // SAFETY: pmt_os_panic reports and stops (BUG); the message is static.
-    unsafe {
-        pmt_os_panic(MSG.as_ptr(), MSG.len());
-        core::arch::asm!("ud2", options(noreturn));
-    }
-}
-
-// ----- user memory -------------------------------------------------------------
-
-/// A user buffer of `len` bytes at user address `addr`, copied by the glue.
-struct User {
-    addr: usize,
-    len: usize,
-}
-
-impl User {
-    fn range(&self, at: usize, n: usize) -> Result<usize> {
-        match at.checked_add(n) {
-            Some(end) if end <= self.len => self.addr.checked_add(at).ok_or(Errno::Fault),
-            _ => Err(Errno::Fault),
-        }
-    }
-}
-
-impl UserIn for User {
+impl UserIn for UserCookie {
     fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<()> {
-        let src = self.range(at, dst.len())?;
-        // SAFETY: dst is valid for dst.len() bytes; copy_from_user checks the
-        // user range itself and returns the bytes it could not copy.
-        let left = unsafe { pmt_os_copy_from_user(dst.as_mut_ptr().cast(), src as *const c_void, dst.len()) };
-        if left == 0 {
+        if self.copyin(at, dst) {
             Ok(())
         } else {
             Err(Errno::Fault)
@@ -128,13 +31,11 @@ impl UserIn for User {
     }
 
     fn read_vec(&mut self, at: usize, n: usize, out: &mut Vec<u8>) -> Result<()> {
-        let src = self.range(at, n)?;
         out.clear();
         out.try_reserve_exact(n).map_err(|_| Errno::Overflow)?;
-        // SAFETY: the vector has capacity for n bytes; copy_from_user writes
-        // at most n bytes there.
-        let left = unsafe { pmt_os_copy_from_user(out.as_mut_ptr().cast(), src as *const c_void, n) };
-        if left != 0 {
+        // SAFETY: the vector has capacity for n bytes; the copy writes at
+        // most n bytes there.
+        if !unsafe { self.copyin_raw(at, out.as_mut_ptr(), n) } {
             return Err(Errno::Fault);
         }
         // SAFETY: all n bytes were initialised by the copy above.
@@ -143,13 +44,9 @@ impl UserIn for User {
     }
 }
 
-impl UserOut for User {
+impl UserOut for UserCookie {
     fn write(&mut self, at: usize, src: &[u8]) -> Result<()> {
-        let dst = self.range(at, src.len())?;
-        // SAFETY: src is valid for src.len() bytes; copy_to_user checks the
-        // user range itself.
-        let left = unsafe { pmt_os_copy_to_user(dst as *mut c_void, src.as_ptr().cast(), src.len()) };
-        if left == 0 {
+        if self.copyout(at, src) {
             Ok(())
         } else {
             Err(Errno::Fault)
@@ -157,10 +54,19 @@ impl UserOut for User {
     }
 }
 
-// ----- the host ----------------------------------------------------------------
+// ----- the host ----------------------------------------------------------------------
 
-/// The glue's context for one master system call (its softc).
-struct KernelHost(*mut c_void);
+/// The glue's context for one master call (its softc) and the caller.
+struct KernelHost {
+    host: *mut c_void,
+    cred: *mut c_void,
+}
+
+impl KernelHost {
+    fn new(host: *mut c_void) -> KernelHost {
+        KernelHost { host, cred: core::ptr::null_mut() }
+    }
+}
 
 impl Host for KernelHost {
     fn wait(&mut self, what: Wait, how: Sleep, timeout_secs: u32) -> core::result::Result<(), WaitError> {
@@ -173,59 +79,92 @@ impl Host for KernelHost {
             Sleep::Killable => SLEEP_KILLABLE,
             Sleep::Uninterruptible => SLEEP_UNINTERRUPTIBLE,
         };
-        // SAFETY: the host pointer is the softc the glue passed in, alive for
-        // the whole system call.
-        match unsafe { pmt_os_wait(self.0, w, arg, h, timeout_secs) } {
-            0 => Ok(()),
-            r if r == -ETIMEDOUT => Err(WaitError::TimedOut),
+        match os::wait(self.host, w, arg, h, timeout_secs) {
+            WAITED => Ok(()),
+            WAIT_TIMEDOUT => Err(WaitError::TimedOut),
+            WAIT_RESTART => Err(WaitError::Restart),
+            WAIT_INTR => Err(WaitError::Interrupted),
+            // Nothing else is defined: a glue bug, taken as a signal so the
+            // call fails rather than waits on.
             _ => Err(WaitError::Interrupted),
         }
     }
 
     fn wake_slave(&mut self) {
-        // SAFETY: as in wait.
-        unsafe { pmt_os_wake_slave(self.0) }
+        os::wake_slave(self.host)
     }
 
     fn privileged(&self) -> bool {
-        // SAFETY: as in wait.
-        unsafe { pmt_os_privileged(self.0) }
+        os::privileged(self.host, self.cred)
     }
 }
 
-// ----- entry points ---------------------------------------------------------------
+// ----- results -------------------------------------------------------------------------
 
-fn ret<T: TryInto<isize>>(r: Result<T>) -> isize {
-    match r {
-        Ok(v) => v.try_into().unwrap_or(isize::MAX),
-        Err(e) => -(e.linux() as isize),
-    }
-}
-
-fn ret_int(r: Result<()>) -> i32 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => -e.linux(),
-    }
-}
-
-/// # Safety
-/// `u` must come from [`pmt_core_unit_new`] and not be freed.
-unsafe fn unit<'a>(u: *const Unit) -> &'a Unit {
-    // SAFETY: guaranteed by the caller.
-    unsafe { &*u }
-}
-
-/// Creates unit `index`. Returns null if memory is short.
+/// `u`, if non-null.
 ///
 /// # Safety
-/// `p` must point to a valid `struct pmt_core_params`.
+/// A non-null `u` must come from [`pmt_core_unit_new`] and not be freed.
+unsafe fn unit<'a>(u: *const Unit) -> Option<&'a Unit> {
+    // SAFETY: guaranteed by the caller.
+    unsafe { u.as_ref() }
+}
+
+/// Runs `f` on the unit and encodes its result in the unit's host errno.
+///
+/// # Safety
+/// As [`unit`].
+unsafe fn run(u: *const Unit, f: impl FnOnce(&Unit) -> Result<()>) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    match unsafe { unit(u) } {
+        // No unit: ENXIO, in Linux's numbering (the value is the same on
+        // NetBSD).
+        None => Errno::NxIo.linux(),
+        Some(u) => match f(u) {
+            Ok(()) => 0,
+            Err(e) => u.abi().errno(e),
+        },
+    }
+}
+
+/// Like [`run`] for calls that return a count, stored in `*done` (0 on error).
+///
+/// # Safety
+/// As [`unit`]; `done` must be valid for a write, or null.
+unsafe fn run_count(u: *const Unit, done: *mut usize, f: impl FnOnce(&Unit) -> Result<usize>) -> i32 {
+    let mut n = 0usize;
+    // SAFETY: guaranteed by the caller.
+    let r = unsafe {
+        run(u, |u| {
+            n = f(u)?;
+            Ok(())
+        })
+    };
+    // SAFETY: guaranteed by the caller.
+    if let Some(d) = unsafe { done.as_mut() } {
+        *d = if r == 0 { n } else { 0 };
+    }
+    r
+}
+
+// ----- entry points ----------------------------------------------------------------------
+
+/// Creates unit `index`. Returns null if memory is short or a parameter is
+/// out of range.
+///
+/// # Safety
+/// `p` must point to a valid `struct pmt_core_params`, or be null.
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params) -> *mut Unit {
     // SAFETY: guaranteed by the caller.
-    let p = unsafe { &*p };
+    let Some(p) = (unsafe { p.as_ref() }) else {
+        return core::ptr::null_mut();
+    };
+    let Some(abi) = Abi::from_wire(p.abi) else {
+        return core::ptr::null_mut();
+    };
     let cfg = Config { ring: p.ring as usize, window: p.window as usize, timeout: p.timeout };
-    let Ok(u) = Unit::new(index, cfg, linux::POLICY) else {
+    let Ok(u) = Unit::new(index, cfg, abi) else {
         return core::ptr::null_mut();
     };
     // A one-element vector gives a fallible heap allocation on stable Rust.
@@ -241,7 +180,8 @@ pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params) -> *mut
 /// Frees a unit. Nothing may use it afterwards.
 ///
 /// # Safety
-/// `u` must come from [`pmt_core_unit_new`], with no open file on the unit.
+/// `u` must come from [`pmt_core_unit_new`], with no open file on the unit,
+/// or be null.
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_unit_free(u: *mut Unit) {
     if u.is_null() {
@@ -255,7 +195,7 @@ pub unsafe extern "C" fn pmt_core_unit_free(u: *mut Unit) {
 /// Master open. `flags` are PMT_MOPEN_* bits.
 ///
 /// # Safety
-/// `u` valid; `host` is the glue's softc; the unit's master mutex is held.
+/// `u` valid; `host` is the glue's context; the unit's master lock is held.
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_mopen(u: *const Unit, host: *mut c_void, flags: u32) -> i32 {
     let f = OpenFlags {
@@ -265,63 +205,109 @@ pub unsafe extern "C" fn pmt_core_mopen(u: *const Unit, host: *mut c_void, flags
         norewind: flags & MOPEN_NOREWIND != 0,
     };
     // SAFETY: guaranteed by the caller.
-    ret_int(unsafe { unit(u) }.mopen(&mut KernelHost(host), f))
+    unsafe { run(u, |u| u.mopen(&mut KernelHost::new(host), f)) }
 }
 
-/// Last close() of a master file.
+/// Last close() of a master file: filemarks, rewind.
 ///
 /// # Safety
 /// As [`pmt_core_mopen`].
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_mflush(u: *const Unit, host: *mut c_void) -> i32 {
     // SAFETY: guaranteed by the caller.
-    ret_int(unsafe { unit(u) }.mflush(&mut KernelHost(host)))
+    unsafe { run(u, |u| u.mflush(&mut KernelHost::new(host))) }
 }
 
-/// Master release.
+/// Master release: the daemon hears of the close.
 ///
 /// # Safety
 /// As [`pmt_core_mopen`].
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_mrelease(u: *const Unit, host: *mut c_void) -> i32 {
     // SAFETY: guaranteed by the caller.
-    ret_int(unsafe { unit(u) }.mrelease(&mut KernelHost(host)))
+    unsafe { run(u, |u| u.mrelease(&mut KernelHost::new(host))) }
 }
 
-/// Master read().
+/// Master read() of at most `len` bytes into the buffer behind `cookie`.
 ///
 /// # Safety
-/// As [`pmt_core_mopen`]; `buf` is a user address.
+/// As [`pmt_core_mopen`]; `cookie` names a user buffer of `len` bytes for
+/// the glue's copy functions; `done` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mread(u: *const Unit, host: *mut c_void, buf: *mut c_void, len: usize) -> isize {
-    let mut out = User { addr: buf as usize, len };
+pub unsafe extern "C" fn pmt_core_mread(u: *const Unit, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+    let mut out = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
-    ret(unsafe { unit(u) }.mread(&mut KernelHost(host), &mut out, len))
+    unsafe { run_count(u, done, |u| u.mread(&mut KernelHost::new(host), &mut out, len)) }
 }
 
-/// Master write().
+/// Master write() of `len` bytes from the buffer behind `cookie`.
 ///
 /// # Safety
-/// As [`pmt_core_mopen`]; `buf` is a user address.
+/// As [`pmt_core_mread`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mwrite(u: *const Unit, host: *mut c_void, buf: *const c_void, len: usize) -> isize {
-    let mut src = User { addr: buf as usize, len };
+pub unsafe extern "C" fn pmt_core_mwrite(u: *const Unit, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+    let mut src = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
-    ret(unsafe { unit(u) }.mwrite(&mut KernelHost(host), &mut src, len))
+    unsafe { run_count(u, done, |u| u.mwrite(&mut KernelHost::new(host), &mut src, len)) }
 }
 
-/// Master ioctl(); `compat` for a 32-bit caller (arg already converted).
+/// Master ioctl() with its argument in user memory behind `cookie`, sized
+/// by the command's encoding. `flags`: PMT_IOCTL_COMPAT32.
 ///
 /// # Safety
-/// As [`pmt_core_mopen`]; `arg` is a user address.
+/// As [`pmt_core_mopen`]; `cred` is the glue's, passed back unchanged.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mioctl(u: *const Unit, host: *mut c_void, cmd: u32, arg: usize, compat: i32) -> isize {
-    let size = ((cmd >> 16) & 0x3fff) as usize;
-    let mut inp = User { addr: arg, len: size };
-    let mut out = User { addr: arg, len: size };
+pub unsafe extern "C" fn pmt_core_mioctl(
+    u: *const Unit,
+    host: *mut c_void,
+    cred: *mut c_void,
+    cmd: core::ffi::c_ulong,
+    cookie: *mut c_void,
+    flags: u32,
+) -> i32 {
     // SAFETY: guaranteed by the caller.
-    let u = unsafe { unit(u) };
-    ret(linux::ioctl(u, &mut KernelHost(host), cmd, &mut inp, &mut out, compat != 0).map(|()| 0usize))
+    unsafe {
+        run(u, |u| {
+            // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
+            #[allow(clippy::useless_conversion)]
+            let cmd = u64::from(cmd);
+            let mut arg = UserCookie::new(cookie, u.abi().ioctl_size(cmd));
+            u.abi().ioctl(u, &mut KernelHost { host, cred }, cmd, &mut arg, flags & IOCTL_COMPAT32 != 0)
+        })
+    }
+}
+
+/// Master ioctl() whose argument the kernel already copied in: `data` holds
+/// the bytes the command's encoding names (NetBSD's IOCPARM_LEN).
+///
+/// # Safety
+/// As [`pmt_core_mopen`]; `data` valid for reads and writes of the
+/// command's argument size (or null when that size is 0).
+#[no_mangle]
+pub unsafe extern "C" fn pmt_core_mioctl_data(
+    u: *const Unit,
+    host: *mut c_void,
+    cred: *mut c_void,
+    cmd: core::ffi::c_ulong,
+    data: *mut c_void,
+) -> i32 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        run(u, |u| {
+            // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
+            #[allow(clippy::useless_conversion)]
+            let cmd = u64::from(cmd);
+            let size = u.abi().ioctl_size(cmd);
+            let buf: &mut [u8] = if size == 0 || data.is_null() {
+                &mut []
+            } else {
+                // SAFETY: the caller guarantees size bytes at data, owned by
+                // the kernel for the whole call.
+                core::slice::from_raw_parts_mut(data.cast::<u8>(), size)
+            };
+            u.abi().ioctl(u, &mut KernelHost { host, cred }, cmd, &mut KernelBuf(buf), false)
+        })
+    }
 }
 
 /// The condition a master sleeps on: `what` is PMT_WAIT_*, `arg` its size.
@@ -332,7 +318,7 @@ pub unsafe extern "C" fn pmt_core_mioctl(u: *const Unit, host: *mut c_void, cmd:
 pub unsafe extern "C" fn pmt_core_mcond(u: *const Unit, what: u32, arg: usize) -> bool {
     let w = if what == WAIT_SPACE { Wait::Space(arg) } else { Wait::Front };
     // SAFETY: guaranteed by the caller.
-    unsafe { unit(u) }.cond(w)
+    unsafe { unit(u) }.is_some_and(|u| u.cond(w))
 }
 
 /// Slave open (EBUSY if a daemon holds it).
@@ -342,7 +328,7 @@ pub unsafe extern "C" fn pmt_core_mcond(u: *const Unit, what: u32, arg: usize) -
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_sopen(u: *const Unit) -> i32 {
     // SAFETY: guaranteed by the caller.
-    ret_int(unsafe { unit(u) }.sopen())
+    unsafe { run(u, |u| u.sopen()) }
 }
 
 /// Slave release: pending requests fail.
@@ -352,29 +338,31 @@ pub unsafe extern "C" fn pmt_core_sopen(u: *const Unit) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_sclose(u: *const Unit) {
     // SAFETY: guaranteed by the caller.
-    unsafe { unit(u) }.sclose()
+    if let Some(u) = unsafe { unit(u) } {
+        u.sclose()
+    }
 }
 
-/// Slave read(): -EAGAIN when nothing is queued.
+/// Slave read(): EAGAIN when nothing is queued.
 ///
 /// # Safety
-/// `u` valid; `buf` is a user address.
+/// `u` valid; `cookie` names a user buffer of `len` bytes; `done` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_sread(u: *const Unit, buf: *mut c_void, len: usize) -> isize {
-    let mut out = User { addr: buf as usize, len };
+pub unsafe extern "C" fn pmt_core_sread(u: *const Unit, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+    let mut out = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
-    ret(unsafe { unit(u) }.sread(&mut out, len))
+    unsafe { run_count(u, done, |u| u.sread(&mut out, len)) }
 }
 
 /// Slave write() of replies.
 ///
 /// # Safety
-/// `u` valid; `buf` is a user address.
+/// As [`pmt_core_sread`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_swrite(u: *const Unit, buf: *const c_void, len: usize) -> isize {
-    let mut src = User { addr: buf as usize, len };
+pub unsafe extern "C" fn pmt_core_swrite(u: *const Unit, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+    let mut src = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
-    ret(unsafe { unit(u) }.swrite(&mut src, len))
+    unsafe { run_count(u, done, |u| u.swrite(&mut src, len)) }
 }
 
 /// True if a slave read would return requests now.
@@ -384,5 +372,5 @@ pub unsafe extern "C" fn pmt_core_swrite(u: *const Unit, buf: *const c_void, len
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_readable(u: *const Unit) -> bool {
     // SAFETY: guaranteed by the caller.
-    unsafe { unit(u) }.readable()
+    unsafe { unit(u) }.is_some_and(|u| u.readable())
 }

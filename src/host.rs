@@ -29,8 +29,11 @@ pub enum Sleep {
 /// Why a wait ended early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitError {
-    /// A signal arrived.
+    /// A signal arrived: the call fails with EINTR.
     Interrupted,
+    /// A signal arrived whose handler lets the call restart (Linux's
+    /// ERESTARTSYS, NetBSD's ERESTART), if nothing of it was done yet.
+    Restart,
     /// The timeout expired.
     TimedOut,
 }
@@ -42,7 +45,8 @@ pub trait Host {
     fn wait(&mut self, what: Wait, how: Sleep, timeout_secs: u32) -> core::result::Result<(), WaitError>;
     /// Wakes the daemon side: a request was queued.
     fn wake_slave(&mut self);
-    /// The caller may change driver-wide settings (CAP_SYS_ADMIN on Linux).
+    /// The caller may change driver-wide settings (CAP_SYS_ADMIN on Linux,
+    /// the superuser's credentials on NetBSD).
     fn privileged(&self) -> bool;
 }
 
@@ -65,6 +69,27 @@ pub trait UserIn {
 pub trait UserOut {
     /// Copies `src` to `at` bytes into the user buffer.
     fn write(&mut self, at: usize, src: &[u8]) -> Result<()>;
+}
+
+/// An ioctl argument: read and written in place.
+pub trait UserArg: UserIn + UserOut {}
+
+impl<T: UserIn + UserOut + ?Sized> UserArg for T {}
+
+/// A buffer in kernel memory (an ioctl argument the kernel already copied
+/// in), read and written like a user buffer.
+pub struct KernelBuf<'a>(pub &'a mut [u8]);
+
+impl UserIn for KernelBuf<'_> {
+    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<()> {
+        (&*self.0).read(at, dst)
+    }
+}
+
+impl UserOut for KernelBuf<'_> {
+    fn write(&mut self, at: usize, src: &[u8]) -> Result<()> {
+        (&mut *self.0).write(at, src)
+    }
 }
 
 impl UserIn for &[u8] {

@@ -9,8 +9,9 @@
 
 use alloc::vec::Vec;
 
+use crate::abi::Abi;
 use crate::chan::{Chan, ChanLock, Limits, Next};
-use crate::drv::{Drv, Link, OpenFlags, Policy};
+use crate::drv::{Drv, Link, OpenFlags};
 use crate::errno::{Errno, Result};
 use crate::host::{Host, UserIn, UserOut, Wait};
 use crate::proto::{self, Rep, REP_SIZE, REQ_SIZE};
@@ -32,10 +33,33 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// Fewest requests in flight.
+    pub const MIN_RING: usize = 2;
+    /// Most requests in flight.
+    pub const MAX_RING: usize = 65536;
+    /// Smallest window (a page).
+    pub const MIN_WINDOW: usize = 4096;
+    /// Largest window (1 GiB).
+    pub const MAX_WINDOW: usize = 1 << 30;
+
+    /// Checks the limits: EINVAL when one is out of range.
+    pub fn validate(&self) -> Result<()> {
+        if (Config::MIN_RING..=Config::MAX_RING).contains(&self.ring)
+            && (Config::MIN_WINDOW..=Config::MAX_WINDOW).contains(&self.window)
+        {
+            Ok(())
+        } else {
+            Err(Errno::Inval)
+        }
+    }
+}
+
 /// A pmt unit.
 #[derive(Debug)]
 pub struct Unit {
     cfg: Config,
+    abi: Abi,
     chan: ChanLock,
     /// Only master system calls touch the driver state, and the glue runs
     /// them one at a time: the lock is taken with `try_lock` and never waits.
@@ -43,15 +67,23 @@ pub struct Unit {
 }
 
 impl Unit {
-    /// A unit with its ring reserved.
-    pub fn new(index: u32, cfg: Config, policy: Policy) -> Result<Unit> {
-        let chan = Chan::new(Limits { ring: cfg.ring.max(2), window: cfg.window.max(1) })?;
-        Ok(Unit { cfg, chan: ChanLock::new(chan), drv: spin::mutex::SpinMutex::new(Drv::new(index, policy, cfg.timeout)) })
+    /// Unit `index` for host `abi`, with its ring reserved. EINVAL if a
+    /// limit is out of range, ENOMEM if memory is short.
+    pub fn new(index: u32, cfg: Config, abi: Abi) -> Result<Unit> {
+        cfg.validate()?;
+        let chan = Chan::new(Limits { ring: cfg.ring, window: cfg.window })?;
+        let drv = Drv::new(index, abi.policy(), cfg.timeout);
+        Ok(Unit { cfg, abi, chan: ChanLock::new(chan), drv: spin::mutex::SpinMutex::new(drv) })
     }
 
     /// The unit's limits.
     pub fn config(&self) -> Config {
         self.cfg
+    }
+
+    /// The unit's host ABI.
+    pub fn abi(&self) -> Abi {
+        self.abi
     }
 
     /// Payload bytes the channel holds now (bounded by the window, plus one

@@ -7,11 +7,17 @@
 
 pub mod model;
 
+/// Every test binary linking this crate runs the core under the lock
+/// checker: memory allocated or freed inside the channel lock (where the
+/// kernel has preemption off) aborts the run.
+#[global_allocator]
+static ALLOC: pmt::lockcheck::Checked = pmt::lockcheck::Checked;
+
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use pmt::abi::linux;
-use pmt::{Config, Errno, Host, OpenFlags, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::serve;
 
@@ -96,14 +102,14 @@ impl Sim {
     /// A unit whose daemon serves `volumes` (names inside a fresh temporary
     /// directory) with `cfg`.
     pub fn new(volumes: &[&str], cfg: DriveConfig, ucfg: Config) -> Sim {
-        Sim::with_policy(volumes, cfg, ucfg, linux::POLICY)
+        Sim::with_abi(volumes, cfg, ucfg, Abi::Linux)
     }
 
-    /// Like [`Sim::new`] with another host's st conventions.
-    pub fn with_policy(volumes: &[&str], cfg: DriveConfig, ucfg: Config, policy: pmt::Policy) -> Sim {
+    /// Like [`Sim::new`] for another host's ABI (numbering, st conventions).
+    pub fn with_abi(volumes: &[&str], cfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
         let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.path().join(v)).collect();
-        let unit = Unit::new(0, ucfg, policy).expect("unit");
+        let unit = Unit::new(0, ucfg, abi).expect("unit");
         unit.sopen().expect("slave open");
         let drive = Drive::new(paths, cfg).expect("drive");
         Sim {
@@ -193,19 +199,24 @@ impl Sim {
         Ok(buf)
     }
 
+    /// An ioctl in the unit's ABI with its argument in `arg`, read and
+    /// written in place.
+    pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
+        self.unit.abi().ioctl(&self.unit, &mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
+    }
+
     /// MTIOCTOP.
     pub fn mt(&self, op: i16, count: i32) -> Result<(), Errno> {
         let mut arg = [0u8; 8];
         arg[0..2].copy_from_slice(&op.to_ne_bytes());
         arg[4..8].copy_from_slice(&count.to_ne_bytes());
-        let mut sink = [0u8; 8];
-        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCTOP, &mut In(&arg), &mut Out(&mut sink), false)
+        self.ioctl(linux::MTIOCTOP, &mut arg)
     }
 
     /// MTIOCGET.
     pub fn status(&self) -> Result<MtGet, Errno> {
         let mut b = [0u8; 48];
-        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCGET, &mut In(&[]), &mut Out(&mut b), false)?;
+        self.ioctl(linux::MTIOCGET, &mut b)?;
         let l = |i: usize| i64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or_default());
         Ok(MtGet {
             mt_type: l(0),
@@ -221,14 +232,13 @@ impl Sim {
         let mut arg = [0u8; 8];
         arg[0..2].copy_from_slice(&op.to_ne_bytes());
         arg[4..8].copy_from_slice(&count.to_ne_bytes());
-        let mut sink = [0u8; 8];
-        pmt::abi::netbsd::ioctl(&self.unit, &mut self.host(), pmt::abi::netbsd::MTIOCTOP, &mut In(&arg), &mut Out(&mut sink))
+        self.ioctl(pmt::abi::netbsd::MTIOCTOP, &mut arg)
     }
 
     /// NetBSD MTIOCGET: (mt_fileno, mt_blkno, mt_dsreg).
     pub fn netbsd_status(&self) -> Result<(i32, i32, u16), Errno> {
         let mut b = [0u8; 56];
-        pmt::abi::netbsd::ioctl(&self.unit, &mut self.host(), pmt::abi::netbsd::MTIOCGET, &mut In(&[]), &mut Out(&mut b))?;
+        self.ioctl(pmt::abi::netbsd::MTIOCGET, &mut b)?;
         let i = |at: usize| i32::from_ne_bytes(b[at..at + 4].try_into().unwrap_or_default());
         Ok((i(8), i(12), u16::from_ne_bytes([b[2], b[3]])))
     }
@@ -236,7 +246,7 @@ impl Sim {
     /// MTIOCPOS.
     pub fn tell(&self) -> Result<i64, Errno> {
         let mut b = [0u8; 8];
-        linux::ioctl(&self.unit, &mut self.host(), linux::MTIOCPOS, &mut In(&[]), &mut Out(&mut b), false)?;
+        self.ioctl(linux::MTIOCPOS, &mut b)?;
         Ok(i64::from_ne_bytes(b))
     }
 

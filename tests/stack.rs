@@ -362,7 +362,7 @@ mod netbsd {
     const NB_EWARN: i16 = 17;
 
     fn sim(cfg: DriveConfig) -> Sim {
-        Sim::with_policy(&["nb.tap"], cfg, Config::default(), netbsd::POLICY)
+        Sim::with_abi(&["nb.tap"], cfg, Config::default(), pmt::Abi::NetBsd)
     }
 
     fn fill(sim: &Sim) -> Vec<Result<usize, Errno>> {

@@ -1,12 +1,9 @@
 //! The Linux mtio ABI (include/uapi/linux/mtio.h) and st's ioctl dispatch.
 
-use crate::drv::{MtOp, Policy, TapeStatus};
+use crate::drv::{MtOp, TapeStatus};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserIn, UserOut};
+use crate::host::{Host, UserArg};
 use crate::unit::Unit;
-
-/// st's conventions.
-pub const POLICY: Policy = Policy::LINUX;
 
 /// `_IOW('m', 1, struct mtop)`.
 pub const MTIOCTOP: u32 = 0x4008_6d01;
@@ -169,16 +166,9 @@ pub fn mtget32(s: &TapeStatus) -> [u8; MTGET32_SIZE] {
     b
 }
 
-/// st_ioctl (and st_compat_ioctl when `compat`): the master's ioctl.
-/// `inp` and `out` are the same user argument, read and written.
-pub fn ioctl(
-    unit: &Unit,
-    host: &mut dyn Host,
-    cmd: u32,
-    inp: &mut dyn UserIn,
-    out: &mut dyn UserOut,
-    compat: bool,
-) -> Result<()> {
+/// st_ioctl (and st_compat_ioctl when `compat`): the master's ioctl, with
+/// its argument read and written in place.
+pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, arg: &mut dyn UserArg, compat: bool) -> Result<()> {
     let (cmd, wide) = match (compat, cmd) {
         (true, MTIOCGET32) => (MTIOCGET, false),
         (true, MTIOCPOS32) => (MTIOCPOS, false),
@@ -194,8 +184,8 @@ pub fn ioctl(
         if size != 8 {
             return Err(Errno::Inval);
         }
-        let op = i16::from_ne_bytes(super::read_arg::<2>(inp, 0)?);
-        let count = i32::from_ne_bytes(super::read_arg::<4>(inp, 4)?);
+        let op = i16::from_ne_bytes(super::read_arg::<2>(arg, 0)?);
+        let count = i32::from_ne_bytes(super::read_arg::<4>(arg, 4)?);
         let op = decode_op(op).ok_or(Errno::NoSys)?;
         return unit.with_drv(host, |d, l| d.mtop(l, op, count));
     }
@@ -208,9 +198,9 @@ pub fn ioctl(
                 }
                 let s = d.status(l);
                 if wide {
-                    out.write(0, &mtget(&s))
+                    arg.write(0, &mtget(&s))
                 } else {
-                    out.write(0, &mtget32(&s))
+                    arg.write(0, &mtget32(&s))
                 }
             }
             3 => {
@@ -219,9 +209,9 @@ pub fn ioctl(
                 }
                 let blk = d.tell(l)?;
                 if wide {
-                    out.write(0, &i64::from(blk).to_ne_bytes())
+                    arg.write(0, &i64::from(blk).to_ne_bytes())
                 } else {
-                    out.write(0, &blk.to_ne_bytes())
+                    arg.write(0, &blk.to_ne_bytes())
                 }
             }
             _ => Err(Errno::NoTty),

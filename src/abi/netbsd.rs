@@ -1,14 +1,11 @@
 //! The NetBSD mtio ABI (sys/sys/mtio.h): operation numbers, ioctl numbers,
-//! `struct mtget`, and the ioctl dispatch a NetBSD glue would call. No NetBSD
-//! glue exists yet; the host tests drive the engine through this table.
+//! `struct mtget`, and the ioctl dispatch of NetBSD's st.c (stioctl) for a
+//! unit created with [`crate::Abi::NetBsd`].
 
-use crate::drv::{MtOp, Policy, TapeStatus};
+use crate::drv::{MtOp, TapeStatus};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserIn, UserOut};
+use crate::host::{Host, UserArg};
 use crate::unit::Unit;
-
-/// NetBSD st's conventions.
-pub const POLICY: Policy = Policy::NETBSD;
 
 /// `_IOW('m', 1, struct mtop)` (IOC_IN is 0x80000000 on NetBSD).
 pub const MTIOCTOP: u32 = 0x8008_6d01;
@@ -85,28 +82,28 @@ pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
     b
 }
 
-/// The master's ioctl, NetBSD numbering (st.c's stioctl). `inp` and `out`
-/// are the same user argument, read and written.
-pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, inp: &mut dyn UserIn, out: &mut dyn UserOut) -> Result<()> {
+/// The master's ioctl, NetBSD numbering (st.c's stioctl), with its argument
+/// (already copied in by the kernel) read and written in place.
+pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, arg: &mut dyn UserArg) -> Result<()> {
     match cmd {
         MTIOCTOP => {
-            let op = i16::from_ne_bytes(super::read_arg::<2>(inp, 0)?);
-            let count = i32::from_ne_bytes(super::read_arg::<4>(inp, 4)?);
+            let op = i16::from_ne_bytes(super::read_arg::<2>(arg, 0)?);
+            let count = i32::from_ne_bytes(super::read_arg::<4>(arg, 4)?);
             let op = decode_op(op).ok_or(Errno::Inval)?;
             unit.with_drv(host, |d, l| d.mtop(l, op, count))
         }
         MTIOCGET => unit.with_drv(host, |d, l| {
             d.ioctl_flush(l, true)?;
             let s = d.status(l);
-            out.write(0, &mtget(&s))
+            arg.write(0, &mtget(&s))
         }),
         MTIOCRDSPOS | MTIOCRDHPOS => unit.with_drv(host, |d, l| {
             d.ioctl_flush(l, false)?;
             let blk = d.tell(l)?;
-            out.write(0, &blk.to_ne_bytes())
+            arg.write(0, &blk.to_ne_bytes())
         }),
         MTIOCSLOCATE | MTIOCHLOCATE => {
-            let blk = u32::from_ne_bytes(super::read_arg::<4>(inp, 0)?);
+            let blk = u32::from_ne_bytes(super::read_arg::<4>(arg, 0)?);
             unit.with_drv(host, |d, l| d.mtop(l, MtOp::Seek, blk as i32))
         }
         // st(4) accepts these and keeps its EOT reporting as set by MTEWARN.

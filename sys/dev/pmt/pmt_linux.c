@@ -88,19 +88,20 @@ void *pmt_os_alloc(size_t size)
 	return kvmalloc(size, GFP_KERNEL | __GFP_NOWARN);
 }
 
-void pmt_os_free(void *p)
+void pmt_os_free(void *p, size_t size)
 {
 	kvfree(p);
 }
 
-unsigned long pmt_os_copy_from_user(void *dst, const void __user *src, unsigned long n)
+/* The copy cookie is the user address of the system call's buffer. */
+int pmt_os_copyin(void *ucookie, size_t off, void *dst, size_t n)
 {
-	return copy_from_user(dst, src, n);
+	return copy_from_user(dst, (const char __user *)ucookie + off, n) ? -EFAULT : 0;
 }
 
-unsigned long pmt_os_copy_to_user(void __user *dst, const void *src, unsigned long n)
+int pmt_os_copyout(void *ucookie, size_t off, const void *src, size_t n)
 {
-	return copy_to_user(dst, src, n);
+	return copy_to_user((char __user *)ucookie + off, src, n) ? -EFAULT : 0;
 }
 
 int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int secs)
@@ -124,11 +125,12 @@ int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, uns
 		break;
 	}
 #undef PMT_COND
+	/* -ERESTARTSYS: the signal code restarts the call if SA_RESTART allows. */
 	if (r < 0)
-		return -EINTR;
+		return PMT_WAIT_RESTART;
 	if (r == 0)
-		return -ETIMEDOUT;
-	return 0;
+		return PMT_WAIT_TIMEDOUT;
+	return PMT_WAITED;
 }
 
 void pmt_os_wake_slave(void *host)
@@ -147,7 +149,8 @@ static void pmt_wake_master(struct pmt_softc *sc)
 		wake_up(&sc->sc_mwait);
 }
 
-bool pmt_os_privileged(void *host)
+/* As st: CAP_SYS_ADMIN of the calling task (cred is not used on Linux). */
+bool pmt_os_privileged(void *host, void *cred)
 {
 	return capable(CAP_SYS_ADMIN);
 }
@@ -166,6 +169,12 @@ void pmt_os_panic(const char *msg, size_t len)
 {
 	pr_emerg("pmt: %.*s\n", (int)min_t(size_t, len, 200), msg);
 	BUG();
+}
+
+/* A count or a core error (a positive errno) as a read/write result. */
+static ssize_t pmt_result(int error, size_t done)
+{
+	return error ? -error : (ssize_t)done;
 }
 
 /* ----- master: /dev/pmtm<N>, /dev/npmtm<N> ------------------------------------- */
@@ -205,7 +214,7 @@ static int pmtm_open(struct inode *inode, struct file *filp)
 		clear_bit(0, &sc->sc_mbusy);
 		return -ERESTARTSYS;
 	}
-	error = pmt_core_mopen(sc->sc_core, sc, flags);
+	error = -pmt_core_mopen(sc->sc_core, sc, flags);
 	mutex_unlock(&sc->sc_mlock);
 	if (error == 0)
 		filp->private_data = sc;
@@ -223,7 +232,7 @@ static int pmtm_flush(struct file *filp, fl_owner_t id)
 	if (file_count(filp) > 1)
 		return 0;
 	mutex_lock(&sc->sc_mlock);
-	error = pmt_core_mflush(sc->sc_core, sc);
+	error = -pmt_core_mflush(sc->sc_core, sc);
 	mutex_unlock(&sc->sc_mlock);
 	return error;
 }
@@ -242,48 +251,50 @@ static int pmtm_release(struct inode *inode, struct file *filp)
 static ssize_t pmtm_read(struct file *filp, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct pmt_softc *sc = filp->private_data;
-	ssize_t ret;
+	size_t done;
+	int error;
 
 	if (mutex_lock_interruptible(&sc->sc_mlock))
 		return -ERESTARTSYS;
-	ret = pmt_core_mread(sc->sc_core, sc, buf, len);
+	error = pmt_core_mread(sc->sc_core, sc, (void __force *)buf, len, &done);
 	mutex_unlock(&sc->sc_mlock);
-	return ret;
+	return pmt_result(error, done);
 }
 
 static ssize_t pmtm_write(struct file *filp, const char __user *buf, size_t len, loff_t *ppos)
 {
 	struct pmt_softc *sc = filp->private_data;
-	ssize_t ret;
+	size_t done;
+	int error;
 
 	if (mutex_lock_interruptible(&sc->sc_mlock))
 		return -ERESTARTSYS;
-	ret = pmt_core_mwrite(sc->sc_core, sc, buf, len);
+	error = pmt_core_mwrite(sc->sc_core, sc, (void __force *)buf, len, &done);
 	mutex_unlock(&sc->sc_mlock);
-	return ret;
+	return pmt_result(error, done);
 }
 
-static long pmtm_do_ioctl(struct file *filp, unsigned int cmd, unsigned long arg, int compat)
+static long pmtm_do_ioctl(struct file *filp, unsigned int cmd, void __user *arg, unsigned int flags)
 {
 	struct pmt_softc *sc = filp->private_data;
-	long ret;
+	int error;
 
 	if (mutex_lock_interruptible(&sc->sc_mlock))
 		return -ERESTARTSYS;
-	ret = pmt_core_mioctl(sc->sc_core, sc, cmd, arg, compat);
+	error = pmt_core_mioctl(sc->sc_core, sc, NULL, cmd, (void __force *)arg, flags);
 	mutex_unlock(&sc->sc_mlock);
-	return ret;
+	return -error;
 }
 
 static long pmtm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	return pmtm_do_ioctl(filp, cmd, arg, 0);
+	return pmtm_do_ioctl(filp, cmd, (void __user *)arg, 0);
 }
 
 #ifdef CONFIG_COMPAT
 static long pmtm_compat_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	return pmtm_do_ioctl(filp, cmd, (unsigned long)compat_ptr(arg), 1);
+	return pmtm_do_ioctl(filp, cmd, compat_ptr(arg), PMT_IOCTL_COMPAT32);
 }
 #endif
 
@@ -314,7 +325,7 @@ static int pmts_open(struct inode *inode, struct file *filp)
 	sc = &pmt_softc[unit];
 	error = pmt_core_sopen(sc->sc_core);
 	if (error)
-		return error;
+		return -error;
 	filp->private_data = sc;
 	return stream_open(inode, filp);
 }
@@ -332,29 +343,31 @@ static int pmts_release(struct inode *inode, struct file *filp)
 static ssize_t pmts_read(struct file *filp, char __user *buf, size_t len, loff_t *ppos)
 {
 	struct pmt_softc *sc = filp->private_data;
-	ssize_t ret;
+	size_t done = 0;
+	int error;
 
 	for (;;) {
-		ret = pmt_core_sread(sc->sc_core, buf, len);
-		if (ret != -EAGAIN || (filp->f_flags & O_NONBLOCK))
+		error = pmt_core_sread(sc->sc_core, (void __force *)buf, len, &done);
+		if (error != EAGAIN || (filp->f_flags & O_NONBLOCK))
 			break;
 		if (wait_event_interruptible(sc->sc_swait, pmt_core_readable(sc->sc_core)))
 			return -ERESTARTSYS;
 	}
 	/* Requests left the window: a writer may go on. */
-	if (ret > 0)
+	if (error == 0 && done > 0)
 		pmt_wake_master(sc);
-	return ret;
+	return pmt_result(error, done);
 }
 
 static ssize_t pmts_write(struct file *filp, const char __user *buf, size_t len, loff_t *ppos)
 {
 	struct pmt_softc *sc = filp->private_data;
-	ssize_t ret;
+	size_t done;
+	int error;
 
-	ret = pmt_core_swrite(sc->sc_core, buf, len);
+	error = pmt_core_swrite(sc->sc_core, (void __force *)buf, len, &done);
 	pmt_wake_master(sc);
-	return ret;
+	return pmt_result(error, done);
 }
 
 static __poll_t pmts_poll(struct file *filp, poll_table *wait)
@@ -413,9 +426,10 @@ static int __init pmt_init(void)
 		pr_err("pmt: window_kb must be 64-1048576 and ring 2-65536\n");
 		return -EINVAL;
 	}
-	p.ring = ring;
-	p.window = window_kb * 1024;
-	p.timeout = timeout;
+	p.p_abi = PMT_ABI_LINUX;
+	p.p_ring = ring;
+	p.p_window = window_kb * 1024;
+	p.p_timeout = timeout;
 
 	pmt_softc = kcalloc(nunits, sizeof(*pmt_softc), GFP_KERNEL);
 	if (pmt_softc == NULL)

@@ -1,0 +1,226 @@
+//! The transport to the drive: synchronous commands (st_do_scsi), the
+//! write-behind queue and its results (write_behind_check), and how a reply's
+//! sense becomes a result (st_chk_result).
+
+use alloc::vec::Vec;
+
+use super::{cost, Done, Drv, Eof, Link, Sense};
+use crate::chan::{Kind, Outcome};
+use crate::errno::{Errno, Result};
+use crate::host::{Sleep, Wait, WaitError};
+use crate::proto::{self, Req, ReqFlags, SenseFlags, SenseKey};
+
+impl Drv {
+    pub(super) fn session_alive(&self, l: &Link<'_>) -> bool {
+        match self.session {
+            Some(g) => l.chan.with(|c| c.slave_present() && c.generation() == g),
+            None => false,
+        }
+    }
+
+    /// Pops completed entries from the front of the ring without waiting and
+    /// processes write-behind results. Returns the entry with id `want` if
+    /// it is among them. Data of other entries is freed here, unlocked.
+    pub(super) fn reap(&mut self, l: &Link<'_>, want: Option<u64>) -> Option<(Outcome, Vec<u8>)> {
+        loop {
+            let e = l.chan.with(|c| c.pop_done())?;
+            let outcome = e.outcome().unwrap_or(Outcome::Lost);
+            match e.kind {
+                Kind::Behind => self.behind_done(&e.req, outcome),
+                Kind::Orphan => {}
+                Kind::Sync => {
+                    if Some(e.req.hdr.id) == want {
+                        return Some((outcome, e.data));
+                    }
+                }
+            }
+        }
+    }
+
+    /// st's write_behind_check for one completed write-behind request.
+    pub(super) fn behind_done(&mut self, req: &Req, outcome: Outcome) {
+        self.behind_cost = self.behind_cost.saturating_sub(cost(req));
+        let blocks = if req.flags().contains(ReqFlags::FIXED) { req.count.max(0) } else { 1 };
+        let rep = match outcome {
+            Outcome::Reply(rep) => rep,
+            Outcome::Lost => {
+                self.ps.drv_block = -1;
+                self.behind_err = Some(Errno::Io);
+                return;
+            }
+        };
+        self.room = rep.status.room;
+        if self.ps.drv_block >= 0 {
+            self.ps.drv_block = self.ps.drv_block.saturating_add(blocks);
+        }
+        let s = Sense::of(&rep);
+        if s.good || (s.key == SenseKey::Recovered && s.flags.is_empty()) {
+            return;
+        }
+        let mut err = Errno::Io;
+        if s.flags.contains(SenseFlags::EOM)
+            && matches!(s.key, SenseKey::NoSense | SenseKey::Recovered)
+            && s.resid == 0
+        {
+            err = Errno::NoSpc;
+        }
+        if err == Errno::Io {
+            self.ps.drv_block = -1;
+        }
+        // The first error is the one reported; EIO outranks early warning.
+        if self.behind_err != Some(Errno::Io) {
+            self.behind_err = Some(err);
+        }
+    }
+
+    /// Waits until every outstanding request has completed and is reaped.
+    pub(super) fn drain(&mut self, l: &mut Link<'_>) -> Result<()> {
+        loop {
+            self.reap(l, None);
+            if l.chan.with(|c| c.is_empty()) {
+                return Ok(());
+            }
+            let t = self.timeout;
+            match l.host.wait(Wait::Front, self.sleep, t) {
+                Ok(()) => {}
+                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
+                Err(WaitError::TimedOut) => {
+                    self.pos_unknown = true;
+                    return Err(Errno::Io);
+                }
+            }
+        }
+    }
+
+    /// st's write_behind_check: the write-behind result not yet reported.
+    pub(super) fn write_behind_check(&mut self, l: &mut Link<'_>, wait: bool) -> Result<()> {
+        if wait {
+            self.drain(l)?;
+        } else {
+            self.reap(l, None);
+        }
+        match self.behind_err.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends a drive command and waits for its reply (st_do_scsi with do_wait).
+    pub(super) fn call(&mut self, l: &mut Link<'_>, req: Req, mut data: Vec<u8>, timeout: u32) -> Result<Done> {
+        if !self.session_alive(l) {
+            self.lose_session();
+            return Err(Errno::Io);
+        }
+        let id = loop {
+            match l.chan.with(|c| c.submit(req, &mut data, Kind::Sync)) {
+                Ok(id) => break id,
+                Err(Errno::Again) => {
+                    self.reap(l, None);
+                    match l.host.wait(Wait::Space(0), self.sleep, timeout) {
+                        Ok(()) => continue,
+                        Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
+                        Err(WaitError::TimedOut) => return Err(Errno::Io),
+                    }
+                }
+                Err(e) => {
+                    self.lose_session();
+                    return Err(e);
+                }
+            }
+        };
+        drop(data);
+        l.host.wake_slave();
+        loop {
+            if let Some((outcome, data)) = self.reap(l, Some(id)) {
+                return match outcome {
+                    Outcome::Reply(rep) => {
+                        self.room = rep.status.room;
+                        let sense = Sense::of(&rep);
+                        Ok(Done { rep, sense, data })
+                    }
+                    Outcome::Lost => {
+                        self.lose_session();
+                        Err(Errno::Io)
+                    }
+                };
+            }
+            match l.host.wait(Wait::Front, self.sleep, timeout) {
+                Ok(()) => {}
+                Err(e) => {
+                    // The command is in flight: its effect on the position is
+                    // unknown from now on.
+                    l.chan.with(|c| c.orphan(id));
+                    self.pos_unknown = true;
+                    return Err(match e {
+                        WaitError::Interrupted | WaitError::Restart => Errno::Intr,
+                        WaitError::TimedOut => Errno::Io,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The daemon went away: the position of the medium is unknown.
+    pub(super) fn lose_session(&mut self) {
+        if self.session.is_some() {
+            self.pos_unknown = true;
+        }
+    }
+
+    /// st_chk_result: 0 for success, EIO for any other condition.
+    pub(super) fn chk(&mut self, s: &Sense) -> Result<()> {
+        if s.good {
+            return Ok(());
+        }
+        if s.key == SenseKey::UnitAttention && s.asc == 0x29 {
+            self.pos_unknown = true;
+        }
+        if s.asc == 0 && s.ascq == 0x17 {
+            self.cleaning_req = true;
+        }
+        if s.key == SenseKey::Recovered {
+            self.recover_reg = self.recover_reg.saturating_add(1);
+            if s.flags.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(Errno::Io)
+    }
+
+    /// Whether a write costing `c` may go behind: asynchronous writes on, not
+    /// past early warning, no early warning within reach, and it fits the window.
+    pub(super) fn can_write_behind(&self, c: u64, len: usize, window: usize) -> bool {
+        self.opts.async_writes
+            && self.ps.eof < Eof::EomOk
+            && len <= window
+            && (self.room == proto::ROOM_UNLIMITED || self.behind_cost.saturating_add(c) <= self.room)
+    }
+
+    pub(super) fn submit_behind(&mut self, l: &mut Link<'_>, req: Req, mut data: Vec<u8>, c: u64) -> Result<()> {
+        let len = data.len();
+        loop {
+            if !self.session_alive(l) {
+                self.lose_session();
+                return Err(Errno::Io);
+            }
+            let r = l.chan.with(|ch| if ch.has_space(len) { Some(ch.submit(req, &mut data, Kind::Behind)) } else { None });
+            match r {
+                Some(Ok(_)) => break,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    self.reap(l, None);
+                    match l.host.wait(Wait::Space(len), Sleep::Interruptible, self.timeout) {
+                        Ok(()) => {}
+                        // Nothing of this request was queued: the call may restart.
+                        Err(WaitError::Restart) => return Err(Errno::RestartSys),
+                        Err(WaitError::Interrupted) => return Err(Errno::Intr),
+                        Err(WaitError::TimedOut) => return Err(Errno::Io),
+                    }
+                }
+            }
+        }
+        self.behind_cost = self.behind_cost.saturating_add(c);
+        l.host.wake_slave();
+        Ok(())
+    }
+}

@@ -1,0 +1,545 @@
+//! The tape driver engine: what st(4) does between the system calls of the
+//! master device and the drive (the daemon).
+//!
+//! The engine follows Linux's drivers/scsi/st.c closely (its state names, its
+//! file and block bookkeeping, its end-of-file state machine), talking to the
+//! drive through the slave protocol instead of SCSI. Where another host's st
+//! differs (NetBSD), the difference is a field of [`Policy`].
+//!
+//! An engine runs only inside a master system call, one at a time (the glue
+//! holds the unit's master mutex), and reaches the channel through [`Link`].
+//! It sleeps only through [`Host::wait`], never with the channel locked.
+//!
+//! The engine is split by responsibility:
+//! - [`link`]: the transport to the drive: synchronous commands, the
+//!   write-behind queue and its results, sense interpretation;
+//! - [`open`]: open (st_open, check_tape), the last close (st_flush) and
+//!   release;
+//! - [`rw`]: read and write (st_read, read_tape, st_write) and the read
+//!   buffer;
+//! - [`tapeop`]: MTIOCTOP (st_ioctl, st_int_ioctl), load, lock, locate;
+//! - [`options`]: driver options (MTSETDRVBUFFER) and mode defaults;
+//! - [`status`]: MTIOCGET and MTIOCPOS.
+//!
+//! Write-behind: a write is acknowledged once it is queued for the daemon,
+//! like st's asynchronous writes but with a window of many records (the
+//! window bounds the kernel memory of a unit). Results come back later and are
+//! reaped in order; an error reaches the writer at the next write, filemark or
+//! close. Early warning stays exact: the drive reports in every reply how many
+//! bytes remain before early warning, and a write that could reach it is done
+//! synchronously after the window drains.
+
+mod link;
+mod open;
+mod options;
+mod rw;
+mod status;
+mod tapeop;
+#[cfg(test)]
+mod tests;
+
+use alloc::vec::Vec;
+
+pub use crate::abi::{EomPolicy, Policy};
+use crate::chan::ChanLock;
+use crate::errno::{Errno, Result};
+use crate::host::{Host, Sleep};
+use crate::proto::{self, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey};
+
+/// st's fixed-block buffer (ST_FIXED_BUFFER_BLOCKS KiB).
+pub const FIXED_BUFFER_SIZE: usize = 32 * 1024;
+/// Fixed-block writes are split into requests of at most this many bytes,
+/// which bounds the kernel memory one write() can take.
+pub const FIXED_WRITE_CHUNK: usize = 1024 * 1024;
+/// st's normal command timeout, seconds.
+pub const TIMEOUT: u32 = 900;
+/// st's timeout for long operations (rewind, space, erase), seconds.
+pub const LONG_TIMEOUT: u32 = 14000;
+
+/// A tape operation (MTIOCTOP), named once for every host ABI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MtOp {
+    /// Reset the drive (st: unsupported).
+    Reset,
+    /// Forward space filemarks.
+    Fsf,
+    /// Backward space filemarks.
+    Bsf,
+    /// Forward space records.
+    Fsr,
+    /// Backward space records.
+    Bsr,
+    /// Write filemarks.
+    Weof,
+    /// Rewind.
+    Rew,
+    /// Rewind and unload.
+    Offl,
+    /// No operation; flushes.
+    Nop,
+    /// Retension.
+    Reten,
+    /// Backward space filemarks, position at the filemark.
+    Bsfm,
+    /// Forward space filemarks, position at the filemark.
+    Fsfm,
+    /// Space to end of data.
+    Eom,
+    /// Erase.
+    Erase,
+    /// Self test 1 (st: unsupported).
+    Ras1,
+    /// Self test 2 (st: unsupported).
+    Ras2,
+    /// Self test 3 (st: unsupported).
+    Ras3,
+    /// Set the block size.
+    SetBlk,
+    /// Set the density.
+    SetDensity,
+    /// Locate to a block.
+    Seek,
+    /// Tell the block (st: through MTIOCPOS only).
+    Tell,
+    /// Set the drive buffering, or driver options.
+    SetDrvBuffer,
+    /// Forward space setmarks.
+    Fss,
+    /// Backward space setmarks.
+    Bss,
+    /// Write setmarks.
+    Wsm,
+    /// Lock the door.
+    Lock,
+    /// Unlock the door.
+    Unlock,
+    /// Load.
+    Load,
+    /// Unload.
+    Unload,
+    /// Compression on or off.
+    Compression,
+    /// Change partition.
+    SetPart,
+    /// Make partitions.
+    MkPart,
+    /// Write filemarks, immediate.
+    Weofi,
+    /// NetBSD MTCACHE: enable drive buffering.
+    Cache,
+    /// NetBSD MTNOCACHE: disable drive buffering.
+    NoCache,
+    /// NetBSD MTEWARN: report early warning.
+    Ewarn,
+    /// NetBSD MTNBSF: backward space to the start of the file.
+    Nbsf,
+}
+
+/// Drive readiness as st tracks it (`STp->ready`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    /// A medium is loaded.
+    Ready,
+    /// The drive is not ready (no daemon).
+    NotReady,
+    /// No medium.
+    NoTape,
+}
+
+/// Last direction of data transfer (`STps->rw`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rw {
+    /// Neither.
+    Idle,
+    /// Reading.
+    Reading,
+    /// Writing.
+    Writing,
+}
+
+/// The end-of-file state machine (`STps->eof`), in st's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Eof {
+    /// Nothing special.
+    No,
+    /// A read ran into a filemark; not yet reported.
+    FmHit,
+    /// Just after a filemark.
+    Fm,
+    /// Early warning met while writing; the next write fails.
+    EomOk,
+    /// A write failed at end of medium.
+    EomError,
+    /// End of data met (reading), or one write allowed after ENOSPC (writing).
+    Eod1,
+    /// End of data: one more zero read.
+    Eod2,
+    /// End of data: reads fail.
+    Eod,
+}
+
+/// st's driver options (MTSETDRVBUFFER with MT_ST_BOOLEANS and friends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opts {
+    /// Buffer fixed-block writes.
+    pub buffer_writes: bool,
+    /// Asynchronous (write-behind) writes.
+    pub async_writes: bool,
+    /// Read ahead in fixed-block mode.
+    pub read_ahead: bool,
+    /// Two filemarks at close.
+    pub two_fm: bool,
+    /// MTEOM straight to end of data (file number unknown).
+    pub fast_mteom: bool,
+    /// Lock the door while open.
+    pub auto_lock: bool,
+    /// Defaults apply to writes only.
+    pub def_writes: bool,
+    /// The drive can backspace records.
+    pub can_bsr: bool,
+    /// Do not ask the block limits.
+    pub no_blklims: bool,
+    /// Logical block addresses for MTSEEK/MTIOCPOS.
+    pub scsi2logical: bool,
+    /// System V semantics at close.
+    pub sysv: bool,
+    /// Immediate mode for motion commands.
+    pub nowait: bool,
+    /// Suppress incorrect-length indications.
+    pub sili: bool,
+    /// Immediate filemarks.
+    pub nowait_eof: bool,
+    /// NetBSD MTEWARN: report early warning.
+    pub ewarn: bool,
+}
+
+impl Opts {
+    /// st's defaults (st_options.h) for a SCSI-2 drive.
+    pub const fn st_default(policy: &Policy) -> Opts {
+        Opts {
+            buffer_writes: true,
+            async_writes: true,
+            read_ahead: true,
+            two_fm: policy.two_fm,
+            fast_mteom: false,
+            auto_lock: false,
+            def_writes: false,
+            can_bsr: true,
+            no_blklims: false,
+            scsi2logical: false,
+            sysv: false,
+            nowait: false,
+            sili: false,
+            nowait_eof: false,
+            ewarn: false,
+        }
+    }
+}
+
+/// How the master device was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct OpenFlags {
+    /// Opened for reading.
+    pub read: bool,
+    /// Opened for writing.
+    pub write: bool,
+    /// O_NONBLOCK: do not wait for (or require) a medium.
+    pub nonblock: bool,
+    /// The no-rewind node.
+    pub norewind: bool,
+}
+
+/// Everything MTIOCGET reports, before a host ABI lays it out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TapeStatus {
+    /// Block size (0 = variable).
+    pub blksize: u32,
+    /// Density code.
+    pub density: u8,
+    /// File number (-1 unknown).
+    pub fileno: i32,
+    /// Block number in the file (-1 unknown).
+    pub blkno: i32,
+    /// Soft errors since the last status.
+    pub soft_errors: u32,
+    /// Partition.
+    pub partition: u32,
+    /// At the beginning of the tape.
+    pub bot: bool,
+    /// Just after a filemark.
+    pub eof: bool,
+    /// At early warning or end of medium.
+    pub eot: bool,
+    /// At a setmark.
+    pub sm: bool,
+    /// At end of data.
+    pub eod: bool,
+    /// Write protected.
+    pub wr_prot: bool,
+    /// A medium is loaded.
+    pub online: bool,
+    /// No medium ("door open").
+    pub dr_open: bool,
+    /// Immediate report (buffered) mode.
+    pub im_rep_en: bool,
+    /// Cleaning requested.
+    pub cln: bool,
+    /// The driver reads and writes fixed blocks.
+    pub fixed: bool,
+}
+
+/// Per-partition position state (`struct st_partstat`); pmt has one partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartStat {
+    /// Last transfer direction.
+    pub rw: Rw,
+    /// End-of-file state.
+    pub eof: Eof,
+    /// At a setmark.
+    pub at_sm: bool,
+    /// File number, -1 unknown.
+    pub drv_file: i32,
+    /// Block number in the file, -1 unknown.
+    pub drv_block: i32,
+}
+
+/// Door lock state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Door {
+    Unlocked,
+    Explicit,
+    Auto,
+    Fails,
+}
+
+/// What a completed drive command returned, as st reads sense data.
+#[derive(Clone, Copy, Debug)]
+struct Sense {
+    good: bool,
+    key: SenseKey,
+    flags: SenseFlags,
+    asc: u8,
+    ascq: u8,
+    resid: i64,
+}
+
+impl Sense {
+    fn of(rep: &Rep) -> Sense {
+        Sense {
+            good: rep.is_good(),
+            key: rep.sense_key().unwrap_or(SenseKey::HardwareError),
+            flags: rep.sense_flags(),
+            asc: rep.asc,
+            ascq: rep.ascq,
+            resid: rep.resid,
+        }
+    }
+}
+
+/// A completed synchronous command.
+struct Done {
+    rep: Rep,
+    sense: Sense,
+    data: Vec<u8>,
+}
+
+/// The engine's view of the channel and the host for one system call.
+pub struct Link<'a> {
+    /// The unit's channel.
+    pub chan: &'a ChanLock,
+    /// The OS glue.
+    pub host: &'a mut dyn Host,
+}
+
+/// The driver state of one unit (`struct scsi_tape` and its partition state).
+#[derive(Debug)]
+pub struct Drv {
+    policy: Policy,
+    /// Unit number, sent with OPEN.
+    unit: u32,
+    in_use: bool,
+    /// The daemon instance of the current session.
+    session: Option<u64>,
+    /// The daemon instance of the last session: a new one means a new medium.
+    last_gen: Option<u64>,
+    ready: Ready,
+    pos_unknown: bool,
+    write_prot: bool,
+    drv_write_prot: bool,
+    block_size: u32,
+    density: u8,
+    drv_buffer: u8,
+    min_block: u32,
+    max_block: u32,
+    rew_at_close: bool,
+    autorew_dev: bool,
+    opts: Opts,
+    default_blksize: Option<u32>,
+    default_density: Option<u8>,
+    default_drvbuffer: Option<u8>,
+    default_compression: Option<bool>,
+    blksize_changed: bool,
+    density_changed: bool,
+    compression_changed: bool,
+    door: Door,
+    ps: PartStat,
+    recover_reg: u32,
+    cleaning_req: bool,
+    timeout: u32,
+    long_timeout: u32,
+    /// How master waits sleep in this system call.
+    sleep: Sleep,
+    /// The read buffer: data of the last READ and how much is left.
+    rbuf: Vec<u8>,
+    rptr: usize,
+    rbytes: usize,
+    /// Bytes before early warning at the last reply, and the cost of the
+    /// write-behind requests issued since.
+    room: u64,
+    behind_cost: u64,
+    /// Result of reaped write-behind requests not yet reported.
+    behind_err: Option<Errno>,
+}
+
+fn s24(v: i64) -> i32 {
+    // SPACE counts are 24-bit signed in SCSI, as st sends them.
+    ((v as i32) << 8) >> 8
+}
+
+fn u24(v: i64) -> i32 {
+    (v as i32) & 0x00ff_ffff
+}
+
+fn cost(req: &Req) -> u64 {
+    let marks = u64::from(req.count.unsigned_abs()).max(1);
+    req.length.saturating_add(marks.saturating_mul(proto::RECORD_COST))
+}
+
+impl Drv {
+    /// A unit's driver state, as after st's probe.
+    pub fn new(unit: u32, policy: Policy, timeout: u32) -> Drv {
+        Drv {
+            policy,
+            unit,
+            in_use: false,
+            session: None,
+            last_gen: None,
+            ready: Ready::NotReady,
+            pos_unknown: false,
+            write_prot: false,
+            drv_write_prot: false,
+            block_size: 0,
+            density: 0,
+            drv_buffer: 0,
+            min_block: 0,
+            max_block: 0,
+            rew_at_close: true,
+            autorew_dev: true,
+            opts: Opts::st_default(&policy),
+            default_blksize: None,
+            default_density: None,
+            default_drvbuffer: None,
+            default_compression: None,
+            blksize_changed: false,
+            density_changed: false,
+            compression_changed: false,
+            door: Door::Unlocked,
+            ps: PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 },
+            recover_reg: 0,
+            cleaning_req: false,
+            timeout: if timeout == 0 { TIMEOUT } else { timeout },
+            long_timeout: LONG_TIMEOUT.max(timeout),
+            sleep: Sleep::Killable,
+            rbuf: Vec::new(),
+            rptr: 0,
+            rbytes: 0,
+            room: proto::ROOM_UNLIMITED,
+            behind_cost: 0,
+            behind_err: None,
+        }
+    }
+
+    /// The position state (for tests and diagnostics).
+    pub fn partstat(&self) -> PartStat {
+        self.ps
+    }
+
+    /// The current options.
+    pub fn opts(&self) -> Opts {
+        self.opts
+    }
+
+    /// True while the master device is open.
+    pub fn in_use(&self) -> bool {
+        self.in_use
+    }
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+}
+
+/// A WRITE request for `n` bytes: one record, or `n / bs` fixed blocks.
+fn write_req(n: usize, bs: usize) -> Result<Req> {
+    let mut req = Req::new(Op::Write);
+    req.length = n as u64;
+    if let Some(blocks) = n.checked_div(bs) {
+        req.flags = ReqFlags::FIXED.bits();
+        req.count = i32::try_from(blocks).map_err(|_| Errno::Inval)?;
+    }
+    Ok(req)
+}
+
+/// A filemark or write that completed at early warning (NO SENSE + EOM, all done).
+fn eom_written(s: &Sense) -> bool {
+    s.flags.contains(SenseFlags::EOM) && matches!(s.key, SenseKey::NoSense | SenseKey::Recovered) && s.resid == 0
+}
+
+/// A byte count computed from drive sense, limited to the data actually
+/// received so that nothing beyond it can reach the user.
+fn clamp_len(n: i64, got: usize) -> usize {
+    usize::try_from(n.max(0)).unwrap_or(0).min(got)
+}

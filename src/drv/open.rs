@@ -1,0 +1,263 @@
+//! Open (st_open, check_tape), the last close (st_flush) and release
+//! (st_release).
+
+use alloc::vec::Vec;
+
+use super::{eom_written, Drv, Eof, Link, MtOp, OpenFlags, PartStat, Ready, Rw, Door};
+use crate::abi::mtst;
+use crate::errno::{Errno, Result};
+use crate::host::Sleep;
+use crate::proto::{self, asc, DriveFlags, Op, Req, ReqFlags, SenseKey};
+
+impl Drv {
+    pub(super) fn not_ready_err(&self) -> Errno {
+        if self.ready == Ready::NoTape {
+            Errno::NoMedium
+        } else {
+            Errno::Io
+        }
+    }
+
+    pub(super) fn apply_status(&mut self, st: &proto::Status) {
+        self.min_block = st.minblk;
+        self.max_block = st.maxblk;
+        self.density = st.density;
+        self.block_size = st.blksize & mtst::BLKSIZE_MASK;
+        self.drv_buffer = st.drvbuf & 7;
+        self.drv_write_prot = st.flags().contains(DriveFlags::WRPROT);
+        if st.flags().contains(DriveFlags::CLEAN) {
+            self.cleaning_req = true;
+        }
+    }
+
+    pub(super) fn new_session_positions(&mut self) {
+        self.pos_unknown = false;
+        self.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: 0, drv_block: 0 };
+    }
+
+    /// st_open + check_tape. `gen` is the daemon instance at open, if any.
+    pub fn open(&mut self, l: &mut Link<'_>, flags: OpenFlags) -> Result<()> {
+        if self.in_use {
+            return Err(Errno::Busy);
+        }
+        self.sleep = Sleep::Killable;
+        // Anything left by an interrupted earlier session is reaped first.
+        self.reap(l, None);
+        self.behind_err = None;
+        self.behind_cost = 0;
+        self.rew_at_close = !flags.norewind;
+        self.autorew_dev = !flags.norewind;
+        self.write_prot = flags.read && !flags.write;
+        self.ps.rw = Rw::Idle;
+        self.recover_reg = 0;
+        self.rbuf = Vec::new();
+        self.rptr = 0;
+        self.rbytes = 0;
+        match self.check_tape(l, flags) {
+            Ok(true) => {}
+            Ok(false) if flags.nonblock => {}
+            Ok(false) => {
+                let e = self.not_ready_err();
+                self.close_session(l);
+                return Err(e);
+            }
+            Err(e) => {
+                self.close_session(l);
+                return Err(e);
+            }
+        }
+        self.in_use = true;
+        Ok(())
+    }
+
+    /// Tells the daemon the master closed, if a session exists.
+    pub(super) fn close_session(&mut self, l: &mut Link<'_>) {
+        if self.session_alive(l) {
+            let _ = self.call(l, Req::new(Op::Close), Vec::new(), self.timeout);
+        }
+        self.session = None;
+    }
+
+    /// check_tape: Ok(true) ready, Ok(false) not ready, or an error.
+    pub(super) fn check_tape(&mut self, l: &mut Link<'_>, flags: OpenFlags) -> Result<bool> {
+        let gen = l.chan.with(|c| c.slave_present().then(|| c.generation()));
+        let Some(gen) = gen else {
+            self.set_not_ready(Ready::NotReady);
+            self.session = None;
+            return Ok(false);
+        };
+        let new_daemon = self.last_gen != Some(gen);
+        self.session = Some(gen);
+        self.last_gen = Some(gen);
+        let mut req = Req::new(Op::Open);
+        let mut rf = ReqFlags::empty();
+        if flags.read {
+            rf |= ReqFlags::OPEN_READ;
+        }
+        if flags.write {
+            rf |= ReqFlags::OPEN_WRITE;
+        }
+        if flags.nonblock {
+            rf |= ReqFlags::OPEN_NONBLOCK;
+        }
+        if flags.norewind {
+            rf |= ReqFlags::OPEN_NOREWIND;
+        }
+        req.flags = rf.bits();
+        req.arg = u64::from(self.unit);
+        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
+        let s = d.sense;
+        let mut new_session = new_daemon;
+        if !s.good {
+            match s.key {
+                SenseKey::UnitAttention if s.asc == asc::MEDIUM_CHANGED => new_session = true,
+                SenseKey::UnitAttention => new_session = true,
+                SenseKey::NotReady => {
+                    self.set_not_ready(if s.asc == asc::NO_MEDIUM { Ready::NoTape } else { Ready::NotReady });
+                    return Ok(false);
+                }
+                _ => return Err(Errno::Io),
+            }
+        }
+        self.ready = Ready::Ready;
+        if new_session {
+            self.new_session_positions();
+            self.density_changed = false;
+            self.blksize_changed = false;
+            self.compression_changed = false;
+        }
+        self.apply_status(&d.rep.status);
+        if self.opts.no_blklims {
+            self.min_block = 0;
+            self.max_block = 0;
+        }
+        if self.drv_write_prot {
+            self.write_prot = true;
+            if !flags.nonblock && flags.write {
+                return Err(Errno::RoFs);
+            }
+        }
+        if new_session {
+            if !self.opts.def_writes {
+                self.set_mode_densblk(l)?;
+            }
+            if let Some(b) = self.default_drvbuffer {
+                let _ = self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(b));
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) fn set_not_ready(&mut self, r: Ready) {
+        self.ready = r;
+        self.density = 0;
+        self.write_prot = false;
+        self.block_size = 0;
+        self.ps.drv_file = -1;
+        self.ps.drv_block = -1;
+        self.door = Door::Unlocked;
+    }
+
+    /// st_flush: the work of the last close() of the master file.
+    pub fn flush(&mut self, l: &mut Link<'_>) -> Result<()> {
+        self.sleep = Sleep::Uninterruptible;
+        let mut result: Result<()> = Ok(());
+        let mut skip_to_rewind = false;
+        if self.ps.rw == Rw::Writing && !self.pos_unknown {
+            if let Err(e) = self.flush_write_buffer(l) {
+                if e != Errno::NoSpc {
+                    result = Err(e);
+                    skip_to_rewind = true;
+                }
+            }
+        }
+        if !skip_to_rewind {
+            if self.ps.rw == Rw::Writing && !self.pos_unknown {
+                let mut req = Req::new(Op::Wfm);
+                if self.opts.nowait_eof {
+                    req.flags = ReqFlags::IMMED.bits();
+                }
+                req.count = 1 + i32::from(self.opts.two_fm);
+                match self.call(l, req, Vec::new(), self.timeout) {
+                    Ok(d) if d.sense.good || eom_written(&d.sense) => {
+                        if self.ps.drv_file >= 0 {
+                            self.ps.drv_file += 1;
+                        }
+                        self.ps.drv_block = 0;
+                        if self.opts.two_fm {
+                            let _ = self.cross_eof(l, false);
+                        }
+                        self.ps.eof = Eof::Fm;
+                    }
+                    Ok(_) | Err(_) => {
+                        if result.is_ok() {
+                            result = Err(Errno::Io);
+                        }
+                    }
+                }
+            } else if !self.rew_at_close {
+                if !self.opts.sysv || self.ps.rw != Rw::Reading {
+                    if self.opts.can_bsr {
+                        result = self.flush_buffer(l, false);
+                    } else if self.ps.eof == Eof::FmHit {
+                        if self.cross_eof(l, false).is_err() {
+                            self.bump_file();
+                            self.ps.eof = Eof::Fm;
+                        } else {
+                            self.ps.eof = Eof::No;
+                        }
+                    }
+                } else {
+                    let crossed = self.ps.eof == Eof::No && self.cross_eof(l, true).is_ok();
+                    if crossed || self.ps.eof == Eof::FmHit {
+                        self.bump_file();
+                        self.ps.eof = Eof::Fm;
+                    }
+                }
+            }
+        }
+        if self.rew_at_close {
+            let r2 = self.int_ioctl(l, MtOp::Rew, 1);
+            if result.is_ok() {
+                result = r2;
+            }
+        }
+        result
+    }
+
+    /// st_release: the master file is gone. Tells the daemon.
+    pub fn release(&mut self, l: &mut Link<'_>) -> Result<()> {
+        self.sleep = Sleep::Uninterruptible;
+        if self.door == Door::Auto {
+            let _ = self.door_lock(l, false);
+        }
+        // Nothing may stay queued past close: the daemon must have the data.
+        let mut result = self.drain(l);
+        if result.is_ok() {
+            if let Some(e) = self.behind_err.take() {
+                if e != Errno::NoSpc {
+                    result = Err(e);
+                }
+            }
+        }
+        if self.session_alive(l) {
+            let r2 = self.call(l, Req::new(Op::Close), Vec::new(), self.timeout).and_then(|d| self.chk(&d.sense));
+            if result.is_ok() {
+                result = r2;
+            }
+        }
+        self.rbuf = Vec::new();
+        self.rbytes = 0;
+        self.rptr = 0;
+        self.in_use = false;
+        self.session = None;
+        result
+    }
+
+    pub(super) fn bump_file(&mut self) {
+        if self.ps.drv_file >= 0 {
+            self.ps.drv_file += 1;
+        }
+        self.ps.drv_block = 0;
+    }
+}

@@ -1,0 +1,402 @@
+//! Read and write: st_read with read_tape, st_write with its synchronous
+//! path at early warning, and the read buffer (flush_buffer, cross_eof).
+
+use alloc::vec::Vec;
+
+use super::{clamp_len, cost, write_req, Door, Drv, EomPolicy, Eof, Link, MtOp, Ready, Rw, FIXED_BUFFER_SIZE, FIXED_WRITE_CHUNK};
+use crate::errno::{Errno, Result};
+use crate::host::{Sleep, UserIn, UserOut};
+use crate::proto::{self, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
+
+impl Drv {
+    /// st_flush_write_buffer: all written data reached the drive.
+    pub(super) fn flush_write_buffer(&mut self, l: &mut Link<'_>) -> Result<()> {
+        self.write_behind_check(l, true)
+    }
+
+    /// flush_buffer: before an operation that moves the tape.
+    pub(super) fn flush_buffer(&mut self, l: &mut Link<'_>, seek_next: bool) -> Result<()> {
+        if self.ready != Ready::Ready {
+            return Ok(());
+        }
+        if self.pos_unknown {
+            return Err(Errno::Io);
+        }
+        if self.ps.rw == Rw::Writing {
+            return self.flush_write_buffer(l);
+        }
+        if self.block_size == 0 {
+            return Ok(());
+        }
+        let bs = self.block_size as usize;
+        let backspace = (self.rbytes + self.rptr) / bs - self.rptr.div_ceil(bs);
+        self.rbuf = Vec::new();
+        self.rbytes = 0;
+        self.rptr = 0;
+        let mut result = Ok(());
+        if !seek_next {
+            if self.ps.eof == Eof::FmHit {
+                result = self.cross_eof(l, false);
+                if result.is_ok() {
+                    self.ps.eof = Eof::No;
+                } else {
+                    self.bump_file();
+                }
+            }
+            if result.is_ok() && backspace > 0 {
+                result = self.int_ioctl(l, MtOp::Bsr, backspace as i64);
+            }
+        } else if self.ps.eof == Eof::FmHit {
+            self.bump_file();
+            self.ps.eof = Eof::No;
+        }
+        result
+    }
+
+    /// cross_eof: step over a filemark without touching the counters.
+    pub(super) fn cross_eof(&mut self, l: &mut Link<'_>, forward: bool) -> Result<()> {
+        let mut req = Req::new(Op::Space);
+        req.arg = Space::Filemarks as u64;
+        req.count = if forward { 1 } else { -1 };
+        let t = self.timeout;
+        let d = self.call(l, req, Vec::new(), t)?;
+        self.chk(&d.sense)
+    }
+
+    /// rw_checks: common to read and write.
+    pub(super) fn rw_checks(&mut self, l: &mut Link<'_>, count: usize) -> Result<()> {
+        if self.ready != Ready::Ready {
+            return Err(self.not_ready_err());
+        }
+        if self.pos_unknown || !self.session_alive(l) {
+            return Err(Errno::Io);
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        if count > proto::MAX_RECORD as usize && self.block_size == 0 {
+            return Err(Errno::Inval);
+        }
+        if self.block_size == 0
+            && self.max_block > 0
+            && (count < self.min_block as usize || count > self.max_block as usize)
+        {
+            return Err(Errno::Inval);
+        }
+        if self.opts.auto_lock && self.door == Door::Unlocked && self.door_lock(l, true).is_ok() {
+            self.door = Door::Auto;
+        }
+        Ok(())
+    }
+
+    /// st_write. Fixed-block writes go out in chunks of at most
+    /// [`FIXED_WRITE_CHUNK`] bytes; a write that ends early returns the bytes
+    /// written, as st does.
+    pub fn write(&mut self, l: &mut Link<'_>, src: &mut dyn UserIn, count: usize, window: usize) -> Result<usize> {
+        self.sleep = Sleep::Killable;
+        self.rw_checks(l, count)?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let bs = self.block_size as usize;
+        if bs != 0 && count % bs != 0 {
+            return Err(Errno::Inval);
+        }
+        if self.write_prot {
+            return Err(Errno::Acces);
+        }
+        if self.ps.rw == Rw::Reading {
+            self.flush_buffer(l, false)?;
+            self.ps.rw = Rw::Writing;
+        } else if self.ps.rw != Rw::Writing && self.ps.drv_file == 0 && self.ps.drv_block == 0 {
+            self.set_mode_densblk(l)?;
+            if let Some(on) = self.default_compression {
+                if !self.compression_changed {
+                    // st only warns when the default cannot be set.
+                    let _ = self.compression(l, on);
+                }
+            }
+        }
+        let chunk = FIXED_WRITE_CHUNK.checked_div(bs).map_or(count, |n| n.max(1) * bs);
+        let first = write_req(count.min(chunk), bs)?;
+        let behind = self.can_write_behind(cost(&first), count.min(chunk), window);
+        match self.write_behind_check(l, !behind) {
+            Ok(()) => {}
+            Err(Errno::NoSpc) => self.ps.eof = Eof::EomOk,
+            Err(Errno::Intr) => return Err(Errno::Intr),
+            Err(_) => self.ps.eof = Eof::EomError,
+        }
+        if self.ps.eof == Eof::EomOk {
+            return match self.policy.eom {
+                EomPolicy::Enospc => {
+                    self.ps.eof = Eof::Eod1;
+                    Err(Errno::NoSpc)
+                }
+                EomPolicy::Eio => Err(Errno::Io),
+            };
+        } else if self.ps.eof == Eof::EomError {
+            return Err(Errno::Io);
+        }
+        self.ps.rw = Rw::Writing;
+        let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
+        let mut done = 0usize;
+        while done < count {
+            let n = (count - done).min(chunk);
+            let req = write_req(n, bs)?;
+            let mut data = l.chan.with(|c| c.take_buffer(n)).unwrap_or_default();
+            if let Err(e) = src.read_vec(done, n, &mut data) {
+                return partial(done, e);
+            }
+            let c = cost(&req);
+            if self.ps.eof < Eof::EomOk && self.can_write_behind(c, n, window) {
+                if let Err(e) = self.submit_behind(l, req, data, c) {
+                    return partial(done, e);
+                }
+            } else {
+                if let Err(e) = self.drain(l) {
+                    return partial(done, e);
+                }
+                match self.write_sync(l, req, data) {
+                    Ok(None) => {}
+                    Ok(Some(Ok(w))) => return Ok(done + w),
+                    Ok(Some(Err(e))) | Err(e) => return partial(done, e),
+                }
+            }
+            done += n;
+        }
+        if self.ps.eof == Eof::Eod1 {
+            self.ps.eof = Eof::EomOk;
+        } else if self.ps.eof != Eof::EomOk {
+            self.ps.eof = Eof::No;
+        }
+        Ok(count)
+    }
+
+    /// The synchronous write of st_write, for one request. Returns None when
+    /// it completed normally, Some(result) when the write ends here: the
+    /// bytes of this request that were written, or an error.
+    pub(super) fn write_sync(&mut self, l: &mut Link<'_>, req: Req, data: Vec<u8>) -> Result<Option<Result<usize>>> {
+        let bs = self.block_size as usize;
+        let total = data.len();
+        let blks = total.checked_div(bs).unwrap_or(1);
+        let d = self.call(l, req, data, self.timeout)?;
+        let s = d.sense;
+        if self.chk(&s).is_ok() {
+            if self.ps.drv_block >= 0 {
+                self.ps.drv_block = self.ps.drv_block.saturating_add(blks as i32);
+            }
+            return Ok(None);
+        }
+        if !s.flags.contains(SenseFlags::EOM) {
+            self.ps.drv_block = -1;
+            return Ok(Some(Err(Errno::Io)));
+        }
+        // End of medium: the residue says what was not written.
+        let mut undone = s.resid.max(0) as u64;
+        if bs != 0 {
+            undone = undone.saturating_mul(bs as u64);
+        }
+        let undone = usize::try_from(undone).unwrap_or(usize::MAX);
+        if undone > total {
+            // EOM for data written earlier: st's "EOM with lost data".
+            self.ps.eof = Eof::EomError;
+            self.ps.drv_block = -1;
+            return Ok(Some(Err(Errno::Io)));
+        }
+        let written = total - undone;
+        if self.ps.drv_block >= 0 {
+            let add = written.checked_div(bs).map_or(i32::from(written > 0), |n| n as i32);
+            self.ps.drv_block = self.ps.drv_block.saturating_add(add);
+        }
+        if self.policy.eom == EomPolicy::Eio && !self.opts.ewarn && written == total {
+            // NetBSD without MTEWARN does not report early warning.
+            return Ok(None);
+        }
+        self.ps.eof = Eof::EomOk;
+        Ok(Some(if written > 0 {
+            Ok(written)
+        } else if self.policy.eom == EomPolicy::Eio {
+            Err(Errno::Io)
+        } else {
+            Err(Errno::NoSpc)
+        }))
+    }
+
+    /// read_tape: one READ command into the read buffer. Ok(true) when a
+    /// special condition (filemark, end of data) ended the transfer.
+    pub(super) fn read_tape(&mut self, l: &mut Link<'_>, count: usize) -> Result<bool> {
+        if count == 0 {
+            return Ok(false);
+        }
+        if self.ps.eof == Eof::FmHit {
+            return Ok(true);
+        }
+        let bs = self.block_size as usize;
+        let (blks, bytes) = if bs == 0 {
+            (1usize, count.min(proto::MAX_RECORD as usize))
+        } else if self.opts.read_ahead {
+            let blks = (FIXED_BUFFER_SIZE.max(bs) / bs).max(1);
+            (blks, blks * bs)
+        } else {
+            let bytes = count.min(FIXED_BUFFER_SIZE.max(bs));
+            let blks = bytes / bs;
+            (blks, blks * bs)
+        };
+        let mut req = Req::new(Op::Read);
+        req.length = bytes as u64;
+        let mut rf = ReqFlags::empty();
+        if bs != 0 {
+            rf |= ReqFlags::FIXED;
+            req.count = i32::try_from(blks).map_err(|_| Errno::Inval)?;
+        } else if self.opts.sili {
+            rf |= ReqFlags::SILI;
+        }
+        req.flags = rf.bits();
+        let d = self.call(l, req, Vec::new(), self.timeout)?;
+        self.rbuf = d.data;
+        self.rptr = 0;
+        self.ps.at_sm = false;
+        let got = self.rbuf.len();
+        let s = d.sense;
+        let mut special = false;
+        if self.chk(&s).is_err() {
+            special = true;
+            let mut flags = s.flags;
+            if s.key == SenseKey::BlankCheck {
+                flags.remove(SenseFlags::ILI);
+            }
+            let mut nbytes: i64;
+            if !flags.is_empty() {
+                let mut transfer = s.resid;
+                if s.key == SenseKey::MediumError {
+                    if bs == 0 {
+                        transfer = bytes as i64;
+                    }
+                    flags.remove(SenseFlags::ILI);
+                }
+                if flags.contains(SenseFlags::ILI) {
+                    if bs == 0 && transfer < 0 {
+                        if self.ps.drv_block >= 0 {
+                            self.ps.drv_block += 1;
+                        }
+                        self.rbytes = 0;
+                        self.rbuf = Vec::new();
+                        return Err(self.policy.short_read);
+                    } else if bs == 0 {
+                        nbytes = bytes as i64 - transfer;
+                    } else {
+                        if transfer == blks as i64 {
+                            if self.ps.drv_block >= 0 {
+                                self.ps.drv_block = self.ps.drv_block.saturating_add((blks as i64 - transfer + 1) as i32);
+                            }
+                            self.rbytes = 0;
+                            let _ = self.int_ioctl(l, MtOp::Bsr, 1);
+                            return Err(Errno::Io);
+                        }
+                        nbytes = (blks as i64 - transfer) * bs as i64;
+                        if self.ps.drv_block >= 0 {
+                            self.ps.drv_block += 1;
+                        }
+                        self.rbytes = clamp_len(nbytes, got);
+                        if self.int_ioctl(l, MtOp::Bsr, 1).is_err() {
+                            return Err(Errno::Io);
+                        }
+                    }
+                } else if flags.contains(SenseFlags::FMK) {
+                    self.ps.eof = if self.ps.eof != Eof::FmHit { Eof::FmHit } else { Eof::Eod2 };
+                    nbytes = if bs == 0 { 0 } else { bytes as i64 - transfer * bs as i64 };
+                } else if flags.contains(SenseFlags::EOM) {
+                    self.ps.eof = if self.ps.eof == Eof::Fm { Eof::Eod1 } else { Eof::EomOk };
+                    nbytes = if bs == 0 { bytes as i64 - transfer } else { bytes as i64 - transfer * bs as i64 };
+                } else {
+                    nbytes = 0;
+                }
+            } else {
+                self.ps.drv_block = -1;
+                nbytes = 0;
+                if self.ps.eof == Eof::Fm && s.key == SenseKey::BlankCheck {
+                    self.ps.eof = Eof::Eod2;
+                } else {
+                    self.rbytes = 0;
+                    self.rbuf = Vec::new();
+                    return Err(Errno::Io);
+                }
+            }
+            if nbytes < 0 {
+                nbytes = 0;
+            }
+            self.rbytes = clamp_len(nbytes, got);
+        } else {
+            self.rbytes = if bs == 0 { got } else { clamp_len(bytes as i64, got) };
+        }
+        if self.ps.drv_block >= 0 {
+            let add = self.rbytes.checked_div(bs).map_or(1, |n| n as i32);
+            self.ps.drv_block = self.ps.drv_block.saturating_add(add);
+        }
+        Ok(special)
+    }
+
+    /// st_read.
+    pub fn read(&mut self, l: &mut Link<'_>, out: &mut dyn UserOut, count: usize) -> Result<usize> {
+        self.sleep = Sleep::Killable;
+        self.rw_checks(l, count)?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let bs = self.block_size as usize;
+        if bs != 0 && count % bs != 0 && !self.opts.read_ahead {
+            return Err(Errno::Inval);
+        }
+        if self.ps.rw == Rw::Writing {
+            self.flush_buffer(l, false)?;
+            self.ps.rw = Rw::Reading;
+        }
+        if self.rbytes == 0 && self.ps.eof >= Eof::Eod1 {
+            if self.ps.eof < Eof::Eod {
+                self.ps.eof = if self.ps.eof == Eof::Eod1 { Eof::Eod2 } else { Eof::Eod };
+                return Ok(0);
+            }
+            return Err(Errno::Io);
+        }
+        self.ps.rw = Rw::Reading;
+        let mut total = 0usize;
+        let mut special = false;
+        while total < count && !special {
+            if self.rbytes == 0 {
+                special = self.read_tape(l, count - total)?;
+            }
+            if self.rbytes > 0 {
+                let transfer = self.rbytes.min(count - total);
+                let chunk = self.rbuf.get(self.rptr..self.rptr + transfer).ok_or(Errno::Io)?;
+                out.write(total, chunk)?;
+                self.rptr += transfer;
+                self.rbytes -= transfer;
+                total += transfer;
+            }
+            if self.rbytes == 0 {
+                self.rbuf = Vec::new();
+                self.rptr = 0;
+            }
+            if bs == 0 {
+                break;
+            }
+        }
+        if total == 0 {
+            match self.ps.eof {
+                Eof::FmHit => {
+                    self.ps.eof = Eof::Fm;
+                    self.bump_file();
+                }
+                Eof::Eod1 => {
+                    self.ps.eof = Eof::Eod2;
+                    self.bump_file();
+                }
+                Eof::Eod2 => self.ps.eof = Eof::Eod,
+                _ => {}
+            }
+        } else if self.ps.eof == Eof::Fm {
+            self.ps.eof = Eof::No;
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,77 @@
+//! Status: MTIOCGET (st's status with the drive asked whether a medium is
+//! still loaded and writable) and MTIOCPOS, after the flush st_ioctl does.
+
+use alloc::vec::Vec;
+
+use super::{Drv, Link, Ready, Rw, TapeStatus, Eof};
+use crate::errno::Result;
+use crate::host::Sleep;
+use crate::proto::{DriveFlags, Op, Req};
+
+impl Drv {
+    /// The flush st_ioctl does before MTIOCGET, MTIOCPOS and other ioctls.
+    pub fn ioctl_flush(&mut self, l: &mut Link<'_>, for_status: bool) -> Result<()> {
+        self.sleep = Sleep::Killable;
+        match self.flush_buffer(l, false) {
+            Ok(()) => Ok(()),
+            Err(_) if for_status && self.pos_unknown => {
+                self.reset_state();
+                self.pos_unknown = true;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// MTIOCPOS (after [`Drv::ioctl_flush`]).
+    pub fn tell(&mut self, l: &mut Link<'_>) -> Result<u32> {
+        self.get_location(l)
+    }
+
+    /// MTIOCGET (after [`Drv::ioctl_flush`]): st's status, with the drive
+    /// asked whether a medium is still loaded and writable.
+    pub fn status(&mut self, l: &mut Link<'_>) -> TapeStatus {
+        if self.ready != Ready::NotReady && self.session_alive(l) {
+            if let Ok(d) = self.call(l, Req::new(Op::Status), Vec::new(), self.timeout) {
+                let f = d.rep.status.flags();
+                self.drv_write_prot = f.contains(DriveFlags::WRPROT);
+                if f.contains(DriveFlags::CLEAN) {
+                    self.cleaning_req = true;
+                }
+                if !f.contains(DriveFlags::READY) && self.ready == Ready::Ready {
+                    self.set_not_ready(Ready::NoTape);
+                }
+            }
+        } else if self.ready == Ready::Ready && !self.session_alive(l) {
+            // The daemon is gone: the drive is not ready any more.
+            self.ready = Ready::NotReady;
+        }
+        let ps = self.ps;
+        let mut blkno = ps.drv_block;
+        let bs = self.block_size as usize;
+        if bs != 0 && blkno >= 0 && ps.rw == Rw::Reading {
+            blkno -= self.rbytes.div_ceil(bs) as i32;
+        }
+        let st = TapeStatus {
+            blksize: self.block_size,
+            density: self.density,
+            fileno: ps.drv_file,
+            blkno,
+            soft_errors: self.recover_reg,
+            partition: 0,
+            bot: blkno == 0 && ps.drv_file == 0,
+            eof: blkno == 0 && ps.drv_file != 0,
+            eot: ps.eof == Eof::EomOk || ps.eof == Eof::EomError,
+            sm: ps.at_sm,
+            eod: ps.eof > Eof::EomError,
+            wr_prot: self.drv_write_prot,
+            online: self.ready == Ready::Ready,
+            dr_open: self.ready == Ready::NoTape,
+            im_rep_en: self.opts.async_writes || (self.opts.buffer_writes && bs != 0) || self.drv_buffer != 0,
+            cln: self.cleaning_req,
+            fixed: bs != 0,
+        };
+        self.recover_reg = 0;
+        st
+    }
+}

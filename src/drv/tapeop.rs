@@ -1,0 +1,468 @@
+//! Tape operations (MTIOCTOP): st_ioctl's preparation, st_int_ioctl's drive
+//! commands and bookkeeping, load and unload, the door lock, locate and
+//! read position.
+
+use alloc::vec::Vec;
+
+use super::{s24, u24, Door, Drv, Eof, Link, MtOp, PartStat, Ready, Rw};
+use crate::abi::mtst;
+use crate::errno::{Errno, Result};
+use crate::host::Sleep;
+use crate::proto::{DriveFlags, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
+
+impl Drv {
+    pub(super) fn immed(&self) -> ReqFlags {
+        if self.opts.nowait {
+            ReqFlags::IMMED
+        } else {
+            ReqFlags::empty()
+        }
+    }
+
+    /// st_ioctl for MTIOCTOP.
+    pub fn mtop(&mut self, l: &mut Link<'_>, op: MtOp, count: i32) -> Result<()> {
+        self.sleep = Sleep::Killable;
+        let mut count = i64::from(count);
+        if op == MtOp::SetDrvBuffer && !l.host.privileged() {
+            return Err(Errno::Perm);
+        }
+        if !self.pos_unknown {
+            if self.ps.eof == Eof::FmHit {
+                if matches!(op, MtOp::Fsf | MtOp::Fsfm | MtOp::Eom) {
+                    count -= 1;
+                    if self.ps.drv_file >= 0 {
+                        self.ps.drv_file += 1;
+                    }
+                } else if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
+                    count += 1;
+                    if self.ps.drv_file >= 0 {
+                        self.ps.drv_file += 1;
+                    }
+                }
+            }
+            let seek_next = matches!(
+                op,
+                MtOp::Seek
+                    | MtOp::Rew
+                    | MtOp::Offl
+                    | MtOp::Reten
+                    | MtOp::Eom
+                    | MtOp::Lock
+                    | MtOp::Load
+                    | MtOp::Fsf
+                    | MtOp::Fsfm
+                    | MtOp::Bsf
+                    | MtOp::Bsfm
+                    | MtOp::Compression
+            );
+            self.flush_buffer(l, seek_next)?;
+            if self.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
+                self.int_ioctl(l, MtOp::Weof, 1)?;
+                if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
+                    count += 1;
+                }
+                self.ps.rw = Rw::Idle;
+            }
+        } else {
+            if !matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Load | MtOp::Reten | MtOp::Erase | MtOp::Seek | MtOp::Eom) {
+                return Err(Errno::Io);
+            }
+            self.reset_state();
+        }
+        if !matches!(op, MtOp::Nop | MtOp::SetBlk | MtOp::SetDensity | MtOp::Wsm | MtOp::SetDrvBuffer | MtOp::SetPart) {
+            self.ps.rw = Rw::Idle;
+        }
+        if op == MtOp::Offl && self.door != Door::Unlocked {
+            let _ = self.door_lock(l, false);
+        }
+        let ucount = count as u32;
+        match op {
+            MtOp::SetDrvBuffer if ucount & mtst::OPTIONS != 0 => self.set_options(l, ucount),
+            MtOp::SetPart | MtOp::MkPart => Err(Errno::Inval),
+            MtOp::Seek => {
+                let r = self.set_location(l, count as u32);
+                self.ps.rw = Rw::Idle;
+                r
+            }
+            MtOp::Unload | MtOp::Offl => self.do_load_unload(l, false, false),
+            MtOp::Load => self.do_load_unload(l, true, false),
+            MtOp::Lock | MtOp::Unlock => self.door_lock(l, op == MtOp::Lock),
+            MtOp::Compression => self.compression(l, count & 1 != 0),
+            MtOp::Cache | MtOp::NoCache => {
+                self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(op == MtOp::Cache))
+            }
+            MtOp::Ewarn => {
+                self.opts.ewarn = count != 0;
+                Ok(())
+            }
+            MtOp::Nbsf => {
+                // Backward over `count` filemarks, then forward over the one
+                // found: the start of the file.
+                self.int_ioctl(l, MtOp::Bsf, count + 1)?;
+                self.int_ioctl(l, MtOp::Fsf, 1)
+            }
+            _ => self.int_ioctl(l, op, count),
+        }
+    }
+
+    pub(super) fn reset_state(&mut self) {
+        self.pos_unknown = false;
+        self.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 };
+    }
+
+    /// st_int_ioctl: one drive command for a tape operation.
+    pub(super) fn int_ioctl(&mut self, l: &mut Link<'_>, op: MtOp, arg: i64) -> Result<()> {
+        if self.ready != Ready::Ready {
+            return Err(self.not_ready_err());
+        }
+        let mut timeout = self.long_timeout;
+        let mut fileno = self.ps.drv_file;
+        let mut blkno = self.ps.drv_block;
+        let mut at_sm = self.ps.at_sm;
+        let mut chg_eof = true;
+        let mut req;
+        let space = |kind: Space, n: i32| {
+            let mut r = Req::new(Op::Space);
+            r.arg = kind as u64;
+            r.count = n;
+            r
+        };
+        match op {
+            MtOp::Fsf | MtOp::Fsfm => {
+                chg_eof = op == MtOp::Fsf;
+                req = space(Space::Filemarks, s24(arg));
+                if fileno >= 0 {
+                    fileno = fileno.wrapping_add(arg as i32);
+                }
+                blkno = 0;
+                at_sm &= arg == 0;
+            }
+            MtOp::Bsf | MtOp::Bsfm => {
+                chg_eof = op == MtOp::Bsf;
+                req = space(Space::Filemarks, s24(-arg));
+                if fileno >= 0 {
+                    fileno = fileno.wrapping_sub(arg as i32);
+                }
+                blkno = -1;
+                at_sm &= arg == 0;
+            }
+            MtOp::Fsr => {
+                req = space(Space::Blocks, s24(arg));
+                if blkno >= 0 {
+                    blkno = blkno.wrapping_add(arg as i32);
+                }
+                at_sm &= arg == 0;
+            }
+            MtOp::Bsr => {
+                req = space(Space::Blocks, s24(-arg));
+                if blkno >= 0 {
+                    blkno = blkno.wrapping_sub(arg as i32);
+                }
+                at_sm &= arg == 0;
+            }
+            MtOp::Fss | MtOp::Bss => {
+                req = space(Space::Setmarks, s24(if op == MtOp::Fss { arg } else { -arg }));
+                if arg != 0 {
+                    blkno = -1;
+                    fileno = -1;
+                    at_sm = true;
+                }
+            }
+            MtOp::Weof | MtOp::Weofi | MtOp::Wsm => {
+                if self.write_prot {
+                    return Err(Errno::Acces);
+                }
+                req = Req::new(Op::Wfm);
+                let mut rf = ReqFlags::empty();
+                if op == MtOp::Wsm {
+                    rf |= ReqFlags::SETMARK;
+                }
+                if op == MtOp::Weofi || (op == MtOp::Weof && self.opts.nowait_eof) {
+                    rf |= ReqFlags::IMMED;
+                }
+                req.flags = rf.bits();
+                req.count = u24(arg);
+                timeout = self.timeout;
+                if fileno >= 0 {
+                    fileno = fileno.wrapping_add(arg as i32);
+                }
+                blkno = 0;
+                at_sm = op == MtOp::Wsm;
+            }
+            MtOp::Rew => {
+                req = Req::new(Op::Rewind);
+                req.flags = self.immed().bits();
+                fileno = 0;
+                blkno = 0;
+                at_sm = false;
+            }
+            MtOp::Nop => return Ok(()),
+            MtOp::Reten => {
+                req = Req::new(Op::Load);
+                req.flags = (self.immed() | ReqFlags::LOAD | ReqFlags::RETEN).bits();
+                fileno = 0;
+                blkno = 0;
+                at_sm = false;
+            }
+            MtOp::Eom => {
+                if !self.opts.fast_mteom {
+                    let _ = self.int_ioctl(l, MtOp::Fsf, 0x7f_ffff);
+                    fileno = self.ps.drv_file;
+                    if self.ps.eof >= Eof::Eod1 {
+                        return Ok(());
+                    }
+                } else {
+                    fileno = -1;
+                }
+                req = space(Space::Eod, 0);
+                blkno = -1;
+                at_sm = false;
+            }
+            MtOp::Erase => {
+                if self.write_prot {
+                    return Err(Errno::Acces);
+                }
+                req = Req::new(Op::Erase);
+                let mut rf = self.immed();
+                if arg != 0 {
+                    rf |= ReqFlags::LONG;
+                }
+                req.flags = rf.bits();
+                timeout = self.long_timeout.saturating_mul(8);
+            }
+            MtOp::SetBlk | MtOp::SetDensity | MtOp::SetDrvBuffer => {
+                chg_eof = false;
+                if self.rbytes != 0 {
+                    return Err(Errno::Io);
+                }
+                let a = arg as u32;
+                if op == MtOp::SetBlk
+                    && a & mtst::BLKSIZE_MASK != 0
+                    && self.max_block > 0
+                    && ((a & mtst::BLKSIZE_MASK) < self.min_block || (a & mtst::BLKSIZE_MASK) > self.max_block)
+                {
+                    return Err(Errno::Inval);
+                }
+                req = Req::new(Op::Mode);
+                let rf = match op {
+                    MtOp::SetBlk => {
+                        req.length = u64::from(a & mtst::BLKSIZE_MASK);
+                        self.blksize_changed = true;
+                        ReqFlags::SET_BLKSIZE
+                    }
+                    MtOp::SetDensity => {
+                        req.arg = u64::from(a & 0xff);
+                        self.density_changed = true;
+                        ReqFlags::SET_DENSITY
+                    }
+                    _ => {
+                        req.arg2 = a & 7;
+                        ReqFlags::SET_DRVBUF
+                    }
+                };
+                req.flags = rf.bits();
+                timeout = self.timeout;
+            }
+            _ => return Err(Errno::NoSys),
+        }
+        let d = self.call(l, req, Vec::new(), timeout)?;
+        let s = d.sense;
+        let result = self.chk(&s);
+        if result.is_ok() {
+            self.ps.drv_block = blkno;
+            self.ps.drv_file = fileno;
+            self.ps.at_sm = at_sm;
+            let mut r = Ok(());
+            if op == MtOp::Bsfm {
+                r = self.int_ioctl(l, MtOp::Fsf, 1);
+            } else if op == MtOp::Fsfm {
+                r = self.int_ioctl(l, MtOp::Bsf, 1);
+            }
+            match op {
+                MtOp::SetBlk => {
+                    self.block_size = (arg as u32) & mtst::BLKSIZE_MASK;
+                    self.rbytes = 0;
+                    self.rptr = 0;
+                }
+                MtOp::SetDrvBuffer => self.drv_buffer = (arg as u8) & 7,
+                MtOp::SetDensity => self.density = arg as u8,
+                _ => {}
+            }
+            if op == MtOp::Eom {
+                self.ps.eof = Eof::Eod;
+            } else if op == MtOp::Fsf {
+                self.ps.eof = Eof::Fm;
+            } else if chg_eof {
+                self.ps.eof = Eof::No;
+            }
+            if matches!(op, MtOp::Weof | MtOp::Weofi) {
+                self.ps.rw = Rw::Idle;
+            }
+            return r;
+        }
+        // Not completely successful.
+        let mut result = result;
+        if s.flags.contains(SenseFlags::EOM) {
+            if !matches!(op, MtOp::Bsf | MtOp::Bsfm | MtOp::Bsr | MtOp::Bss) {
+                self.ps.eof = Eof::EomOk;
+            }
+            self.ps.drv_block = 0;
+        }
+        let mut undone = s.resid.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        if matches!(op, MtOp::Weof | MtOp::Weofi) && s.flags.contains(SenseFlags::EOM) {
+            if matches!(s.key, SenseKey::NoSense | SenseKey::Recovered) {
+                result = Ok(());
+                self.ps.eof = Eof::No;
+                self.ps.rw = Rw::Idle;
+            } else {
+                if fileno >= 0 {
+                    fileno = fileno.wrapping_sub(undone);
+                }
+                if i64::from(undone) < arg {
+                    self.ps.eof = Eof::No;
+                }
+            }
+            self.ps.drv_file = fileno;
+        } else if matches!(op, MtOp::Fsf | MtOp::Fsfm) {
+            self.ps.drv_file = if fileno >= 0 { fileno.wrapping_sub(undone) } else { fileno };
+            self.ps.drv_block = -1;
+            self.ps.eof = Eof::No;
+        } else if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
+            if arg > 0 && undone < 0 {
+                undone = undone.wrapping_neg();
+            }
+            if self.ps.drv_file >= 0 {
+                self.ps.drv_file = fileno.wrapping_add(undone);
+            }
+            self.ps.drv_block = 0;
+            self.ps.eof = Eof::No;
+        } else if op == MtOp::Fsr {
+            if s.flags.contains(SenseFlags::FMK) {
+                self.bump_file();
+                self.ps.eof = Eof::Fm;
+            } else {
+                self.ps.drv_block = if blkno >= undone { blkno - undone } else { -1 };
+                self.ps.eof = Eof::No;
+            }
+        } else if op == MtOp::Bsr {
+            if s.flags.contains(SenseFlags::FMK) {
+                self.ps.drv_file = self.ps.drv_file.wrapping_sub(1);
+                self.ps.drv_block = -1;
+            } else {
+                if arg > 0 && undone < 0 {
+                    undone = undone.wrapping_neg();
+                }
+                if self.ps.drv_block >= 0 {
+                    self.ps.drv_block = blkno.wrapping_add(undone);
+                }
+            }
+            self.ps.eof = Eof::No;
+        } else if op == MtOp::Eom {
+            self.ps.drv_file = -1;
+            self.ps.drv_block = -1;
+            self.ps.eof = Eof::Eod;
+        } else if matches!(op, MtOp::SetBlk | MtOp::SetDensity | MtOp::SetDrvBuffer) {
+            // st retries with the other page-format setting; the daemon has one.
+        } else if chg_eof {
+            self.ps.eof = Eof::No;
+        }
+        if s.key == SenseKey::BlankCheck {
+            self.ps.eof = Eof::Eod;
+        }
+        result
+    }
+
+    /// do_load_unload.
+    pub(super) fn do_load_unload(&mut self, l: &mut Link<'_>, load: bool, reten: bool) -> Result<()> {
+        if self.ready != Ready::Ready && !load {
+            return Err(self.not_ready_err());
+        }
+        if self.session.is_none() || !self.session_alive(l) {
+            // No drive to talk to (opened O_NONBLOCK without a daemon).
+            return Err(Errno::Io);
+        }
+        let mut req = Req::new(Op::Load);
+        let mut rf = self.immed();
+        if load {
+            rf |= ReqFlags::LOAD;
+        }
+        if reten {
+            rf |= ReqFlags::RETEN;
+        }
+        req.flags = rf.bits();
+        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
+        let r = self.chk(&d.sense);
+        if r.is_ok() {
+            if !load {
+                self.rew_at_close = false;
+                self.ready = Ready::NoTape;
+            } else {
+                self.rew_at_close = self.autorew_dev;
+                // check_tape on the medium just loaded: a new session.
+                self.ready = Ready::Ready;
+                self.new_session_positions();
+                self.apply_status(&d.rep.status);
+                if self.drv_write_prot {
+                    self.write_prot = true;
+                }
+            }
+        } else {
+            self.ps.drv_file = -1;
+            self.ps.drv_block = -1;
+        }
+        r
+    }
+
+    /// do_door_lock.
+    pub(super) fn door_lock(&mut self, l: &mut Link<'_>, lock: bool) -> Result<()> {
+        let mut req = Req::new(Op::Lock);
+        req.count = i32::from(lock);
+        let r = self.call(l, req, Vec::new(), self.timeout).and_then(|d| self.chk(&d.sense));
+        self.door = match (&r, lock) {
+            (Ok(()), true) => Door::Explicit,
+            (Ok(()), false) => Door::Unlocked,
+            (Err(_), _) => Door::Fails,
+        };
+        r
+    }
+
+    /// get_location: MTIOCPOS.
+    pub(super) fn get_location(&mut self, l: &mut Link<'_>) -> Result<u32> {
+        if self.ready != Ready::Ready {
+            return Err(Errno::Io);
+        }
+        let d = self.call(l, Req::new(Op::ReadPos), Vec::new(), self.timeout)?;
+        if self.chk(&d.sense).is_err() {
+            return Err(Errno::Io);
+        }
+        let st = d.rep.status;
+        if st.flags().contains(DriveFlags::BOP) {
+            self.ps.drv_block = 0;
+            self.ps.drv_file = 0;
+        }
+        Ok(st.position as u32)
+    }
+
+    /// set_location: MTSEEK.
+    pub(super) fn set_location(&mut self, l: &mut Link<'_>, block: u32) -> Result<()> {
+        if self.ready != Ready::Ready {
+            return Err(Errno::Io);
+        }
+        let mut req = Req::new(Op::Locate);
+        req.arg = u64::from(block);
+        req.flags = self.immed().bits();
+        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
+        self.ps.drv_block = -1;
+        self.ps.drv_file = -1;
+        self.ps.eof = Eof::No;
+        if self.chk(&d.sense).is_err() {
+            return Err(Errno::Io);
+        }
+        self.ps.at_sm = false;
+        if block == 0 {
+            self.ps.drv_block = 0;
+            self.ps.drv_file = 0;
+        }
+        Ok(())
+    }
+}

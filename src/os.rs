@@ -1,0 +1,145 @@
+//! The one interface through which the core reaches its host kernel: the
+//! `pmt_os_*` functions every OS glue provides (include/pmt_core.h), behind
+//! safe wrappers, and the two services Rust itself needs from the host (the
+//! global allocator and the panic handler).
+//!
+//! Only the kernel build (feature `kernel`) links against a glue. The rest
+//! of the core sees this module through [`crate::sys::Atomic`] and through
+//! [`crate::ffi`], which implements the engine's [`crate::Host`] and user
+//! buffer traits with these wrappers. Nothing here knows which kernel it
+//! runs in.
+#![allow(unsafe_code)]
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::c_void;
+
+extern "C" {
+    fn pmt_os_alloc(size: usize) -> *mut c_void;
+    fn pmt_os_free(p: *mut c_void, size: usize);
+    fn pmt_os_copyin(cookie: *mut c_void, off: usize, dst: *mut c_void, n: usize) -> i32;
+    fn pmt_os_copyout(cookie: *mut c_void, off: usize, src: *const c_void, n: usize) -> i32;
+    fn pmt_os_wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32;
+    fn pmt_os_wake_slave(host: *mut c_void);
+    fn pmt_os_privileged(host: *mut c_void, cred: *mut c_void) -> bool;
+    fn pmt_os_atomic_enter();
+    fn pmt_os_atomic_exit();
+    fn pmt_os_panic(msg: *const u8, len: usize);
+}
+
+/// Enters an atomic section: no preemption until [`atomic_exit`].
+pub(crate) fn atomic_enter() {
+    // SAFETY: the glue's preemption switch has no preconditions.
+    unsafe { pmt_os_atomic_enter() }
+}
+
+/// Leaves the atomic section entered by [`atomic_enter`].
+pub(crate) fn atomic_exit() {
+    // SAFETY: paired with atomic_enter by crate::sys::Atomic.
+    unsafe { pmt_os_atomic_exit() }
+}
+
+/// A user buffer the glue names by an opaque cookie (a user address on
+/// Linux, a `struct uio` on NetBSD) and `len` bytes long. The core checks
+/// every range against `len` before the glue sees it.
+pub(crate) struct UserCookie {
+    cookie: *mut c_void,
+    len: usize,
+}
+
+impl UserCookie {
+    /// A cookie from the glue, for a buffer of `len` bytes.
+    pub(crate) fn new(cookie: *mut c_void, len: usize) -> UserCookie {
+        UserCookie { cookie, len }
+    }
+
+    fn check(&self, off: usize, n: usize) -> bool {
+        off.checked_add(n).is_some_and(|end| end <= self.len)
+    }
+
+    /// Copies `dst.len()` bytes at `off` of the user buffer into `dst`.
+    /// False on a fault or a range outside the buffer.
+    pub(crate) fn copyin(&mut self, off: usize, dst: &mut [u8]) -> bool {
+        // SAFETY: dst is valid for writes of dst.len() bytes.
+        self.check(off, dst.len()) && unsafe { self.copyin_raw(off, dst.as_mut_ptr(), dst.len()) }
+    }
+
+    /// Copies `n` bytes at `off` of the user buffer to `dst`.
+    ///
+    /// # Safety
+    /// `dst` must be valid for writes of `n` bytes.
+    pub(crate) unsafe fn copyin_raw(&mut self, off: usize, dst: *mut u8, n: usize) -> bool {
+        // SAFETY: the range is inside the user buffer (checked) and dst is
+        // valid for n bytes (the caller's contract); the glue's copy checks
+        // the user side itself.
+        self.check(off, n) && unsafe { pmt_os_copyin(self.cookie, off, dst.cast(), n) } == 0
+    }
+
+    /// Copies `src` to `off` bytes into the user buffer. False on a fault or
+    /// a range outside the buffer.
+    pub(crate) fn copyout(&mut self, off: usize, src: &[u8]) -> bool {
+        // SAFETY: src is valid for reads of src.len() bytes; the range is
+        // inside the user buffer (checked) and the glue checks the user side.
+        self.check(off, src.len()) && unsafe { pmt_os_copyout(self.cookie, off, src.as_ptr().cast(), src.len()) } == 0
+    }
+}
+
+/// Sleeps in the glue until the unit's condition `what`/`arg` holds, a
+/// signal (per `how`) or the timeout. Returns a `PMT_WAIT*` code
+/// ([`crate::iface`]).
+pub(crate) fn wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32 {
+    // SAFETY: host is the glue's context for the current call, which the
+    // glue passed in and keeps alive for the whole call.
+    unsafe { pmt_os_wait(host, what, arg, how, timeout_secs) }
+}
+
+/// Wakes the daemon side of the unit whose context is `host`.
+pub(crate) fn wake_slave(host: *mut c_void) {
+    // SAFETY: as in wait.
+    unsafe { pmt_os_wake_slave(host) }
+}
+
+/// True if the caller (`cred`, as the host names it) may change driver-wide
+/// settings.
+pub(crate) fn privileged(host: *mut c_void, cred: *mut c_void) -> bool {
+    // SAFETY: as in wait; cred is the glue's own value, passed back unchanged.
+    unsafe { pmt_os_privileged(host, cred) }
+}
+
+// ----- what Rust needs from the host ---------------------------------------------
+
+struct HostAlloc;
+
+// SAFETY: the glue's allocator (kvmalloc on Linux, kmem_alloc on NetBSD)
+// returns memory aligned to at least 8 bytes; larger alignments are refused
+// with a null pointer, which callers handle as allocation failure. Frees get
+// the size that was allocated, as kmem_free needs.
+unsafe impl GlobalAlloc for HostAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.align() > 8 {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: the allocation may sleep; the core never allocates with the
+        // channel lock held (the lock checker's tests drive the real Unit).
+        unsafe { pmt_os_alloc(layout.size()).cast() }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from pmt_os_alloc with this layout's size (the
+        // contract of dealloc).
+        unsafe { pmt_os_free(ptr.cast(), layout.size()) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: HostAlloc = HostAlloc;
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    const MSG: &str = "rust core panicked";
+    // SAFETY: pmt_os_panic reports and stops the machine; the message is
+    // static. ud2 ends the function for objtool if it ever returned.
+    unsafe {
+        pmt_os_panic(MSG.as_ptr(), MSG.len());
+        core::arch::asm!("ud2", options(noreturn));
+    }
+}
