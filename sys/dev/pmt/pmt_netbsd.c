@@ -43,15 +43,6 @@ __KERNEL_RCSID(0, "pmt_netbsd.c: pmt pseudo-tape pairs");
 #include "pmt_core.h"
 #include "pmt_netbsd.h"
 
-/*
- * Units are fixed at module load (a kernel config or the module's build
- * may set PMT_NUNITS): NetBSD modules take no parameters, and four pairs
- * are what the Linux module makes by default.
- */
-#ifndef PMT_NUNITS
-#define PMT_NUNITS	4
-#endif
-
 /* Limits of each unit: as the Linux module's defaults. */
 #define PMT_RING	512		/* requests in flight */
 #define PMT_WINDOW	(4 << 20)	/* bytes of write-behind data held */

@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * pmt NetBSD glue: the copy cookie (pmt_netbsd_uio.c), shared by the
- * entry points in pmt_netbsd.c.
+ * pmt NetBSD glue: the number of units, and the copy cookie
+ * (pmt_netbsd_uio.c) the entry points in pmt_netbsd.c use.
  */
 #ifndef PMT_NETBSD_H
 #define PMT_NETBSD_H
 
 #include <sys/types.h>
 #include <sys/uio.h>
+
+/*
+ * Units are fixed at module load (a kernel config or the module's build
+ * may set PMT_NUNITS): NetBSD modules take no parameters, and four pairs
+ * are what the Linux module makes by default.
+ */
+#ifndef PMT_NUNITS
+#define PMT_NUNITS	4
+#endif
 
 /*
  * The core addresses the transfer by offset from its start; the uio only
