@@ -17,7 +17,7 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, Result};
-use crate::proto::{self, Op, Rep, Req, SenseKey, REP_SIZE, REQ_SIZE, VERSION};
+use crate::proto::{self, Rep, Req, REP_SIZE, REQ_SIZE, VERSION};
 
 /// Who waits for a request's completion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,11 +187,6 @@ impl Chan {
         self.pool_bytes
     }
 
-    /// Requests not yet popped by the master.
-    pub fn outstanding(&self) -> usize {
-        self.ring.len()
-    }
-
     /// True if a request of `len` payload bytes fits now: a free ring slot,
     /// and the window has room (a lone request always fits the window).
     pub fn has_space(&self, len: usize) -> bool {
@@ -261,9 +256,11 @@ impl Chan {
     }
 
     /// Checks a reply header (with `dlen` data bytes following) against the
-    /// oldest request the daemon has read. Changes nothing.
+    /// oldest request the daemon has read: the frame (version, length, id,
+    /// operation) here, everything it says in [`crate::boundary`]. Changes
+    /// nothing.
     pub fn check_reply(&self, rep: &Rep, dlen: usize) -> Result<()> {
-        if rep.hdr.version != VERSION || (rep.hdr.len as usize) != REP_SIZE + dlen {
+        if rep.hdr.version != VERSION || (rep.hdr.len as usize) != REP_SIZE.saturating_add(dlen) {
             return Err(Errno::Inval);
         }
         if self.sent == 0 {
@@ -273,14 +270,7 @@ impl Chan {
         if e.state != State::Sent || e.req.hdr.id != rep.hdr.id || e.req.hdr.op != rep.hdr.op {
             return Err(Errno::Inval);
         }
-        if SenseKey::from_u8(rep.sense).is_none() {
-            return Err(Errno::Inval);
-        }
-        let max = if e.req.op() == Some(Op::Read) { e.req.length } else { 0 };
-        if dlen as u64 > max {
-            return Err(Errno::Inval);
-        }
-        Ok(())
+        crate::boundary::check_reply(&e.req, rep, dlen)
     }
 
     /// Completes the oldest read request with `rep`. On success the data moves
@@ -325,10 +315,6 @@ impl Chan {
         }
     }
 
-    /// Behind entries not yet popped (completed or not).
-    pub fn behind(&self) -> usize {
-        self.ring.iter().filter(|e| e.kind == Kind::Behind).count()
-    }
 }
 
 /// The channel behind its lock. In the kernel the lock disables preemption
@@ -353,6 +339,7 @@ impl ChanLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Op;
     use alloc::vec;
 
     fn chan() -> Chan {

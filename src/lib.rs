@@ -6,6 +6,8 @@
 //!
 //! - [`proto`]: the slave protocol, mirrored from `include/pmt_proto.h`;
 //! - [`chan`]: the request/reply channel both sides share;
+//! - [`boundary`]: what a reply may say for its request (every number the
+//!   daemon supplies is checked there);
 //! - [`drv`]: the tape driver engine (st's state machine);
 //! - [`abi`]: per-host tables (Linux, NetBSD): ioctls, `struct mtget`,
 //!   errno values, st conventions;
@@ -21,6 +23,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod boundary;
 pub mod chan;
 pub mod drv;
 pub mod errno;
@@ -31,6 +34,10 @@ pub mod lockcheck;
 pub mod proto;
 mod sys;
 pub mod unit;
+#[cfg(test)]
+mod hostile;
+#[cfg(test)]
+mod testing;
 
 #[cfg(feature = "kernel")]
 #[allow(unsafe_code)]

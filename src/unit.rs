@@ -76,11 +76,6 @@ impl Unit {
         Ok(Unit { cfg, abi, chan: ChanLock::new(chan), drv: spin::mutex::SpinMutex::new(drv) })
     }
 
-    /// The unit's limits.
-    pub fn config(&self) -> Config {
-        self.cfg
-    }
-
     /// The unit's host ABI.
     pub fn abi(&self) -> Abi {
         self.abi

@@ -50,9 +50,7 @@ impl Drv {
             }
         };
         self.room = rep.status.room;
-        if self.ps.drv_block >= 0 {
-            self.ps.drv_block = self.ps.drv_block.saturating_add(blocks);
-        }
+        self.advance_block(i64::from(blocks));
         let s = Sense::of(&rep);
         if s.good || (s.key == SenseKey::Recovered && s.flags.is_empty()) {
             return;

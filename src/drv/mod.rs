@@ -401,13 +401,26 @@ pub struct Drv {
     behind_err: Option<Errno>,
 }
 
+/// Largest count of a SPACE or WRITE FILEMARKS command: SCSI's 24 bits.
+pub const MAX_MOTION: i64 = 0x7f_ffff;
+
+/// A SPACE count, 24-bit signed as SCSI carries it. Counts are checked at
+/// MTIOCTOP; one beyond the range is limited to it, never wrapped into the
+/// other direction.
 fn s24(v: i64) -> i32 {
-    // SPACE counts are 24-bit signed in SCSI, as st sends them.
-    ((v as i32) << 8) >> 8
+    v.clamp(-MAX_MOTION - 1, MAX_MOTION) as i32
 }
 
+/// A WRITE FILEMARKS count, 24-bit unsigned.
 fn u24(v: i64) -> i32 {
-    (v as i32) & 0x00ff_ffff
+    v.clamp(0, 0x00ff_ffff) as i32
+}
+
+/// A file or block number computed as st computes it (in a wider type, so
+/// neither a caller's count nor a residue can wrap it): a result that does
+/// not fit st's int is unknown (-1), never a wrapped number.
+fn pos(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(-1)
 }
 
 fn cost(req: &Req) -> u64 {
@@ -458,68 +471,6 @@ impl Drv {
             behind_err: None,
         }
     }
-
-    /// The position state (for tests and diagnostics).
-    pub fn partstat(&self) -> PartStat {
-        self.ps
-    }
-
-    /// The current options.
-    pub fn opts(&self) -> Opts {
-        self.opts
-    }
-
-    /// True while the master device is open.
-    pub fn in_use(&self) -> bool {
-        self.in_use
-    }
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 }
 
 /// A WRITE request for `n` bytes: one record, or `n / bs` fixed blocks.

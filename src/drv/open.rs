@@ -180,10 +180,7 @@ impl Drv {
                 req.count = 1 + i32::from(self.opts.two_fm);
                 match self.call(l, req, Vec::new(), self.timeout) {
                     Ok(d) if d.sense.good || eom_written(&d.sense) => {
-                        if self.ps.drv_file >= 0 {
-                            self.ps.drv_file += 1;
-                        }
-                        self.ps.drv_block = 0;
+                        self.bump_file();
                         if self.opts.two_fm {
                             let _ = self.cross_eof(l, false);
                         }
@@ -254,10 +251,23 @@ impl Drv {
         result
     }
 
+    /// Crossed a filemark forward: the next file, at its first block.
     pub(super) fn bump_file(&mut self) {
-        if self.ps.drv_file >= 0 {
-            self.ps.drv_file += 1;
-        }
+        self.bump_file_only();
         self.ps.drv_block = 0;
+    }
+
+    /// The file number one on (unknown stays unknown).
+    pub(super) fn bump_file_only(&mut self) {
+        if self.ps.drv_file >= 0 {
+            self.ps.drv_file = super::pos(i64::from(self.ps.drv_file) + 1);
+        }
+    }
+
+    /// The block number `n` blocks on (unknown stays unknown).
+    pub(super) fn advance_block(&mut self, n: i64) {
+        if self.ps.drv_block >= 0 {
+            self.ps.drv_block = super::pos(i64::from(self.ps.drv_block).saturating_add(n));
+        }
     }
 }

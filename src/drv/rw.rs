@@ -29,7 +29,9 @@ impl Drv {
             return Ok(());
         }
         let bs = self.block_size as usize;
-        let backspace = (self.rbytes + self.rptr) / bs - self.rptr.div_ceil(bs);
+        // Whole blocks read ahead that the user has not touched (reads are
+        // whole blocks: the reply boundary checks it).
+        let backspace = ((self.rbytes + self.rptr) / bs).saturating_sub(self.rptr.div_ceil(bs));
         self.rbuf = Vec::new();
         self.rbytes = 0;
         self.rptr = 0;
@@ -182,17 +184,16 @@ impl Drv {
         let d = self.call(l, req, data, self.timeout)?;
         let s = d.sense;
         if self.chk(&s).is_ok() {
-            if self.ps.drv_block >= 0 {
-                self.ps.drv_block = self.ps.drv_block.saturating_add(blks as i32);
-            }
+            self.advance_block(blks as i64);
             return Ok(None);
         }
         if !s.flags.contains(SenseFlags::EOM) {
             self.ps.drv_block = -1;
             return Ok(Some(Err(Errno::Io)));
         }
-        // End of medium: the residue says what was not written.
-        let mut undone = s.resid.max(0) as u64;
+        // End of medium: the residue (within the request, checked at the
+        // reply boundary) says what was not written.
+        let mut undone = u64::try_from(s.resid).unwrap_or(0);
         if bs != 0 {
             undone = undone.saturating_mul(bs as u64);
         }
@@ -204,10 +205,7 @@ impl Drv {
             return Ok(Some(Err(Errno::Io)));
         }
         let written = total - undone;
-        if self.ps.drv_block >= 0 {
-            let add = written.checked_div(bs).map_or(i32::from(written > 0), |n| n as i32);
-            self.ps.drv_block = self.ps.drv_block.saturating_add(add);
-        }
+        self.advance_block(written.checked_div(bs).map_or(i64::from(written > 0), |n| n as i64));
         if self.policy.eom == EomPolicy::Eio && !self.opts.ewarn && written == total {
             // NetBSD without MTEWARN does not report early warning.
             return Ok(None);
@@ -276,27 +274,21 @@ impl Drv {
                 }
                 if flags.contains(SenseFlags::ILI) {
                     if bs == 0 && transfer < 0 {
-                        if self.ps.drv_block >= 0 {
-                            self.ps.drv_block += 1;
-                        }
+                        self.advance_block(1);
                         self.rbytes = 0;
                         self.rbuf = Vec::new();
                         return Err(self.policy.short_read);
                     } else if bs == 0 {
-                        nbytes = bytes as i64 - transfer;
+                        nbytes = (bytes as i64).saturating_sub(transfer);
                     } else {
                         if transfer == blks as i64 {
-                            if self.ps.drv_block >= 0 {
-                                self.ps.drv_block = self.ps.drv_block.saturating_add((blks as i64 - transfer + 1) as i32);
-                            }
+                            self.advance_block(1);
                             self.rbytes = 0;
                             let _ = self.int_ioctl(l, MtOp::Bsr, 1);
                             return Err(Errno::Io);
                         }
-                        nbytes = (blks as i64 - transfer) * bs as i64;
-                        if self.ps.drv_block >= 0 {
-                            self.ps.drv_block += 1;
-                        }
+                        nbytes = (blks as i64).saturating_sub(transfer).saturating_mul(bs as i64);
+                        self.advance_block(1);
                         self.rbytes = clamp_len(nbytes, got);
                         if self.int_ioctl(l, MtOp::Bsr, 1).is_err() {
                             return Err(Errno::Io);
@@ -304,10 +296,11 @@ impl Drv {
                     }
                 } else if flags.contains(SenseFlags::FMK) {
                     self.ps.eof = if self.ps.eof != Eof::FmHit { Eof::FmHit } else { Eof::Eod2 };
-                    nbytes = if bs == 0 { 0 } else { bytes as i64 - transfer * bs as i64 };
+                    nbytes = if bs == 0 { 0 } else { (bytes as i64).saturating_sub(transfer.saturating_mul(bs as i64)) };
                 } else if flags.contains(SenseFlags::EOM) {
                     self.ps.eof = if self.ps.eof == Eof::Fm { Eof::Eod1 } else { Eof::EomOk };
-                    nbytes = if bs == 0 { bytes as i64 - transfer } else { bytes as i64 - transfer * bs as i64 };
+                    let undone = if bs == 0 { transfer } else { transfer.saturating_mul(bs as i64) };
+                    nbytes = (bytes as i64).saturating_sub(undone);
                 } else {
                     nbytes = 0;
                 }
@@ -329,10 +322,7 @@ impl Drv {
         } else {
             self.rbytes = if bs == 0 { got } else { clamp_len(bytes as i64, got) };
         }
-        if self.ps.drv_block >= 0 {
-            let add = self.rbytes.checked_div(bs).map_or(1, |n| n as i32);
-            self.ps.drv_block = self.ps.drv_block.saturating_add(add);
-        }
+        self.advance_block(self.rbytes.checked_div(bs).map_or(1, |n| n as i64));
         Ok(special)
     }
 

@@ -50,7 +50,8 @@ impl Drv {
         let mut blkno = ps.drv_block;
         let bs = self.block_size as usize;
         if bs != 0 && blkno >= 0 && ps.rw == Rw::Reading {
-            blkno -= self.rbytes.div_ceil(bs) as i32;
+            // Blocks read ahead into the buffer are not yet the user's.
+            blkno = super::pos(i64::from(blkno) - self.rbytes.div_ceil(bs) as i64);
         }
         let st = TapeStatus {
             blksize: self.block_size,

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{s24, u24, Door, Drv, Eof, Link, MtOp, PartStat, Ready, Rw};
+use super::{pos, s24, u24, Door, Drv, Eof, Link, MtOp, PartStat, Ready, Rw, MAX_MOTION};
 use crate::abi::mtst;
 use crate::errno::{Errno, Result};
 use crate::host::Sleep;
@@ -26,18 +26,24 @@ impl Drv {
         if op == MtOp::SetDrvBuffer && !l.host.privileged() {
             return Err(Errno::Perm);
         }
+        // Motion and filemark counts are SCSI's 24 bits; st would truncate a
+        // larger one in the command and count it whole: refuse it instead.
+        let motion = matches!(
+            op,
+            MtOp::Fsf | MtOp::Bsf | MtOp::Fsr | MtOp::Bsr | MtOp::Fsfm | MtOp::Bsfm | MtOp::Fss | MtOp::Bss | MtOp::Nbsf
+        );
+        let marks = matches!(op, MtOp::Weof | MtOp::Weofi | MtOp::Wsm);
+        if (motion && !(-MAX_MOTION..=MAX_MOTION).contains(&count)) || (marks && !(0..=MAX_MOTION).contains(&count)) {
+            return Err(Errno::Inval);
+        }
         if !self.pos_unknown {
             if self.ps.eof == Eof::FmHit {
                 if matches!(op, MtOp::Fsf | MtOp::Fsfm | MtOp::Eom) {
                     count -= 1;
-                    if self.ps.drv_file >= 0 {
-                        self.ps.drv_file += 1;
-                    }
+                    self.bump_file_only();
                 } else if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
                     count += 1;
-                    if self.ps.drv_file >= 0 {
-                        self.ps.drv_file += 1;
-                    }
+                    self.bump_file_only();
                 }
             }
             let seek_next = matches!(
@@ -116,8 +122,10 @@ impl Drv {
             return Err(self.not_ready_err());
         }
         let mut timeout = self.long_timeout;
-        let mut fileno = self.ps.drv_file;
-        let mut blkno = self.ps.drv_block;
+        // st's predicted position, in a width where the count cannot wrap
+        // it; stored through pos(), which keeps -1 for anything out of range.
+        let mut fileno = i64::from(self.ps.drv_file);
+        let mut blkno = i64::from(self.ps.drv_block);
         let mut at_sm = self.ps.at_sm;
         let mut chg_eof = true;
         let mut req;
@@ -132,7 +140,7 @@ impl Drv {
                 chg_eof = op == MtOp::Fsf;
                 req = space(Space::Filemarks, s24(arg));
                 if fileno >= 0 {
-                    fileno = fileno.wrapping_add(arg as i32);
+                    fileno += arg;
                 }
                 blkno = 0;
                 at_sm &= arg == 0;
@@ -141,7 +149,7 @@ impl Drv {
                 chg_eof = op == MtOp::Bsf;
                 req = space(Space::Filemarks, s24(-arg));
                 if fileno >= 0 {
-                    fileno = fileno.wrapping_sub(arg as i32);
+                    fileno -= arg;
                 }
                 blkno = -1;
                 at_sm &= arg == 0;
@@ -149,14 +157,14 @@ impl Drv {
             MtOp::Fsr => {
                 req = space(Space::Blocks, s24(arg));
                 if blkno >= 0 {
-                    blkno = blkno.wrapping_add(arg as i32);
+                    blkno += arg;
                 }
                 at_sm &= arg == 0;
             }
             MtOp::Bsr => {
                 req = space(Space::Blocks, s24(-arg));
                 if blkno >= 0 {
-                    blkno = blkno.wrapping_sub(arg as i32);
+                    blkno -= arg;
                 }
                 at_sm &= arg == 0;
             }
@@ -184,7 +192,7 @@ impl Drv {
                 req.count = u24(arg);
                 timeout = self.timeout;
                 if fileno >= 0 {
-                    fileno = fileno.wrapping_add(arg as i32);
+                    fileno += arg;
                 }
                 blkno = 0;
                 at_sm = op == MtOp::Wsm;
@@ -206,8 +214,8 @@ impl Drv {
             }
             MtOp::Eom => {
                 if !self.opts.fast_mteom {
-                    let _ = self.int_ioctl(l, MtOp::Fsf, 0x7f_ffff);
-                    fileno = self.ps.drv_file;
+                    let _ = self.int_ioctl(l, MtOp::Fsf, MAX_MOTION);
+                    fileno = i64::from(self.ps.drv_file);
                     if self.ps.eof >= Eof::Eod1 {
                         return Ok(());
                     }
@@ -269,8 +277,8 @@ impl Drv {
         let s = d.sense;
         let result = self.chk(&s);
         if result.is_ok() {
-            self.ps.drv_block = blkno;
-            self.ps.drv_file = fileno;
+            self.ps.drv_block = pos(blkno);
+            self.ps.drv_file = pos(fileno);
             self.ps.at_sm = at_sm;
             let mut r = Ok(());
             if op == MtOp::Bsfm {
@@ -308,7 +316,8 @@ impl Drv {
             }
             self.ps.drv_block = 0;
         }
-        let mut undone = s.resid.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+        // The residue: within the command's count (the reply boundary).
+        let mut undone = s.resid;
         if matches!(op, MtOp::Weof | MtOp::Weofi) && s.flags.contains(SenseFlags::EOM) {
             if matches!(s.key, SenseKey::NoSense | SenseKey::Recovered) {
                 result = Ok(());
@@ -316,23 +325,23 @@ impl Drv {
                 self.ps.rw = Rw::Idle;
             } else {
                 if fileno >= 0 {
-                    fileno = fileno.wrapping_sub(undone);
+                    fileno -= undone;
                 }
-                if i64::from(undone) < arg {
+                if undone < arg {
                     self.ps.eof = Eof::No;
                 }
             }
-            self.ps.drv_file = fileno;
+            self.ps.drv_file = pos(fileno);
         } else if matches!(op, MtOp::Fsf | MtOp::Fsfm) {
-            self.ps.drv_file = if fileno >= 0 { fileno.wrapping_sub(undone) } else { fileno };
+            self.ps.drv_file = if fileno >= 0 { pos(fileno - undone) } else { -1 };
             self.ps.drv_block = -1;
             self.ps.eof = Eof::No;
         } else if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
             if arg > 0 && undone < 0 {
-                undone = undone.wrapping_neg();
+                undone = -undone;
             }
             if self.ps.drv_file >= 0 {
-                self.ps.drv_file = fileno.wrapping_add(undone);
+                self.ps.drv_file = pos(fileno + undone);
             }
             self.ps.drv_block = 0;
             self.ps.eof = Eof::No;
@@ -341,19 +350,21 @@ impl Drv {
                 self.bump_file();
                 self.ps.eof = Eof::Fm;
             } else {
-                self.ps.drv_block = if blkno >= undone { blkno - undone } else { -1 };
+                self.ps.drv_block = if blkno >= undone { pos(blkno - undone) } else { -1 };
                 self.ps.eof = Eof::No;
             }
         } else if op == MtOp::Bsr {
             if s.flags.contains(SenseFlags::FMK) {
-                self.ps.drv_file = self.ps.drv_file.wrapping_sub(1);
+                // Backward over a filemark: in the previous file, block
+                // unknown (st decrements whatever it had).
+                self.ps.drv_file = pos(i64::from(self.ps.drv_file) - 1);
                 self.ps.drv_block = -1;
             } else {
                 if arg > 0 && undone < 0 {
-                    undone = undone.wrapping_neg();
+                    undone = -undone;
                 }
                 if self.ps.drv_block >= 0 {
-                    self.ps.drv_block = blkno.wrapping_add(undone);
+                    self.ps.drv_block = pos(blkno + undone);
                 }
             }
             self.ps.eof = Eof::No;
@@ -440,7 +451,9 @@ impl Drv {
             self.ps.drv_block = 0;
             self.ps.drv_file = 0;
         }
-        Ok(st.position as u32)
+        // st reads a 32-bit block address; a larger one cannot be reported
+        // truthfully.
+        u32::try_from(st.position).map_err(|_| Errno::Io)
     }
 
     /// set_location: MTSEEK.
