@@ -85,8 +85,8 @@ struct pmt_softc {
 	/*
 	 * The master holding the master lock sleeps on sc_mcv for the
 	 * daemon (a reply, room in the write-behind window: pmt_os_wait,
-	 * testing pmt_core_mcond); every slave read, write and close
-	 * broadcasts it.
+	 * testing pmt_core_mcond); a slave read that takes requests, every
+	 * slave write and the slave's close broadcast it.
 	 */
 	kcondvar_t		 sc_mcv;
 	/*
