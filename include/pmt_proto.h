@@ -37,7 +37,8 @@
 #include <stdint.h>
 #endif
 
-#define PMT_PROTO_VERSION	1
+/* 2: READRUN (read-ahead) added. */
+#define PMT_PROTO_VERSION	2
 #define PMT_FRAME_ALIGN		8
 
 /* Largest record: the 24-bit length of a SIMH .tap record. */
@@ -65,7 +66,29 @@
 #define PMT_OP_MODE	12	/* mode select: PMT_RF_SET_* say which fields apply */
 #define PMT_OP_STATUS	13	/* report the drive status only */
 #define PMT_OP_LOCK	14	/* rq_count 1: prevent medium removal; 0: allow */
-#define PMT_OP_MAX	14
+#define PMT_OP_READRUN	15	/* read ahead: whole records, stopping before anything else */
+#define PMT_OP_MAX	15
+
+/*
+ * READRUN, the drive's read-ahead. Without PMT_RF_FIXED: read up to rq_count
+ * whole data records from the position, at most rq_length bytes of them as
+ * framed below; with PMT_RF_FIXED: up to rq_count blocks of ds_blksize
+ * (rq_length = rq_count * ds_blksize), as a fixed READ. The run stops BEFORE
+ * anything that is not such a record (a filemark, end of data, a record it
+ * cannot read, a block of the wrong length) and before a record that does not
+ * fit the bytes left: it never crosses a filemark, never truncates a record
+ * and reports no condition. The reply is NO SENSE with no flag, rp_resid =
+ * rq_count - records (or blocks) returned, and the data. A run that returns
+ * nothing says "read the next object with READ". On any other sense the
+ * drive did not move and returns no data; ILLEGAL REQUEST: no read-ahead.
+ *
+ * Framing of a variable-length run: each record is its length (uint32_t),
+ * its data, a zero pad byte if the length is odd, and its length again; the
+ * records follow each other. On a little-endian host this is exactly the
+ * framing of a SIMH .tap image, so a daemon storing one can read a run of
+ * records straight into the reply. A fixed-block run is the blocks, as READ.
+ */
+#define PMT_RUN_OVERHEAD	8u	/* framing bytes per record, plus the pad */
 
 /* Request flags (rq_flags). */
 #define PMT_RF_FIXED		0x00000001u	/* fixed-block transfer: rq_count blocks of ds_blksize */

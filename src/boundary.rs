@@ -10,7 +10,7 @@
 //! the engine only ever computes with values in these ranges.
 
 use crate::errno::{Errno, Result};
-use crate::proto::{DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, MAX_RECORD};
+use crate::proto::{self, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, MAX_RECORD};
 
 fn ensure(ok: bool) -> Result<()> {
     if ok {
@@ -45,7 +45,7 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
     // at most 2^31 blocks), so the arithmetic below cannot overflow; a
     // request the engine never sends is refused.
     let length = i64::try_from(req.length).map_err(|_| Errno::Inval)?;
-    ensure(op == Op::Read || dlen == 0)?;
+    ensure(matches!(op, Op::Read | Op::ReadRun) || dlen == 0)?;
     match op {
         Op::Read if fixed => {
             ensure(count > 0 && length > 0 && length % count == 0)?;
@@ -70,6 +70,17 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
             }
             Ok(())
         }
+        Op::ReadRun => {
+            // The drive stops before any condition: NO SENSE without flags,
+            // or an error with no data (it did not move).
+            ensure(flags.is_empty() && count > 0 && length > 0)?;
+            ensure(key == SenseKey::NoSense || dlen == 0)?;
+            ensure((dlen as u64) <= req.length)?;
+            if fixed {
+                ensure(length % count == 0)?;
+            }
+            within(0, count)
+        }
         Op::Write if fixed => {
             ensure(count > 0)?;
             within(0, count)
@@ -89,6 +100,44 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
         | Op::Status
         | Op::Lock => within(0, 0),
     }
+}
+
+/// The records of a read-ahead run, once its data is here: `data` must be
+/// exactly the `count - resid` records the reply says, each whole (a
+/// fixed-block run: whole blocks). Other replies carry nothing to check.
+pub fn check_data(req: &Req, rep: &Rep, data: &[u8]) -> Result<()> {
+    if req.op() != Some(Op::ReadRun) || rep.sense != SenseKey::NoSense as u8 {
+        return Ok(());
+    }
+    let records = i64::from(req.count) - rep.resid;
+    if req.flags().contains(ReqFlags::FIXED) {
+        // check_reply: count > 0 and the length a multiple of it.
+        let bs = req.length / u64::from(req.count.unsigned_abs().max(1));
+        return ensure(u64::try_from(records).ok().and_then(|r| r.checked_mul(bs)) == Some(data.len() as u64));
+    }
+    let mut n = 0i64;
+    let mut rest = data;
+    while !rest.is_empty() {
+        let (len, frame) = run_record(rest).ok_or(Errno::Inval)?;
+        ensure(len > 0)?;
+        rest = rest.get(frame..).ok_or(Errno::Inval)?;
+        n += 1;
+    }
+    ensure(n == records)
+}
+
+/// The record at the start of a run's data: its length and the bytes its
+/// frame takes. None if the frame is cut short, its two lengths differ, or
+/// the length is beyond a record's.
+pub fn run_record(b: &[u8]) -> Option<(usize, usize)> {
+    let word = |at: usize| b.get(at..at + 4).and_then(|w| w.try_into().ok()).map(u32::from_ne_bytes);
+    let len = word(0)?;
+    if len > MAX_RECORD {
+        return None;
+    }
+    let len = len as usize;
+    let frame = proto::run_frame_len(len);
+    (word(frame - 4)? == len as u32).then_some((len, frame))
 }
 
 #[cfg(test)]
@@ -162,6 +211,50 @@ mod tests {
         assert!(check_reply(&s, &rep(&s, SenseKey::NoSense, SenseFlags::EOM, -6), 0).is_err(), "beyond the count");
         let r = req(Op::Rewind, ReqFlags::empty(), 0, 0);
         assert!(check_reply(&r, &rep(&r, SenseKey::NoSense, SenseFlags::empty(), 1), 0).is_err());
+    }
+
+    fn run(records: &[&[u8]]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for r in records {
+            v.extend_from_slice(&(r.len() as u32).to_ne_bytes());
+            v.extend_from_slice(r);
+            if r.len() % 2 == 1 {
+                v.push(0);
+            }
+            v.extend_from_slice(&(r.len() as u32).to_ne_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn read_runs() {
+        let q = req(Op::ReadRun, ReqFlags::empty(), 10, 4096);
+        let data = run(&[b"abc", b"defg", b"h"]);
+        let r = rep(&q, SenseKey::NoSense, SenseFlags::empty(), 7);
+        assert!(check_reply(&q, &r, data.len()).is_ok());
+        assert!(check_data(&q, &r, &data).is_ok());
+        assert_eq!(data.len(), 3 + 9 + 4 + 8 + 1 + 9);
+        // The residue must count the records there.
+        assert!(check_data(&q, &rep(&q, SenseKey::NoSense, SenseFlags::empty(), 8), &data).is_err());
+        // A frame cut short, or whose lengths differ.
+        assert!(check_data(&q, &r, &data[..data.len() - 1]).is_err());
+        let mut bad = data.clone();
+        bad[12] ^= 1;
+        assert!(check_data(&q, &r, &bad).is_err());
+        // A zero-length record is no record.
+        let z = run(&[b""]);
+        assert!(check_data(&q, &rep(&q, SenseKey::NoSense, SenseFlags::empty(), 9), &z).is_err());
+        // Conditions are not reported by a run; an error carries no data.
+        assert!(check_reply(&q, &rep(&q, SenseKey::NoSense, SenseFlags::FMK, 10), 0).is_err());
+        assert!(check_reply(&q, &rep(&q, SenseKey::MediumError, SenseFlags::empty(), 10), 0).is_ok());
+        assert!(check_reply(&q, &rep(&q, SenseKey::MediumError, SenseFlags::empty(), 10), 16).is_err());
+        assert!(check_reply(&q, &rep(&q, SenseKey::NoSense, SenseFlags::empty(), 11), 0).is_err());
+        assert!(check_reply(&q, &r, 4097).is_err());
+        // Fixed blocks: whole blocks matching the residue.
+        let f = req(Op::ReadRun, ReqFlags::FIXED, 8, 4096);
+        let r = rep(&f, SenseKey::NoSense, SenseFlags::empty(), 5);
+        assert!(check_data(&f, &r, &[0u8; 1536]).is_ok());
+        assert!(check_data(&f, &r, &[0u8; 1024]).is_err());
     }
 
     #[test]

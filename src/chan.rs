@@ -26,6 +26,8 @@ pub enum Kind {
     Sync,
     /// A write-behind write: the master reaps the result later.
     Behind,
+    /// A read-ahead run: the master keeps its records for later reads.
+    Ahead,
     /// The master gave up waiting (signal or timeout); the result is dropped.
     Orphan,
 }
@@ -259,7 +261,7 @@ impl Chan {
     /// oldest request the daemon has read: the frame (version, length, id,
     /// operation) here, everything it says in [`crate::boundary`]. Changes
     /// nothing.
-    pub fn check_reply(&self, rep: &Rep, dlen: usize) -> Result<()> {
+    pub fn check_reply(&self, rep: &Rep, dlen: usize) -> Result<Req> {
         if rep.hdr.version != VERSION || (rep.hdr.len as usize) != REP_SIZE.saturating_add(dlen) {
             return Err(Errno::Inval);
         }
@@ -270,7 +272,8 @@ impl Chan {
         if e.state != State::Sent || e.req.hdr.id != rep.hdr.id || e.req.hdr.op != rep.hdr.op {
             return Err(Errno::Inval);
         }
-        crate::boundary::check_reply(&e.req, rep, dlen)
+        crate::boundary::check_reply(&e.req, rep, dlen)?;
+        Ok(e.req)
     }
 
     /// Completes the oldest read request with `rep`. On success the data moves
@@ -392,7 +395,7 @@ mod tests {
         assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
         // Bad version.
         let mut bad = reply_to(&read);
-        bad.hdr.version = 2;
+        bad.hdr.version = VERSION + 1;
         assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
         // Unknown sense key.
         let mut bad = reply_to(&read);

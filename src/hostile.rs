@@ -266,7 +266,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 fn hostile(seed: u64, hostility: u64, die: u64) -> Hostile {
     Hostile {
         rng: Rng(seed | 1),
-        drive: Honest::default(),
+        drive: Honest { runs: seed & 2 == 0, ..Honest::default() },
         hostility,
         sent: Vec::new(),
         pending: Vec::new(),
@@ -280,8 +280,6 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
     let f = Fake::new(hostile(seed, hostility, 1), Config { ring: 16, window: 64 * 1024, timeout: 5 });
     let mut open = false;
     let mut killed = false;
-    // A write since the last tape operation, open or close.
-    let mut writing = false;
     for (i, c) in calls.iter().enumerate() {
         // Calls on the master need an open unit: open it first (and, once a
         // dead daemon has been seen failing a call, start a new one).
@@ -295,7 +293,6 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
         let before = if open { f.status().ok() } else { None };
         match c {
             Call::Open { write, norewind } => {
-                writing = false;
                 let r = f.open(crate::drv::OpenFlags { read: true, write: *write, nonblock: false, norewind: *norewind });
                 open |= r.is_ok();
                 if r == Err(Errno::Busy) {
@@ -303,7 +300,6 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
                 }
             }
             Call::Close => {
-                writing = false;
                 if open {
                     let _ = f.close();
                     open = false;
@@ -311,7 +307,6 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
             }
             Call::Write(n) => {
                 let data = vec![0x5au8; *n];
-                writing = true;
                 if let Ok(k) = f.write(&data) {
                     prop_assert!(k <= *n, "step {}: wrote {} of {}", i, k, n);
                 }
@@ -329,11 +324,10 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
             }
             Call::Mt(op, n) => {
                 // Failed or not, the operation may not move the other way.
-                // (Right after writing, st writes a filemark before spacing
-                // back over files: a BSF that then fails is one file on.)
+                // (After writing, st writes a filemark before spacing back
+                // over files: a BSF that then fails is one file on.)
+                let writing_bsf = *op == 2 && f.writing();
                 let _ = f.mt(*op, *n);
-                let writing_bsf = *op == 2 && std::mem::take(&mut writing);
-                writing = false;
                 if let (Some(fwd), Some(b), false) = (direction(*op), before, writing_bsf) {
                     if *n >= 1 {
                         if let Ok(a) = f.status() {

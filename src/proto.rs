@@ -8,8 +8,8 @@
 use core::mem::{offset_of, size_of};
 use static_assertions::const_assert_eq;
 
-/// Protocol version carried in every frame header.
-pub const VERSION: u16 = 1;
+/// Protocol version carried in every frame header (2: READRUN).
+pub const VERSION: u16 = 2;
 /// Frames in a batch start at multiples of this many bytes.
 pub const FRAME_ALIGN: usize = 8;
 /// Largest record, in bytes (the 24-bit length of a SIMH record).
@@ -18,6 +18,14 @@ pub const MAX_RECORD: u32 = 0x00ff_ffff;
 pub const RECORD_COST: u64 = 64;
 /// `ds_room` value meaning "no early warning ahead".
 pub const ROOM_UNLIMITED: u64 = u64::MAX;
+/// Framing bytes of a record in a READRUN reply (two length words), plus a
+/// pad byte for an odd length.
+pub const RUN_OVERHEAD: usize = 8;
+
+/// Bytes a record of `len` bytes takes in a READRUN reply.
+pub const fn run_frame_len(len: usize) -> usize {
+    len + RUN_OVERHEAD + (len & 1)
+}
 
 /// Size of [`Hdr`] on the wire.
 pub const HDR_SIZE: usize = 16;
@@ -65,6 +73,9 @@ pub enum Op {
     Status = 13,
     /// Prevent (`count` 1) or allow (0) medium removal.
     Lock = 14,
+    /// Read ahead: whole records from the position, stopping before anything
+    /// else (see include/pmt_proto.h).
+    ReadRun = 15,
 }
 
 impl Op {
@@ -85,6 +96,7 @@ impl Op {
             12 => Op::Mode,
             13 => Op::Status,
             14 => Op::Lock,
+            15 => Op::ReadRun,
             _ => return None,
         })
     }
@@ -635,7 +647,7 @@ mod tests {
         for v in 0..=20u16 {
             match Op::from_u16(v) {
                 Some(op) => assert_eq!(op as u16, v),
-                None => assert!(v == 0 || v > 14),
+                None => assert!(v == 0 || v > 15),
             }
         }
     }

@@ -162,6 +162,11 @@ impl<D: Daemon> Fake<D> {
         Ok(buf)
     }
 
+    /// True while the engine's last transfer was a write.
+    pub fn writing(&self) -> bool {
+        self.unit.with_drv(&mut self.host(), |d, _| Ok(d.writing())).unwrap_or(false)
+    }
+
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<()> {
         self.unit.abi().ioctl(&self.unit, &mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
     }
@@ -197,6 +202,12 @@ pub(crate) struct Honest {
     pub fail_write: Option<usize>,
     pub writes: usize,
     pub opened: bool,
+    /// Answers READRUN (read-ahead); otherwise refuses it.
+    pub runs: bool,
+    /// READRUN requests answered.
+    pub runs_answered: usize,
+    /// Plain READ requests answered.
+    pub reads_answered: usize,
 }
 
 impl Honest {
@@ -297,7 +308,11 @@ impl Honest {
                     good(self)
                 }
             }
-            Some(Op::Read) => self.read(req),
+            Some(Op::Read) => {
+                self.reads_answered += 1;
+                self.read(req)
+            }
+            Some(Op::ReadRun) => self.read_run(req),
             Some(Op::Rewind) | Some(Op::Load) => {
                 self.pos = 0;
                 good(self)
@@ -362,6 +377,44 @@ impl Honest {
                 }
             }
         }
+    }
+
+    fn read_run(&mut self, req: &Req) -> (Rep, Vec<u8>) {
+        if !self.runs {
+            let mut r = self.sense(req, SenseKey::IllegalRequest, SenseFlags::empty(), 0);
+            r.asc = asc::INVALID_FIELD;
+            return (r, Vec::new());
+        }
+        self.runs_answered += 1;
+        let count = req.count.max(0) as usize;
+        let fixed = req.flags().contains(ReqFlags::FIXED);
+        let mut out = Vec::new();
+        let mut n = 0;
+        while n < count {
+            let Some(Some(d)) = self.tape.get(self.pos) else { break };
+            if fixed {
+                if d.len() != self.blksize as usize {
+                    break;
+                }
+                out.extend_from_slice(d);
+            } else {
+                if out.len() + proto::run_frame_len(d.len()) > req.length as usize {
+                    break;
+                }
+                out.extend_from_slice(&(d.len() as u32).to_ne_bytes());
+                out.extend_from_slice(d);
+                if d.len() % 2 == 1 {
+                    out.push(0);
+                }
+                out.extend_from_slice(&(d.len() as u32).to_ne_bytes());
+            }
+            self.pos += 1;
+            n += 1;
+        }
+        let resid = (count - n) as i64;
+        let mut rep = Rep::good(req, self.status());
+        rep.resid = resid;
+        (rep, out)
     }
 
     fn space(&mut self, req: &Req) -> (Rep, Vec<u8>) {

@@ -119,7 +119,8 @@ impl Unit {
 
     /// Master read(): one record (or fixed blocks) into `out`.
     pub fn mread(&self, host: &mut dyn Host, out: &mut dyn UserOut, count: usize) -> Result<usize> {
-        self.with_drv(host, |d, l| d.read(l, out, count))
+        let window = self.cfg.window;
+        self.with_drv(host, |d, l| d.read(l, out, count, window))
     }
 
     /// Master write(): one record (or fixed blocks) from `src`.
@@ -201,11 +202,14 @@ impl Unit {
         }
         let dlen = flen - REP_SIZE;
         // Checked before allocating, so a bad length never costs memory.
-        self.chan.with(|c| c.check_reply(&rep, dlen))?;
+        let req = self.chan.with(|c| c.check_reply(&rep, dlen))?;
         let mut data = if dlen > 0 { self.chan.with(|c| c.take_buffer(dlen)).unwrap_or_default() } else { Vec::new() };
         if dlen > 0 {
             src.read_vec(off + REP_SIZE, dlen, &mut data).map_err(|e| if e == Errno::Overflow { Errno::NoMem } else { e })?;
         }
+        // A read-ahead run's records are checked once they are here, outside
+        // the lock.
+        crate::boundary::check_data(&req, &rep, &data)?;
         let r = self.chan.with(|c| c.reply(rep, &mut data));
         // On failure the data is still ours; it is freed here, unlocked.
         drop(data);

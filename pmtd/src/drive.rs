@@ -309,6 +309,8 @@ impl Drive {
             }
             Op::Erase => self.erase(),
             Op::Locate => self.locate(req.arg),
+            // Read-ahead runs come with the medium seam.
+            Op::ReadRun => Sense::illegal(),
         }
     }
 

@@ -100,6 +100,13 @@ pub fn render(path: &Path, scan: &tap::Scan) -> String {
     }
     if scan.end < scan.file_len && !scan.eom_marker {
         let _ = writeln!(s, "{} bytes after the end of data are ignored", scan.file_len - scan.end);
+    } else if scan.eom_marker && scan.end + 4 < scan.file_len {
+        let _ = writeln!(
+            s,
+            "end-of-medium marker at offset {}: {} bytes after it are ignored",
+            scan.end,
+            scan.file_len - scan.end - 4
+        );
     }
     s
 }

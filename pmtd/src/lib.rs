@@ -6,10 +6,12 @@
 //! - [`drive`]: SCSI stream-device semantics over the medium;
 //! - [`serve`]: the loop between the slave device and the drive;
 //! - [`inspect`]: the tape map and the framing check;
-//! - [`medium`]: the seam between the drive and what stores the tape.
+//! - [`medium`]: the seam between the drive and what stores the tape;
+//! - [`media`]: a local tape device and the rmt client as media.
 
 pub mod drive;
 pub mod inspect;
+pub mod media;
 pub mod medium;
 pub mod serve;
 pub mod tap;

@@ -103,8 +103,10 @@ pub struct Scan {
 }
 
 /// Scans an image from the beginning. Stops at the first problem: the medium
-/// ends at the last complete object before it. With `strict`, bytes after an
-/// end-of-medium marker and non-zero pad bytes are reported too.
+/// ends at the last complete object before it. With `strict`, non-zero pad
+/// bytes are reported too. Bytes after an end-of-medium marker are not a
+/// problem: SIMH puts them beyond the end of the medium, and a medium that
+/// cannot truncate its file (an image written over rmt) cuts a tape there.
 pub fn scan<R: Read + Seek>(r: &mut R, strict: bool) -> io::Result<Scan> {
     scan_from(r, 0, Vec::new(), strict)
 }
@@ -131,9 +133,6 @@ pub fn scan_from<R: Read + Seek>(r: &mut R, start: u64, objs: Vec<Obj>, strict: 
             }
             EOM_MARKER => {
                 s.eom_marker = true;
-                if strict && off + 4 < file_len {
-                    s.problems.push(format!("{} bytes after the end-of-medium marker at offset {off}", file_len - off - 4));
-                }
                 break;
             }
             GAP => off += 4,

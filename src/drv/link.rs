@@ -27,6 +27,7 @@ impl Drv {
             let outcome = e.outcome().unwrap_or(Outcome::Lost);
             match e.kind {
                 Kind::Behind => self.behind_done(&e.req, outcome),
+                Kind::Ahead => self.ahead_done(&e.req, outcome, e.data),
                 Kind::Orphan => {}
                 Kind::Sync => {
                     if Some(e.req.hdr.id) == want {

@@ -17,6 +17,8 @@
 //!   release;
 //! - [`rw`]: read and write (st_read, read_tape, st_write) and the read
 //!   buffer;
+//! - [`ahead`]: read-ahead, the drive's runs of records served without a
+//!   round trip;
 //! - [`tapeop`]: MTIOCTOP (st_ioctl, st_int_ioctl), load, lock, locate;
 //! - [`options`]: driver options (MTSETDRVBUFFER) and mode defaults;
 //! - [`status`]: MTIOCGET and MTIOCPOS.
@@ -29,6 +31,7 @@
 //! bytes remain before early warning, and a write that could reach it is done
 //! synchronously after the window drains.
 
+mod ahead;
 mod link;
 mod open;
 mod options;
@@ -399,6 +402,8 @@ pub struct Drv {
     behind_cost: u64,
     /// Result of reaped write-behind requests not yet reported.
     behind_err: Option<Errno>,
+    /// Read-ahead runs, in flight and completed.
+    ahead: ahead::Ahead,
 }
 
 /// Largest count of a SPACE or WRITE FILEMARKS command: SCSI's 24 bits.
@@ -469,7 +474,16 @@ impl Drv {
             room: proto::ROOM_UNLIMITED,
             behind_cost: 0,
             behind_err: None,
+            ahead: ahead::Ahead::default(),
         }
+    }
+}
+
+#[cfg(test)]
+impl Drv {
+    /// True while the last transfer was a write (for tests).
+    pub(crate) fn writing(&self) -> bool {
+        self.ps.rw == Rw::Writing
     }
 }
 

@@ -53,6 +53,7 @@ impl Drv {
         self.rbuf = Vec::new();
         self.rptr = 0;
         self.rbytes = 0;
+        self.ahead_reset();
         match self.check_tape(l, flags) {
             Ok(true) => {}
             Ok(false) if flags.nonblock => {}
@@ -214,6 +215,10 @@ impl Drv {
             }
         }
         if self.rew_at_close {
+            // What was read ahead goes: the rewind is absolute.
+            if self.ps.rw == Rw::Reading {
+                let _ = self.ahead_settle(l);
+            }
             let r2 = self.int_ioctl(l, MtOp::Rew, 1);
             if result.is_ok() {
                 result = r2;
@@ -246,6 +251,7 @@ impl Drv {
         self.rbuf = Vec::new();
         self.rbytes = 0;
         self.rptr = 0;
+        self.ahead_reset();
         self.in_use = false;
         self.session = None;
         result

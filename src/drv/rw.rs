@@ -25,8 +25,10 @@ impl Drv {
         if self.ps.rw == Rw::Writing {
             return self.flush_write_buffer(l);
         }
+        // What the drive read ahead and the user did not have.
+        let unseen = self.ahead_settle(l)?;
         if self.block_size == 0 {
-            return Ok(());
+            return if seek_next || unseen == 0 { Ok(()) } else { self.space_back_unseen(l, unseen) };
         }
         let bs = self.block_size as usize;
         // Whole blocks read ahead that the user has not touched (reads are
@@ -44,6 +46,9 @@ impl Drv {
                 } else {
                     self.bump_file();
                 }
+            }
+            if result.is_ok() && unseen > 0 {
+                result = self.space_back_unseen(l, unseen);
             }
             if result.is_ok() && backspace > 0 {
                 result = self.int_ioctl(l, MtOp::Bsr, backspace as i64);
@@ -277,6 +282,8 @@ impl Drv {
                         self.advance_block(1);
                         self.rbytes = 0;
                         self.rbuf = Vec::new();
+                        let len = (bytes as i64).saturating_sub(transfer);
+                        self.ahead.largest = self.ahead.largest.max(usize::try_from(len).unwrap_or(0));
                         return Err(self.policy.short_read);
                     } else if bs == 0 {
                         nbytes = (bytes as i64).saturating_sub(transfer);
@@ -323,11 +330,15 @@ impl Drv {
             self.rbytes = if bs == 0 { got } else { clamp_len(bytes as i64, got) };
         }
         self.advance_block(self.rbytes.checked_div(bs).map_or(1, |n| n as i64));
+        if bs == 0 {
+            self.ahead.largest = self.ahead.largest.max(self.rbytes);
+        }
         Ok(special)
     }
 
-    /// st_read.
-    pub fn read(&mut self, l: &mut Link<'_>, out: &mut dyn UserOut, count: usize) -> Result<usize> {
+    /// st_read. Served from the read-ahead when it holds records (see
+    /// [`super::ahead`]); `window` bounds what the read-ahead may hold.
+    pub fn read(&mut self, l: &mut Link<'_>, out: &mut dyn UserOut, count: usize, window: usize) -> Result<usize> {
         self.sleep = Sleep::Killable;
         self.rw_checks(l, count)?;
         if count == 0 {
@@ -349,10 +360,16 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.ps.rw = Rw::Reading;
+        if bs == 0 && self.rbytes == 0 {
+            if let Some(n) = self.ahead_read(l, out, count)? {
+                self.ahead_refill(l, window);
+                return Ok(n);
+            }
+        }
         let mut total = 0usize;
         let mut special = false;
         while total < count && !special {
-            if self.rbytes == 0 {
+            if self.rbytes == 0 && !(bs != 0 && self.ahead_fill(l)?) {
                 special = self.read_tape(l, count - total)?;
             }
             if self.rbytes > 0 {
@@ -386,6 +403,12 @@ impl Drv {
             }
         } else if self.ps.eof == Eof::Fm {
             self.ps.eof = Eof::No;
+        }
+        if total > 0 && self.ps.eof == Eof::No {
+            // A record (a short one reports ILI, nothing else) while
+            // reading sequentially: the drive reads ahead.
+            self.ahead.stopped = false;
+            self.ahead_refill(l, window);
         }
         Ok(total)
     }

@@ -61,6 +61,14 @@ impl Drv {
                     | MtOp::Bsfm
                     | MtOp::Compression
             );
+            // The read-ahead goes first: spaced back over, unless the motion
+            // is absolute (a relative one, even FSF 0, starts from the user's
+            // position).
+            if matches!(op, MtOp::Seek | MtOp::Rew | MtOp::Offl | MtOp::Reten | MtOp::Eom | MtOp::Load) {
+                self.ahead_settle(l)?;
+            } else {
+                self.ahead_settle_back(l)?;
+            }
             self.flush_buffer(l, seek_next)?;
             if self.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
                 self.int_ioctl(l, MtOp::Weof, 1)?;

@@ -221,3 +221,249 @@ fn a_position_beyond_32_bits_is_an_error_not_a_wrong_number() {
     assert_eq!(f.ioctl(crate::abi::linux::MTIOCPOS, &mut b), Err(Errno::Io));
     f.close().unwrap();
 }
+
+// ----- ahead: read-ahead ------------------------------------------------------------------
+
+const MTIOCPOS: u32 = crate::abi::linux::MTIOCPOS;
+
+fn reading(runs: bool) -> Fake<Honest> {
+    Fake::new(Honest { runs, ..Honest::default() }, Config { ring: 64, window: 256 * 1024, timeout: 5 })
+}
+
+fn tell<D: Daemon>(f: &Fake<D>) -> i64 {
+    let mut b = [0u8; 8];
+    f.ioctl(MTIOCPOS, &mut b).unwrap();
+    i64::from_ne_bytes(b)
+}
+
+#[test]
+fn read_ahead_serves_sequential_reads_from_runs() {
+    let f = reading(true);
+    f.open(RW).unwrap();
+    for i in 0..300 {
+        f.write(&rec(i, 1000 + i % 7)).unwrap();
+    }
+    f.close().unwrap();
+    f.open(RW).unwrap();
+    for i in 0..300 {
+        assert_eq!(f.read(4096).unwrap(), rec(i, 1000 + i % 7), "record {i}");
+    }
+    assert_eq!(f.read(4096), Ok(vec![]), "filemark");
+    let d = f.daemon.borrow();
+    let d = d.as_ref().unwrap();
+    assert!(d.runs_answered > 0);
+    assert!(d.reads_answered < 10, "{} plain reads for 300 records", d.reads_answered);
+}
+
+#[test]
+fn read_ahead_stops_at_filemarks_and_end_of_data_exactly_as_st() {
+    for runs in [false, true] {
+        let f = reading(runs);
+        f.open(RW).unwrap();
+        for i in 0..5 {
+            f.write(&rec(i, 300)).unwrap();
+        }
+        f.mt(MTWEOF, 1).unwrap();
+        for i in 5..8 {
+            f.write(&rec(i, 301)).unwrap();
+        }
+        f.mt(MTWEOF, 2).unwrap();
+        f.mt(MTREW, 1).unwrap();
+        let mut seen = Vec::new();
+        for _ in 0..14 {
+            let r = f.read(1000);
+            seen.push((r.as_ref().map(|v| v.len()).map_err(|e| *e), pos(&f)));
+        }
+        // st's answers: the records, a zero read at each filemark, one at
+        // end of data, then EIO.
+        let mut want: Vec<(core::result::Result<usize, Errno>, (i32, i32))> = Vec::new();
+        want.extend((1..=5).map(|b| (Ok(300), (0, b))));
+        want.push((Ok(0), (1, 0)));
+        want.extend((1..=3).map(|b| (Ok(301), (1, b))));
+        want.extend([(Ok(0), (2, 0)), (Ok(0), (3, 0)), (Ok(0), (3, -1))]);
+        want.extend([(Err(Errno::Io), (3, -1)); 2]);
+        assert_eq!(seen, want, "read-ahead {runs}");
+        f.close().unwrap();
+    }
+}
+
+#[test]
+fn any_other_operation_settles_the_read_ahead() {
+    let f = reading(true);
+    f.open(RW).unwrap();
+    for i in 0..50 {
+        f.write(&rec(i, 500)).unwrap();
+    }
+    f.close().unwrap();
+    f.open(RW).unwrap();
+    for i in 0..7 {
+        assert_eq!(f.read(500).unwrap(), rec(i, 500));
+    }
+    // Runs hold records past the 7th; the position is the user's.
+    assert!(f.daemon.borrow().as_ref().unwrap().runs_answered > 0);
+    assert_eq!(tell(&f), 7);
+    assert_eq!(pos(&f), (0, 7));
+    assert_eq!(f.read(500).unwrap(), rec(7, 500), "reading goes on after the settle");
+    // A write cuts the tape where the user is.
+    for i in 8..10 {
+        assert_eq!(f.read(500).unwrap(), rec(i, 500));
+    }
+    f.write(&rec(99, 10)).unwrap();
+    f.close().unwrap();
+    let d = f.daemon.borrow();
+    let tape = &d.as_ref().unwrap().tape;
+    assert_eq!(tape.len(), 12, "10 records, the new one, the filemark");
+    assert_eq!(tape[10], Some(rec(99, 10)));
+    assert_eq!(tape[11], None);
+}
+
+#[test]
+fn a_short_buffer_is_enomem_with_read_ahead_too() {
+    let f = reading(true);
+    f.open(RW).unwrap();
+    for i in 0..20 {
+        f.write(&rec(i, if i == 10 { 2000 } else { 100 })).unwrap();
+    }
+    f.close().unwrap();
+    f.open(RW).unwrap();
+    for i in 0..10 {
+        assert_eq!(f.read(1000).unwrap(), rec(i, 100));
+    }
+    assert_eq!(f.read(1000), Err(Errno::NoMem), "the 2000-byte record");
+    assert_eq!(pos(&f), (0, 11), "consumed");
+    assert_eq!(f.read(1000).unwrap(), rec(11, 100));
+    f.close().unwrap();
+}
+
+#[test]
+fn the_daemon_killed_while_records_are_read_ahead_fails_the_reader() {
+    let f = reading(true);
+    f.open(RW).unwrap();
+    for i in 0..100 {
+        f.write(&rec(i, 700)).unwrap();
+    }
+    f.close().unwrap();
+    f.open(RW).unwrap();
+    for i in 0..3 {
+        f.read(700).unwrap_or_else(|e| panic!("read {i}: {e:?}"));
+    }
+    f.kill_daemon();
+    assert_eq!(f.read(700), Err(Errno::Io));
+    assert_eq!(f.read(700), Err(Errno::Io));
+    let _ = f.close();
+}
+
+#[test]
+fn fixed_blocks_read_ahead_across_runs() {
+    let f = reading(true);
+    f.open(RW).unwrap();
+    f.mt(MTSETBLK, 512).unwrap();
+    let data = rec(5, 512 * 600);
+    for c in data.chunks(512 * 60) {
+        f.write(c).unwrap();
+    }
+    f.mt(MTWEOF, 1).unwrap();
+    f.mt(MTREW, 1).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let r = f.read(10240).unwrap();
+        if r.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&r);
+    }
+    assert_eq!(got.len(), data.len());
+    assert!(got == data);
+    assert!(f.daemon.borrow().as_ref().unwrap().runs_answered > 0);
+    f.close().unwrap();
+}
+
+mod differential {
+    //! The same random calls with and without read-ahead: every result, every
+    //! status and the tape left behind must be the same.
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum C {
+        Write(usize),
+        Read(usize),
+        Mt(i16, i32),
+        Status,
+        Tell,
+        Reopen(bool),
+    }
+
+    fn c() -> impl Strategy<Value = C> {
+        prop_oneof![
+            4 => (1usize..2000).prop_map(C::Write),
+            10 => prop_oneof![Just(16usize), Just(700), Just(1500), Just(4096)].prop_map(C::Read),
+            1 => (1i32..3).prop_map(|n| C::Mt(MTWEOF, n)),
+            1 => (0i32..3).prop_map(|n| C::Mt(MTFSF, n)),
+            1 => (0i32..3).prop_map(|n| C::Mt(MTBSF, n)),
+            1 => (0i32..4).prop_map(|n| C::Mt(MTFSR, n)),
+            1 => (0i32..4).prop_map(|n| C::Mt(4, n)),
+            1 => Just(C::Mt(MTREW, 1)),
+            1 => Just(C::Mt(12, 1)),
+            1 => Just(C::Status),
+            1 => Just(C::Tell),
+            1 => any::<bool>().prop_map(C::Reopen),
+        ]
+    }
+
+    type Seen = Vec<alloc::string::String>;
+
+    fn run(runs: bool, calls: &[C]) -> (Seen, Vec<Option<Vec<u8>>>, usize) {
+        let f = reading(runs);
+        let mut seen = Vec::new();
+        let nrw = crate::drv::OpenFlags { norewind: true, ..RW };
+        f.open(RW).unwrap();
+        for (i, c) in calls.iter().enumerate() {
+            let s = match c {
+                C::Write(n) => alloc::format!("{:?}", f.write(&rec(i, *n))),
+                C::Read(n) => alloc::format!("{:?}", f.read(*n)),
+                C::Mt(op, n) => alloc::format!("{:?}", f.mt(*op, *n)),
+                C::Status => alloc::format!("{:?}", f.status()),
+                C::Tell => {
+                    let mut b = [0u8; 8];
+                    alloc::format!("{:?} {:?}", f.ioctl(MTIOCPOS, &mut b), b)
+                }
+                C::Reopen(rewind) => {
+                    let a = f.close();
+                    let b = f.open(if *rewind { RW } else { nrw });
+                    alloc::format!("{a:?} {b:?}")
+                }
+            };
+            seen.push(alloc::format!("{i} {c:?}: {s} at {:?}", f.status()));
+        }
+        seen.push(alloc::format!("close {:?}", f.close()));
+        let d = f.daemon.borrow();
+        let d = d.as_ref().unwrap();
+        (seen, d.tape.clone(), d.runs_answered)
+    }
+
+    proptest! {
+        #[test]
+        fn read_ahead_changes_nothing_a_program_sees(calls in prop::collection::vec(c(), 1..80)) {
+            let (a, tape_a, _) = run(false, &calls);
+            let (b, tape_b, _) = run(true, &calls);
+            for (x, y) in a.iter().zip(b.iter()) {
+                prop_assert_eq!(x, y);
+            }
+            prop_assert_eq!(tape_a, tape_b);
+        }
+    }
+
+    #[test]
+    fn the_differential_test_reads_ahead() {
+        // Enough sequential reads for runs to be used at all.
+        let mut calls = vec![C::Write(100); 40];
+        calls.push(C::Mt(MTREW, 1));
+        calls.extend(vec![C::Read(4096); 45]);
+        let (a, _, n0) = run(false, &calls);
+        let (b, _, n1) = run(true, &calls);
+        assert_eq!(a, b);
+        assert_eq!(n0, 0);
+        assert!(n1 > 0);
+    }
+}

@@ -50,9 +50,9 @@ PIN(struct pmt_rep, rp_resid, 24);
 PIN(struct pmt_rep, rp_status, 32);
 
 /* Values the Rust side uses under the same names. */
-_Static_assert(PMT_PROTO_VERSION == 1 && PMT_FRAME_ALIGN == 8, "framing");
+_Static_assert(PMT_PROTO_VERSION == 2 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
 _Static_assert(PMT_MAX_RECORD == 0xffffff && PMT_RECORD_COST == 64, "limits");
-_Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_MAX == 14, "ops");
+_Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_READRUN == 15 && PMT_OP_MAX == 15, "ops");
 _Static_assert(PMT_SK_BLANK_CHECK == 8 && PMT_SK_VOLUME_OVERFLOW == 0xd, "sense keys");
 _Static_assert(PMT_SF_FMK == 0x80 && PMT_SF_EOM == 0x40 && PMT_SF_ILI == 0x20, "sense flags");
 _Static_assert(PMT_DS_READY == 1 && PMT_DS_EW == 0x10 && PMT_DS_CLEAN == 0x80, "status flags");
@@ -63,7 +63,7 @@ PIN(struct pmt_core_params, p_ring, 4);
 PIN(struct pmt_core_params, p_window, 8);
 PIN(struct pmt_core_params, p_timeout, 12);
 _Static_assert(PMT_ABI_LINUX == 0 && PMT_ABI_NETBSD == 1, "host ABIs");
-_Static_assert(PMT_MOPEN_NOREWIND == 8 && PMT_WAIT_SPACE == 1 && PMT_SLEEP_UNINTERRUPTIBLE == 2, "core flags");
+_Static_assert(PMT_MOPEN_NOREWIND == 8 && PMT_WAIT_SPACE == 1 && PMT_SLEEP_UNINTERRUPTIBLE == 2 && PMT_WAIT_RESTART == 3, "core flags");
 
 int main(void)
 {

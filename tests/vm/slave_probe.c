@@ -302,7 +302,7 @@ int main(int argc, char **argv)
 	if (send_rep(s, &p) == 0 || errno != EINVAL)
 		fail("reply with a wrong id accepted");
 	p = reply_to(&r);
-	p.rp_hdr.h_version = 2;
+	p.rp_hdr.h_version = PMT_PROTO_VERSION + 1;
 	if (send_rep(s, &p) == 0 || errno != EINVAL)
 		fail("reply with a bad version accepted");
 	p = reply_to(&r);

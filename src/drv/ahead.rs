@@ -1,0 +1,280 @@
+//! Read-ahead, as a streaming drive's read buffer does it.
+//!
+//! Once the master reads sequentially (a plain READ returned a whole
+//! record), the engine asks the drive for runs of the following records
+//! (READRUN) and keeps several in flight, within the unit's window. A run
+//! never crosses a filemark, never truncates a record and reports no
+//! condition: it stops before anything that is not a plain record, so every
+//! filemark, end of data and error is still met by a plain READ, exactly
+//! when and as st reports it. Reads are served from the runs without a round
+//! trip; a run that comes back empty stops the read-ahead until the next
+//! plain read of a record.
+//!
+//! Any other operation first settles: the runs in flight are waited for, and
+//! the drive is spaced back over every record it read ahead that the user has
+//! not had (never over a filemark: runs do not cross them), so the position
+//! and everything the daemon stores are exactly as without read-ahead. File
+//! and block numbers count only records the user has had.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use super::{Drv, Eof, Link, MtOp, Rw};
+use crate::boundary;
+use crate::chan::{Kind, Outcome};
+use crate::errno::{Errno, Result};
+use crate::host::{UserOut, Wait, WaitError};
+use crate::proto::{self, Op, Req, ReqFlags, SenseKey};
+
+/// Runs in flight at most.
+pub const RUNS: usize = 4;
+
+/// A completed run: its data and what of it the user has not had.
+#[derive(Debug)]
+pub(super) struct Run {
+    /// The records, framed (variable blocks) or the blocks (fixed).
+    pub data: Vec<u8>,
+    /// Where the next record starts.
+    pub off: usize,
+    /// Records (or blocks) left.
+    pub left: u64,
+}
+
+/// The read-ahead state of a unit.
+#[derive(Debug, Default)]
+pub(super) struct Ahead {
+    /// Completed runs not yet consumed, oldest first.
+    pub runs: VecDeque<Run>,
+    /// Runs in flight, and the bytes they may bring.
+    pub inflight: usize,
+    pub inflight_bytes: usize,
+    /// A run came back empty: no new runs until a plain read of a record.
+    pub stopped: bool,
+    /// The drive does not read ahead (it refused a run).
+    pub unsupported: bool,
+    /// The largest record read so far (a run must hold at least one).
+    pub largest: usize,
+}
+
+impl Ahead {
+    /// Bytes held in completed runs.
+    fn buffered(&self) -> usize {
+        self.runs.iter().map(|r| r.data.len()).sum()
+    }
+
+    /// Records (or blocks) read ahead and not consumed, in completed runs.
+    fn unread(&self) -> u64 {
+        self.runs.iter().map(|r| r.left).sum()
+    }
+}
+
+impl Drv {
+    /// A run completed (reaped from the ring).
+    pub(super) fn ahead_done(&mut self, req: &Req, outcome: Outcome, data: Vec<u8>) {
+        let a = &mut self.ahead;
+        a.inflight = a.inflight.saturating_sub(1);
+        a.inflight_bytes = a.inflight_bytes.saturating_sub(req.length as usize);
+        let rep = match outcome {
+            Outcome::Reply(rep) => rep,
+            Outcome::Lost => {
+                // The daemon is gone (the session is lost with it).
+                a.stopped = true;
+                return;
+            }
+        };
+        self.room = rep.status.room;
+        if rep.sense != SenseKey::NoSense as u8 {
+            // The drive did not move: the plain read meets what it met.
+            a.stopped = true;
+            a.unsupported |= rep.sense == SenseKey::IllegalRequest as u8;
+            return;
+        }
+        // Within 0..=count (the reply boundary).
+        let records = u64::try_from(i64::from(req.count) - rep.resid).unwrap_or(0);
+        if records == 0 {
+            a.stopped = true;
+            return;
+        }
+        // The ring reserved room for RUNS entries when the read-ahead began.
+        if a.runs.try_reserve(1).is_ok() {
+            a.runs.push_back(Run { data, off: 0, left: records });
+        } else {
+            // Cannot keep it: the records are settled (spaced back over) as
+            // if never read.
+            a.stopped = true;
+            self.pos_unknown = true;
+        }
+    }
+
+    /// Issues runs while fewer than [`RUNS`] are in flight and they fit the
+    /// window with what is held. Never waits.
+    pub(super) fn ahead_refill(&mut self, l: &mut Link<'_>, window: usize) {
+        let a = &self.ahead;
+        if !self.opts.read_ahead || a.stopped || a.unsupported || self.ps.eof != Eof::No || self.ps.rw != Rw::Reading {
+            return;
+        }
+        if self.ahead.runs.capacity() < RUNS && self.ahead.runs.try_reserve(RUNS).is_err() {
+            return;
+        }
+        let bs = self.block_size as usize;
+        // A quarter of the window (runs of more than 16 MiB gain nothing),
+        // and at least the largest record so far.
+        let budget = (window / RUNS).min(proto::MAX_RECORD as usize).max(proto::run_frame_len(self.ahead.largest)).max(bs);
+        let mut sent = false;
+        while self.ahead.inflight < RUNS {
+            let held = self.ahead.inflight_bytes + self.ahead.buffered() + self.rbytes;
+            // Within the window; one run at least, even if a record is larger.
+            if held + budget > window && held > 0 {
+                break;
+            }
+            let mut req = Req::new(Op::ReadRun);
+            if let Some(blocks) = budget.checked_div(bs) {
+                req.flags = ReqFlags::FIXED.bits();
+                req.count = i32::try_from(blocks.max(1)).unwrap_or(i32::MAX);
+                req.length = (req.count as u64) * bs as u64;
+            } else {
+                // Every record takes at least one data byte and its framing.
+                req.count = i32::try_from(budget / (proto::RUN_OVERHEAD + 1)).unwrap_or(i32::MAX).max(1);
+                req.length = budget as u64;
+            }
+            let len = req.length as usize;
+            let r = l.chan.with(|c| if c.has_space(0) { Some(c.submit(req, &mut Vec::new(), Kind::Ahead)) } else { None });
+            if !matches!(r, Some(Ok(_))) {
+                break;
+            }
+            self.ahead.inflight += 1;
+            self.ahead.inflight_bytes += len;
+            sent = true;
+        }
+        if sent {
+            l.host.wake_slave();
+        }
+    }
+
+    /// The next completed run with records, waiting for one in flight.
+    /// None when nothing is read ahead.
+    pub(super) fn ahead_next(&mut self, l: &mut Link<'_>) -> Result<Option<Run>> {
+        loop {
+            if let Some(r) = self.ahead.runs.pop_front() {
+                return Ok(Some(r));
+            }
+            if self.ahead.inflight == 0 {
+                return Ok(None);
+            }
+            self.reap(l, None);
+            if !self.ahead.runs.is_empty() || self.ahead.inflight == 0 {
+                continue;
+            }
+            match l.host.wait(Wait::Front, self.sleep, self.timeout) {
+                Ok(()) => {}
+                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
+                Err(WaitError::TimedOut) => {
+                    self.pos_unknown = true;
+                    return Err(Errno::Io);
+                }
+            }
+        }
+    }
+
+    /// st_read of one record from the runs (variable blocks): Ok(None) when
+    /// nothing is read ahead.
+    pub(super) fn ahead_read(&mut self, l: &mut Link<'_>, out: &mut dyn UserOut, count: usize) -> Result<Option<usize>> {
+        let Some(run) = self.ahead_next(l)? else {
+            return Ok(None);
+        };
+        let at = run.data.get(run.off..).unwrap_or_default();
+        // Checked whole when the run arrived (the reply boundary).
+        let Some((len, frame)) = boundary::run_record(at) else {
+            self.pos_unknown = true;
+            return Err(Errno::Io);
+        };
+        let consume = |d: &mut Drv, mut run: Run| {
+            run.off += frame;
+            run.left = run.left.saturating_sub(1);
+            if run.left > 0 {
+                d.ahead.runs.push_front(run);
+            }
+            d.advance_block(1);
+        };
+        if len > count {
+            // As st: the record is consumed and the buffer was too small.
+            consume(self, run);
+            return Err(self.policy.short_read);
+        }
+        let data = at.get(4..4 + len).ok_or(Errno::Io)?;
+        if let Err(e) = out.write(0, data) {
+            // Not delivered: it stays for the next read.
+            self.ahead.runs.push_front(run);
+            return Err(e);
+        }
+        consume(self, run);
+        if self.ps.eof == Eof::Fm {
+            self.ps.eof = Eof::No;
+        }
+        Ok(Some(len))
+    }
+
+    /// Fixed blocks: moves the next run into st's read buffer. False when
+    /// nothing is read ahead.
+    pub(super) fn ahead_fill(&mut self, l: &mut Link<'_>) -> Result<bool> {
+        let Some(run) = self.ahead_next(l)? else {
+            return Ok(false);
+        };
+        self.rbuf = run.data;
+        self.rptr = 0;
+        self.rbytes = self.rbuf.len();
+        self.advance_block(run.left as i64);
+        Ok(true)
+    }
+
+    /// Settles the read-ahead: waits for the runs in flight and forgets what
+    /// they hold. Returns the records (or blocks) the drive read ahead that
+    /// the user did not have: the caller spaces back over them, unless the
+    /// next motion is absolute.
+    pub(super) fn ahead_settle(&mut self, l: &mut Link<'_>) -> Result<u64> {
+        while self.ahead.inflight > 0 {
+            self.reap(l, None);
+            if self.ahead.inflight == 0 {
+                break;
+            }
+            match l.host.wait(Wait::Front, self.sleep, self.timeout) {
+                Ok(()) => {}
+                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
+                Err(WaitError::TimedOut) => {
+                    self.pos_unknown = true;
+                    return Err(Errno::Io);
+                }
+            }
+        }
+        let unread = self.ahead.unread();
+        // The buffers are freed here (no lock is held).
+        self.ahead.runs.clear();
+        self.ahead.stopped = false;
+        Ok(unread)
+    }
+
+    /// Settles the read-ahead and spaces back over what the user did not have.
+    pub(super) fn ahead_settle_back(&mut self, l: &mut Link<'_>) -> Result<()> {
+        let unseen = self.ahead_settle(l)?;
+        self.space_back_unseen(l, unseen)
+    }
+
+    /// Spaces the drive back over `n` records (or blocks) it read that the
+    /// user did not have: the block number, which counts only what the user
+    /// had, does not change. Never over a filemark: runs do not cross them.
+    pub(super) fn space_back_unseen(&mut self, l: &mut Link<'_>, mut n: u64) -> Result<()> {
+        let block = self.ps.drv_block;
+        while n > 0 {
+            let k = n.min(super::MAX_MOTION as u64);
+            self.int_ioctl(l, MtOp::Bsr, k as i64)?;
+            n -= k;
+        }
+        self.ps.drv_block = block;
+        Ok(())
+    }
+
+    /// Forgets the read-ahead state (a new session).
+    pub(super) fn ahead_reset(&mut self) {
+        self.ahead = Ahead::default();
+    }
+}
