@@ -62,6 +62,7 @@ PIN(struct pmt_core_params, p_abi, 0);
 PIN(struct pmt_core_params, p_ring, 4);
 PIN(struct pmt_core_params, p_window, 8);
 PIN(struct pmt_core_params, p_timeout, 12);
+_Static_assert(PMT_ABI_LINUX == 0 && PMT_ABI_NETBSD == 1, "host ABIs");
 _Static_assert(PMT_MOPEN_NOREWIND == 8 && PMT_WAIT_SPACE == 1 && PMT_SLEEP_UNINTERRUPTIBLE == 2 && PMT_WAIT_RESTART == 3, "core flags");
 
 int main(void)

@@ -1,0 +1,375 @@
+//! The rump kernel's system calls, with NetBSD's numbering throughout: open
+//! flags (rump/rumpdefs.h), errno values (set in the host's errno by the
+//! rump_sys_* calls), ioctl encoding (sys/sys/ioccom.h), struct mtop and
+//! struct mtget (sys/sys/mtio.h), struct kevent (sys/sys/event.h). The
+//! numbers are written here from NetBSD's headers, not taken from the core.
+
+use std::ffi::{c_char, c_int, c_uint, c_ulong, c_void, CString};
+
+#[repr(C)]
+struct IoVec {
+    base: *mut c_void,
+    len: usize,
+}
+
+/// struct pollfd (the same on NetBSD and Linux).
+#[repr(C)]
+struct PollFd {
+    fd: c_int,
+    events: i16,
+    revents: i16,
+}
+
+/// NetBSD's struct kevent (ident, filter, flags, fflags, data, udata).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct KEvent {
+    ident: usize,
+    filter: u32,
+    flags: u32,
+    fflags: u32,
+    data: i64,
+    udata: isize,
+}
+
+#[repr(C)]
+struct TimeSpec {
+    sec: i64,
+    nsec: i64,
+}
+
+extern "C" {
+    fn rump_init() -> c_int;
+    #[link_name = "rump___sysimpl_open"]
+    fn sys_open(path: *const c_char, flags: c_int, ...) -> c_int;
+    #[link_name = "rump___sysimpl_close"]
+    fn sys_close(fd: c_int) -> c_int;
+    #[link_name = "rump___sysimpl_read"]
+    fn sys_read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    #[link_name = "rump___sysimpl_write"]
+    fn sys_write(fd: c_int, buf: *const c_void, n: usize) -> isize;
+    #[link_name = "rump___sysimpl_readv"]
+    fn sys_readv(fd: c_int, iov: *const IoVec, n: c_int) -> isize;
+    #[link_name = "rump___sysimpl_ioctl"]
+    fn sys_ioctl(fd: c_int, cmd: c_ulong, ...) -> c_int;
+    #[link_name = "rump___sysimpl_fcntl"]
+    fn sys_fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
+    #[link_name = "rump___sysimpl_poll"]
+    fn sys_poll(fds: *mut PollFd, n: c_uint, timeout: c_int) -> c_int;
+    #[link_name = "rump___sysimpl_kqueue"]
+    fn sys_kqueue() -> c_int;
+    #[link_name = "rump___sysimpl_kevent50"]
+    fn sys_kevent(kq: c_int, ch: *const KEvent, nch: usize, ev: *mut KEvent, nev: usize, ts: *const TimeSpec) -> c_int;
+    #[link_name = "rump___sysimpl_modctl"]
+    fn sys_modctl(cmd: c_int, arg: *mut c_void) -> c_int;
+}
+
+/// NetBSD errno values.
+pub mod errno {
+    /// Input/output error.
+    pub const EIO: i32 = 5;
+    /// Device not configured.
+    pub const ENXIO: i32 = 6;
+    /// Device busy.
+    pub const EBUSY: i32 = 16;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// Inappropriate ioctl for device.
+    pub const ENOTTY: i32 = 25;
+    /// Read-only file system (a write-protected tape).
+    pub const EROFS: i32 = 30;
+    /// Resource temporarily unavailable (EWOULDBLOCK).
+    pub const EAGAIN: i32 = 35;
+}
+
+/// Open flags (rump/rumpdefs.h).
+pub const O_RDONLY: i32 = 0;
+/// Write only.
+pub const O_WRONLY: i32 = 1;
+/// Read and write.
+pub const O_RDWR: i32 = 2;
+/// Non-blocking.
+pub const O_NONBLOCK: i32 = 4;
+const F_GETFL: c_int = 3;
+const F_SETFL: c_int = 4;
+
+/// poll bits.
+pub const POLLIN: i16 = 0x1;
+/// Writable.
+pub const POLLOUT: i16 = 0x4;
+/// Normal data readable.
+pub const POLLRDNORM: i16 = 0x40;
+
+const IOC_VOID: u32 = 0x2000_0000;
+const IOC_OUT: u32 = 0x4000_0000;
+const IOC_IN: u32 = 0x8000_0000;
+/// NetBSD's _IOC(): direction | length << 16 | group << 8 | number.
+const fn ioc(dir: u32, group: u8, num: u8, len: u32) -> u32 {
+    dir | (len & 0x1fff) << 16 | (group as u32) << 8 | num as u32
+}
+/// _IOW('m', 1, struct mtop)
+pub const MTIOCTOP: u32 = ioc(IOC_IN, b'm', 1, 8);
+/// _IOR('m', 2, struct mtget)
+pub const MTIOCGET: u32 = ioc(IOC_OUT, b'm', 2, 56);
+/// _IO('m', 3)
+pub const MTIOCIEOT: u32 = ioc(IOC_VOID, b'm', 3, 0);
+/// _IO('m', 4)
+pub const MTIOCEEOT: u32 = ioc(IOC_VOID, b'm', 4, 0);
+/// _IOR('m', 5, uint32_t)
+pub const MTIOCRDSPOS: u32 = ioc(IOC_OUT, b'm', 5, 4);
+/// _IOW('m', 5, uint32_t)
+pub const MTIOCSLOCATE: u32 = ioc(IOC_IN, b'm', 5, 4);
+/// _IOR('m', 1, struct dkbad)-like number nobody handles: an unknown ioctl.
+pub const UNKNOWN_IOCTL: u32 = ioc(IOC_OUT, b'm', 99, 4);
+/// Linux's MTIOCGET number (_IOR('m', 2, 48 bytes) in Linux's encoding).
+pub const LINUX_MTIOCGET: u32 = 0x8030_6d02;
+
+/// NetBSD mt operations (sys/sys/mtio.h; they differ from Linux's).
+pub mod mt {
+    /// Write filemarks.
+    pub const WEOF: i16 = 0;
+    /// Forward space files.
+    pub const FSF: i16 = 1;
+    /// Backward space files.
+    pub const BSF: i16 = 2;
+    /// Forward space records.
+    pub const FSR: i16 = 3;
+    /// Backward space records.
+    pub const BSR: i16 = 4;
+    /// Rewind.
+    pub const REW: i16 = 5;
+    /// No operation.
+    pub const NOP: i16 = 7;
+    /// Space to end of data.
+    pub const EOM: i16 = 10;
+    /// Early-warning reporting on (count 1) or off (0).
+    pub const EWARN: i16 = 17;
+}
+
+/// `mt_dsreg` bits.
+pub const MT_DS_RDONLY: u16 = 0x10;
+/// Mounted.
+pub const MT_DS_MOUNTED: u16 = 0x03;
+
+/// A NetBSD errno.
+pub type Errno = i32;
+
+fn errno() -> Errno {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Starts the rump kernel: every linked module's init (pmt's devsw_attach),
+/// then the component's hooks (the device nodes).
+pub fn init() -> Result<(), Errno> {
+    // SAFETY: no arguments; called once, before any other rump call.
+    let r = unsafe { rump_init() };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(r)
+    }
+}
+
+/// Unloads a module (modctl MODCTL_UNLOAD).
+pub fn modunload(name: &str) -> Result<(), Errno> {
+    let c = CString::new(name).map_err(|_| errno::EINVAL)?;
+    // SAFETY: MODCTL_UNLOAD (1) takes a NUL-terminated module name.
+    let r = unsafe { sys_modctl(1, c.as_ptr() as *mut c_void) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// `struct mtget`, the fields pmt fills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MtGet {
+    /// mt_type.
+    pub mt_type: u16,
+    /// mt_dsreg.
+    pub dsreg: u16,
+    /// mt_fileno.
+    pub fileno: i32,
+    /// mt_blkno.
+    pub blkno: i32,
+    /// mt_blksiz.
+    pub blksiz: i32,
+}
+
+/// A file descriptor in the rump kernel, closed when dropped.
+#[derive(Debug)]
+pub struct Fd(c_int);
+
+impl Fd {
+    /// open(2).
+    pub fn open(path: &str, flags: i32) -> Result<Fd, Errno> {
+        let c = CString::new(path).map_err(|_| errno::EINVAL)?;
+        // SAFETY: a NUL-terminated path; the mode argument is not needed.
+        let fd = unsafe { sys_open(c.as_ptr(), flags) };
+        if fd < 0 {
+            Err(errno())
+        } else {
+            Ok(Fd(fd))
+        }
+    }
+
+    /// close(2), reporting its error (dropping closes silently).
+    pub fn close(self) -> Result<(), Errno> {
+        let fd = self.0;
+        std::mem::forget(self);
+        // SAFETY: fd is ours and closed once.
+        if unsafe { sys_close(fd) } == 0 {
+            Ok(())
+        } else {
+            Err(errno())
+        }
+    }
+
+    /// read(2) with an `n`-byte buffer.
+    pub fn read(&self, n: usize) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; n];
+        let k = self.read_into(&mut buf)?;
+        buf.truncate(k);
+        Ok(buf)
+    }
+
+    /// read(2) into `buf`.
+    pub fn read_into(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: buf is valid for writes of its length.
+        let k = unsafe { sys_read(self.0, buf.as_mut_ptr().cast(), buf.len()) };
+        if k < 0 {
+            Err(errno())
+        } else {
+            Ok(k as usize)
+        }
+    }
+
+    /// readv(2) into several buffers.
+    pub fn readv(&self, bufs: &mut [&mut [u8]]) -> Result<usize, Errno> {
+        let iov: Vec<IoVec> = bufs.iter_mut().map(|b| IoVec { base: b.as_mut_ptr().cast(), len: b.len() }).collect();
+        // SAFETY: every iovec names a live buffer of its length.
+        let k = unsafe { sys_readv(self.0, iov.as_ptr(), iov.len() as c_int) };
+        if k < 0 {
+            Err(errno())
+        } else {
+            Ok(k as usize)
+        }
+    }
+
+    /// write(2).
+    pub fn write(&self, data: &[u8]) -> Result<usize, Errno> {
+        // SAFETY: data is valid for reads of its length.
+        let k = unsafe { sys_write(self.0, data.as_ptr().cast(), data.len()) };
+        if k < 0 {
+            Err(errno())
+        } else {
+            Ok(k as usize)
+        }
+    }
+
+    /// ioctl(2) with an argument buffer (its size is the command's).
+    pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
+        // SAFETY: the kernel copies IOCPARM_LEN(cmd) bytes in and out of
+        // arg; callers pass a buffer at least that long.
+        let r = unsafe { sys_ioctl(self.0, c_ulong::from(cmd), arg.as_mut_ptr()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(errno())
+        }
+    }
+
+    /// MTIOCTOP.
+    pub fn mt(&self, op: i16, count: i32) -> Result<(), Errno> {
+        let mut a = [0u8; 8];
+        a[0..2].copy_from_slice(&op.to_ne_bytes());
+        a[4..8].copy_from_slice(&count.to_ne_bytes());
+        self.ioctl(MTIOCTOP, &mut a)
+    }
+
+    /// MTIOCGET.
+    pub fn status(&self) -> Result<MtGet, Errno> {
+        let mut b = [0xa5u8; 56];
+        self.ioctl(MTIOCGET, &mut b)?;
+        let s = |at: usize| u16::from_ne_bytes([b[at], b[at + 1]]);
+        let i = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        Ok(MtGet { mt_type: s(0), dsreg: s(2), fileno: i(8), blkno: i(12), blksiz: i(16) })
+    }
+
+    /// (mt_fileno, mt_blkno).
+    pub fn pos(&self) -> Result<(i32, i32), Errno> {
+        self.status().map(|s| (s.fileno, s.blkno))
+    }
+
+    /// poll(2) on this descriptor alone: the returned events.
+    pub fn poll(&self, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
+        let mut p = PollFd { fd: self.0, events, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { sys_poll(&mut p, 1, timeout_ms) };
+        if r < 0 {
+            Err(errno())
+        } else {
+            Ok(p.revents)
+        }
+    }
+
+    /// Sets or clears O_NONBLOCK with fcntl(2) (the driver sees FIONBIO).
+    pub fn set_nonblock(&self, on: bool) -> Result<(), Errno> {
+        // SAFETY: F_GETFL takes no argument.
+        let fl = unsafe { sys_fcntl(self.0, F_GETFL) };
+        if fl < 0 {
+            return Err(errno());
+        }
+        let fl = if on { fl | O_NONBLOCK } else { fl & !O_NONBLOCK };
+        // SAFETY: F_SETFL takes an int.
+        if unsafe { sys_fcntl(self.0, F_SETFL, fl) } < 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: fd is ours and closed once.
+        unsafe { sys_close(self.0) };
+    }
+}
+
+/// A kqueue watching one descriptor for EVFILT_READ.
+pub struct ReadQueue {
+    kq: Fd,
+}
+
+impl ReadQueue {
+    /// kqueue(2) plus an EVFILT_READ | EV_ADD for `fd`.
+    pub fn new(fd: &Fd) -> Result<ReadQueue, Errno> {
+        // SAFETY: no arguments.
+        let kq = unsafe { sys_kqueue() };
+        if kq < 0 {
+            return Err(errno());
+        }
+        let kq = Fd(kq);
+        const EV_ADD: u32 = 0x1;
+        let ch = KEvent { ident: fd.0 as usize, filter: 0, flags: EV_ADD, fflags: 0, data: 0, udata: 0 };
+        // SAFETY: one change, no events asked for.
+        if unsafe { sys_kevent(kq.0, &ch, 1, std::ptr::null_mut(), 0, std::ptr::null()) } < 0 {
+            return Err(errno());
+        }
+        Ok(ReadQueue { kq })
+    }
+
+    /// Events ready within `ms` milliseconds (0 or 1).
+    pub fn wait(&self, ms: i64) -> Result<usize, Errno> {
+        let mut ev = KEvent { ident: 0, filter: 0, flags: 0, fflags: 0, data: 0, udata: 0 };
+        let ts = TimeSpec { sec: ms / 1000, nsec: (ms % 1000) * 1_000_000 };
+        // SAFETY: room for one event; a valid timeout.
+        let r = unsafe { sys_kevent(self.kq.0, std::ptr::null(), 0, &mut ev, 1, &ts) };
+        if r < 0 {
+            Err(errno())
+        } else {
+            Ok(r as usize)
+        }
+    }
+}
