@@ -113,7 +113,8 @@ enum Cmd {
         /// The image.
         image: PathBuf,
     },
-    /// Check the framing of an image; exit status 1 if it is damaged.
+    /// Check the framing of an image, and the checksum of its filtered
+    /// records (no key needed); exit status 1 if it is damaged.
     Verify {
         /// The image.
         image: PathBuf,
@@ -266,6 +267,11 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }),
         Some(Cmd::Verify { image }) => inspect::scan_file(&image, true)
+            .and_then(|mut scan| {
+                let filtered = inspect::check_filtered(&image, &scan.objs)?;
+                scan.problems.extend(filtered);
+                Ok(scan)
+            })
             .with_context(|| image.display().to_string())
             .map(|scan| {
                 if scan.problems.is_empty() {

@@ -126,7 +126,10 @@ impl Setup {
 
     /// Parses a configuration (relative paths are taken from `base`).
     pub fn from_toml(text: &str, base: &Path) -> Result<Setup, String> {
-        let f: File = toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+        let f: File = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => format!("line {}: {}", text.get(..span.start).unwrap_or(text).matches('\n').count() + 1, e.message()),
+            None => e.message().to_string(),
+        })?;
         let size = |name: &str, v: Option<SizeValue>| -> Result<Option<u64>, String> {
             match v {
                 None => Ok(None),

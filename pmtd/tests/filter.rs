@@ -134,6 +134,9 @@ fn altered_truncated_swapped_and_moved_records_read_as_bad() {
     img[off] ^= 1;
     std::fs::write(dir.path().join("a.tap"), &img).unwrap();
     let got = read_back(dir.path(), "a.tap", &f);
+    let problems = pmtd::inspect::check_filtered(&dir.path().join("a.tap"), &scan.objs).unwrap();
+    assert_eq!(problems, [format!("filtered record 3 at offset {}: its checksum does not match", scan.objs[3].off)], "pmtd verify sees it without the key");
+    assert!(pmtd::inspect::check_filtered(&dir.path().join("t.tap"), &scan.objs).unwrap().is_empty());
     assert_eq!(got.iter().filter(|o| **o == bad).count(), 1, "exactly one bad record");
     assert_eq!(got[3], bad);
     assert_eq!(&got[..3], &good[..3], "the others read fine");
