@@ -367,7 +367,6 @@ fn verify_volume<M: Medium, S: Medium>(m: &mut M, src: &mut Source<'_, S>, files
     m.rewind()?;
     let mut copy = Vec::new();
     for &f in files {
-        progress.file(f);
         let start = src.starts.get(f as usize).copied().unwrap_or(0);
         src.medium.locate(start)?;
         let mut rec = 0u64;
@@ -377,7 +376,7 @@ fn verify_volume<M: Medium, S: Medium>(m: &mut M, src: &mut Source<'_, S>, files
             let b = m.read(&mut copy, MAX)?;
             match (a, b) {
                 (Object::Record(x), Object::Record(y)) if x == y && src.buf == copy => {
-                    progress.record(x);
+                    progress.checked();
                     rec += 1;
                 }
                 (Object::Record(_), Object::Record(_)) => {

@@ -24,6 +24,8 @@ pub struct Progress {
     records: u64,
     bytes: u64,
     file: u64,
+    /// Records read back and compared.
+    checked: u64,
 }
 
 /// "1.50 MiB" and friends.
@@ -61,7 +63,7 @@ impl Progress {
 
     fn with(bar: Option<ProgressBar>, log: bool, phase: &str) -> Progress {
         let now = Instant::now();
-        Progress { bar, log, phase: phase.to_string(), started: now, shown: now, records: 0, bytes: 0, file: 0 }
+        Progress { bar, log, phase: phase.to_string(), started: now, shown: now, records: 0, bytes: 0, file: 0, checked: 0 }
     }
 
     /// Starts another phase ("verify"), counting from zero.
@@ -71,6 +73,7 @@ impl Progress {
         self.records = 0;
         self.bytes = 0;
         self.file = 0;
+        self.checked = 0;
         self.show(true);
     }
 
@@ -78,6 +81,12 @@ impl Progress {
     pub fn record(&mut self, bytes: usize) {
         self.records += 1;
         self.bytes += bytes as u64;
+        self.show(false);
+    }
+
+    /// One record read back and compared (a verify pass).
+    pub fn checked(&mut self) {
+        self.checked += 1;
         self.show(false);
     }
 
@@ -109,14 +118,18 @@ impl Progress {
     /// The line that says how far the work is.
     pub fn line(&self) -> String {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
-        format!(
+        let mut s = format!(
             "{}: file {}, {} records, {}, {}/s",
             self.phase,
             self.file,
             self.records,
             human_bytes(self.bytes),
             human_bytes((self.bytes as f64 / secs) as u64)
-        )
+        );
+        if self.checked > 0 {
+            s.push_str(&format!(", {} records verified", self.checked));
+        }
+        s
     }
 
     fn show(&mut self, now: bool) {
@@ -164,6 +177,8 @@ mod tests {
         p.record(24);
         assert_eq!((p.records(), p.bytes()), (2, 1024));
         assert!(p.line().starts_with("copy: file 2, 2 records, 1.00 KiB, "), "{}", p.line());
+        p.checked();
+        assert!(p.line().ends_with("/s, 1 records verified"), "{}", p.line());
         p.phase("verify");
         assert_eq!(p.records(), 0);
         assert_eq!(human_bytes(512), "512 B");
