@@ -155,6 +155,9 @@ impl<M: Medium> fmt::Debug for Filtered<M> {
 /// Objects read at load while looking for the first record to check.
 const CHECK_OBJECTS: usize = 16;
 
+/// The largest stored record: what the filter asks of the medium below.
+const STORED_MAX: usize = pmt::proto::MAX_RECORD as usize;
+
 impl<M: Medium> Filtered<M> {
     /// Puts `filter` over `inner`, a volume just loaded (at its beginning).
     /// Checks that its first record decodes with this filter; if it does
@@ -183,7 +186,7 @@ impl<M: Medium> Filtered<M> {
         for _ in 0..CHECK_OBJECTS {
             let at = self.inner.position();
             self.stored.clear();
-            match self.inner.read(&mut self.stored, usize::MAX)? {
+            match self.inner.read(&mut self.stored, STORED_MAX)? {
                 Object::Eod => break,
                 Object::Mark | Object::Bad => continue,
                 Object::Record(_) => {
@@ -259,7 +262,11 @@ impl<M: Medium> Medium for Filtered<M> {
     fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
         let at = self.inner.position();
         self.stored.clear();
-        match self.inner.read(&mut self.stored, usize::MAX)? {
+        match self.inner.read(&mut self.stored, STORED_MAX)? {
+            Object::Record(n) if n != self.stored.len() => {
+                warn!(medium = %self.inner.name(), object = at, "bad record: {n} bytes, larger than a stored record can be");
+                Ok(Object::Bad)
+            }
             Object::Record(_) => {
                 let mark = buf.len();
                 match self.codec.decode(&mut self.stored, at, buf, max) {
