@@ -1,9 +1,10 @@
 //! Host integration tests of the pmt core and the pmtd drive, with no
 //! kernel: [`Sim`] plays the OS glue. A master system call runs the core's
 //! engine; when the engine waits, the simulated daemon reads the queued
-//! requests from the slave side, runs them on a pmtd [`Drive`] and writes the
-//! replies back, exactly as pmtd does through /dev/pmts<N>. The daemon runs
-//! only when the master waits, so write-behind fills its window.
+//! requests from the slave side (pmtd's [`SimSlave`]), runs them on a pmtd
+//! [`Drive`] and writes the replies back, exactly as pmtd does through
+//! /dev/pmts<N>. The daemon runs only when the master waits, so write-behind
+//! fills its window.
 
 pub mod model;
 
@@ -17,17 +18,22 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use pmt::abi::linux;
-use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
 use pmtd::drive::{Drive, DriveConfig};
-use pmtd::serve;
+use pmtd::media::magazine::Magazine;
+use pmtd::media::tap::TapOptions;
+use pmtd::medium::{boxed, DynChanger};
+use pmtd::serve::{self, Received};
+use pmtd::transport::{SimSlave, SliceIn as In, SliceOut as Out};
 
 /// A unit with a simulated daemon.
 pub struct Sim {
     /// The core unit.
     pub unit: Unit,
     /// The daemon's drive; None while no daemon holds the slave.
-    pub drive: RefCell<Option<Drive>>,
+    pub drive: RefCell<Option<Drive<DynChanger>>>,
     buf: RefCell<Vec<u8>>,
+    out: RefCell<Vec<u8>>,
     /// Batches the daemon processed.
     pub batches: RefCell<usize>,
     /// The most payload bytes the channel held at a wait.
@@ -73,24 +79,6 @@ impl Host for SimHost<'_> {
     }
 }
 
-struct Out<'a>(&'a mut [u8]);
-impl UserOut for Out<'_> {
-    fn write(&mut self, at: usize, src: &[u8]) -> Result<(), Errno> {
-        let dst = self.0.get_mut(at..at + src.len()).ok_or(Errno::Fault)?;
-        dst.copy_from_slice(src);
-        Ok(())
-    }
-}
-
-struct In<'a>(&'a [u8]);
-impl UserIn for In<'_> {
-    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<(), Errno> {
-        let src = self.0.get(at..at + dst.len()).ok_or(Errno::Fault)?;
-        dst.copy_from_slice(src);
-        Ok(())
-    }
-}
-
 /// Master open flags for reading and writing.
 pub const RW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false, norewind: false };
 /// The no-rewind node, read and write.
@@ -98,24 +86,36 @@ pub const NRW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false,
 /// Read only.
 pub const RO: OpenFlags = OpenFlags { read: true, write: false, nonblock: false, norewind: false };
 
+/// An autoloader magazine of `volumes` (names inside `dir`) opened with `opts`.
+pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynChanger {
+    let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.join(v)).collect();
+    boxed(Magazine::new(paths, opts))
+}
+
 impl Sim {
     /// A unit whose daemon serves `volumes` (names inside a fresh temporary
-    /// directory) with `cfg`.
-    pub fn new(volumes: &[&str], cfg: DriveConfig, ucfg: Config) -> Sim {
-        Sim::with_abi(volumes, cfg, ucfg, Abi::Linux)
+    /// directory), each opened with `opts`.
+    pub fn new(volumes: &[&str], opts: TapOptions, ucfg: Config) -> Sim {
+        Sim::with_abi(volumes, opts, ucfg, Abi::Linux)
     }
 
     /// Like [`Sim::new`] for another host's ABI (numbering, st conventions).
-    pub fn with_abi(volumes: &[&str], cfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
+    pub fn with_abi(volumes: &[&str], opts: TapOptions, ucfg: Config, abi: Abi) -> Sim {
+        Sim::with_changer(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
+    }
+
+    /// A unit whose daemon serves the changer `make` builds in the
+    /// temporary directory, with `dcfg`.
+    pub fn with_changer(make: impl FnOnce(&Path) -> DynChanger, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.path().join(v)).collect();
         let unit = Unit::new(0, ucfg, abi).expect("unit");
         unit.sopen().expect("slave open");
-        let drive = Drive::new(paths, cfg).expect("drive");
+        let drive = Drive::new(make(dir.path()), dcfg).expect("drive");
         Sim {
             unit,
             drive: RefCell::new(Some(drive)),
             buf: RefCell::new(vec![0u8; serve::READ_BUFFER]),
+            out: RefCell::new(Vec::new()),
             batches: RefCell::new(0),
             max_held: RefCell::new(0),
             dir,
@@ -124,7 +124,7 @@ impl Sim {
 
     /// One volume, unlimited, default unit limits.
     pub fn simple() -> Sim {
-        Sim::new(&["vol1.tap"], DriveConfig::default(), Config::default())
+        Sim::new(&["vol1.tap"], TapOptions::default(), Config::default())
     }
 
     /// Path of a volume image.
@@ -139,18 +139,15 @@ impl Sim {
             return false;
         };
         let mut buf = self.buf.borrow_mut();
-        let len = buf.len();
-        let n = match self.unit.sread(&mut Out(&mut buf[..]), len) {
-            Ok(n) => n,
-            Err(Errno::Again) => return false,
-            Err(e) => panic!("slave read: {e:?}"),
-        };
-        let mut out = Vec::new();
-        serve::run_batch(d, &buf[..n], &mut out).expect("batch");
-        let k = self.unit.swrite(&mut In(&out), out.len()).expect("slave write");
-        assert_eq!(k, out.len(), "the driver refused replies");
-        *self.batches.borrow_mut() += 1;
-        true
+        let mut out = self.out.borrow_mut();
+        match serve::step(&mut SimSlave::new(&self.unit), d, &mut buf, &mut out) {
+            Ok(Received::Batch(_)) => {
+                *self.batches.borrow_mut() += 1;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => panic!("simulated daemon: {e}"),
+        }
     }
 
     /// The daemon dies: the slave is closed under it.
@@ -160,10 +157,14 @@ impl Sim {
     }
 
     /// A new daemon starts with `volumes`.
-    pub fn start_daemon(&self, volumes: &[&str], cfg: DriveConfig) {
-        let paths: Vec<PathBuf> = volumes.iter().map(|v| self.dir.path().join(v)).collect();
+    pub fn start_daemon(&self, volumes: &[&str], opts: TapOptions) {
+        self.start_daemon_with(magazine(self.dir.path(), volumes, opts), DriveConfig::default());
+    }
+
+    /// A new daemon starts with `changer`.
+    pub fn start_daemon_with(&self, changer: DynChanger, dcfg: DriveConfig) {
         self.unit.sopen().expect("slave open");
-        *self.drive.borrow_mut() = Some(Drive::new(paths, cfg).expect("drive"));
+        *self.drive.borrow_mut() = Some(Drive::new(changer, dcfg).expect("drive"));
     }
 
     fn host(&self) -> SimHost<'_> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::{objects, record, Sim};
-use pmtd::drive::DriveConfig;
+use pmtd::media::tap::TapOptions;
 use pmtd::media::spec::TapeOptions;
 use pmtd::media::stdev::{gmt, MtStatus, StDevice, StOpener};
 use pmtd::media::tape::{TapeChanger, TapeMedium};
@@ -121,7 +121,7 @@ fn opts() -> TapeOptions {
     TapeOptions { max_block: 256 * 1024, ..TapeOptions::default() }
 }
 
-fn shared(volumes: &[&str], cfg: DriveConfig) -> Shared {
+fn shared(volumes: &[&str], cfg: TapOptions) -> Shared {
     Arc::new(Mutex::new(Sim::new(volumes, cfg, Config::default())))
 }
 
@@ -183,7 +183,7 @@ fn layout_objects() -> Vec<u32> {
 #[test]
 fn records_and_marks_round_trip_with_positions_equal_to_mtiocpos() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], DriveConfig::default());
+        let sim = shared(&["t.tap"], TapOptions::default());
         let mut m = mount(&sim, blind);
         assert_eq!(m.exact(), !blind);
         assert_eq!(m.room(), Room::UNKNOWN);
@@ -201,7 +201,7 @@ fn records_and_marks_round_trip_with_positions_equal_to_mtiocpos() {
 
 #[test]
 fn a_short_caller_buffer_gets_the_head_and_the_true_length() {
-    let sim = shared(&["t.tap"], DriveConfig::default());
+    let sim = shared(&["t.tap"], TapOptions::default());
     let mut m = mount(&sim, false);
     m.write_record(&record(1, 5000)).unwrap();
     m.rewind().unwrap();
@@ -259,7 +259,7 @@ fn run(m: &mut TapeMedium<SimDevice>, op: &Op) -> Result<(u64, Stop), MediumErro
 #[test]
 fn spacing_and_locate_stop_where_scsi_says() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], DriveConfig::default());
+        let sim = shared(&["t.tap"], TapOptions::default());
         let mut held = Some(mount(&sim, blind));
         write_layout(held.as_mut().expect("mounted"), &sim);
         for (i, (start, op, want, pos)) in cases().into_iter().enumerate() {
@@ -300,7 +300,7 @@ fn spacing_and_locate_stop_where_scsi_says() {
 #[test]
 fn mark_at_bot_is_told_from_bot_when_spacing_back() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], DriveConfig::default());
+        let sim = shared(&["t.tap"], TapOptions::default());
         let mut m = mount(&sim, blind);
         m.write_mark().unwrap();
         m.write_record(&record(1, 10)).unwrap();
@@ -314,7 +314,7 @@ fn mark_at_bot_is_told_from_bot_when_spacing_back() {
 #[test]
 fn no_filemark_of_st_s_own_before_rewind_or_close() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], DriveConfig::default());
+        let sim = shared(&["t.tap"], TapOptions::default());
         let mut m = mount(&sim, blind);
         m.write_record(&record(0, 512)).unwrap();
         m.write_record(&record(1, 512)).unwrap();
@@ -329,7 +329,7 @@ fn no_filemark_of_st_s_own_before_rewind_or_close() {
 #[test]
 fn writing_in_the_middle_cuts_the_rest_and_the_end_moves() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], DriveConfig::default());
+        let sim = shared(&["t.tap"], TapOptions::default());
         let mut m = mount(&sim, blind);
         write_layout(&mut m, &sim);
         m.locate(4).unwrap();
@@ -367,7 +367,7 @@ fn fill(m: &mut TapeMedium<SimDevice>) -> (Vec<bool>, Vec<Room>) {
 #[test]
 fn early_warning_alternation_becomes_written_early_warning_then_overflow() {
     for blind in [false, true] {
-        let cfg = DriveConfig { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..DriveConfig::default() };
+        let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
         let sim = shared(&["ew.tap"], cfg);
         let mut m = mount(&sim, blind);
         let (ew, rooms) = fill(&mut m);
@@ -396,7 +396,7 @@ fn early_warning_alternation_becomes_written_early_warning_then_overflow() {
 
 #[test]
 fn physical_end_without_a_zone_is_overflow_at_once() {
-    let cfg = DriveConfig { capacity: Some(100 * 1024), early_warning: 0, ..DriveConfig::default() };
+    let cfg = TapOptions { capacity: Some(100 * 1024), early_warning: 0, ..TapOptions::default() };
     let sim = shared(&["full.tap"], cfg);
     let mut m = mount(&sim, false);
     let (ew, _) = fill(&mut m);
@@ -411,7 +411,7 @@ fn physical_end_without_a_zone_is_overflow_at_once() {
 
 #[test]
 fn write_protected_medium_refuses_writes_and_reads() {
-    let sim = shared(&["ro.tap"], DriveConfig::default());
+    let sim = shared(&["ro.tap"], TapOptions::default());
     {
         let mut m = mount(&sim, false);
         m.write_record(&record(0, 100)).unwrap();
@@ -420,7 +420,7 @@ fn write_protected_medium_refuses_writes_and_reads() {
     {
         let s = lock(&sim);
         s.kill_daemon();
-        s.start_daemon(&["ro.tap"], DriveConfig { read_only: true, ..DriveConfig::default() });
+        s.start_daemon(&["ro.tap"], TapOptions { read_only: true, ..TapOptions::default() });
     }
     for blind in [false, true] {
         let mut m = mount(&sim, blind);
@@ -439,7 +439,7 @@ fn write_protected_medium_refuses_writes_and_reads() {
 #[test]
 fn a_dead_daemon_is_an_immediate_io_error() {
     for blind in [false, true] {
-        let sim = shared(&["d.tap"], DriveConfig::default());
+        let sim = shared(&["d.tap"], TapOptions::default());
         let mut m = mount(&sim, blind);
         for i in 0..5 {
             m.write_record(&record(i, 4096)).unwrap();
@@ -466,8 +466,13 @@ fn a_dead_daemon_is_an_immediate_io_error() {
 
 #[test]
 fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
-    let cfg = DriveConfig { max_block: 64 * 1024, ..DriveConfig::default() };
-    let sim = shared(&["b.tap"], cfg);
+    let dcfg = pmtd::drive::DriveConfig { max_block: 64 * 1024, ..pmtd::drive::DriveConfig::default() };
+    let sim: Shared = Arc::new(Mutex::new(Sim::with_changer(
+        |d| pmt_tests::magazine(d, &["b.tap"], TapOptions::default()),
+        dcfg,
+        Config::default(),
+        pmt::Abi::Linux,
+    )));
     let dev = SimDevice::open(&sim, false, false).unwrap();
     let mut m = TapeMedium::mount(dev, &TapeOptions { max_block: 1 << 20, ..TapeOptions::default() }).unwrap();
     m.write_record(&record(0, 65536)).unwrap();
@@ -482,7 +487,7 @@ fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
 
 #[test]
 fn changer_unloads_with_offline_and_waits_for_the_next_medium() {
-    let sim = shared(&["v1.tap", "v2.tap"], DriveConfig::default());
+    let sim = shared(&["v1.tap", "v2.tap"], TapOptions::default());
     let topts = TapeOptions { load_timeout: Duration::from_millis(300), poll: Duration::from_millis(50), ..opts() };
     let mut ch = TapeChanger::new(SimOpener { sim: Arc::clone(&sim), blind: false }, topts);
     assert_eq!(ch.volume(), None);

@@ -2,43 +2,35 @@
 //! loaded medium, answering as a SCSI stream device (SSC) would: sense key,
 //! FMK/EOM/ILI flags, residue, and the drive status.
 //!
-//! Capacity: a medium of `capacity` bytes of image has its early-warning
-//! point `early_warning` bytes before the end. Past early warning every write
-//! and filemark still succeeds but reports EOM; a write that would pass the
-//! physical end is refused with VOLUME OVERFLOW and nothing of it is stored.
-
-use std::path::PathBuf;
+//! The drive is the front end over a [`Changer`]: what stores the tape, its
+//! capacity and its early warning are the medium's ([`Medium::room`],
+//! [`Written::early_warning`], [`MediumError::Overflow`]). Past early warning
+//! every write and filemark still succeeds but reports EOM; a write that
+//! would pass the physical end is refused with VOLUME OVERFLOW and nothing
+//! of it is stored.
 
 use pmt::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Space, Status, REP_SIZE};
 use tracing::{debug, info, warn};
 
-use crate::tap::{Stop, Tape, TapError};
+use crate::medium::{Changer, Medium, MediumError, Object, Stop, Written};
 
-/// Drive settings.
+pub use crate::media::tap::FILEMARK_RESERVE;
+
+/// Drive settings (the medium's own settings, such as its capacity, are
+/// the medium's: see [`crate::media::tap::TapOptions`]).
 #[derive(Clone, Debug)]
 pub struct DriveConfig {
-    /// Bytes of image per volume, if limited.
-    pub capacity: Option<u64>,
-    /// Size of the early-warning zone before the end of a limited volume.
-    pub early_warning: u64,
     /// Smallest block accepted.
     pub min_block: u32,
     /// Largest block accepted.
     pub max_block: u32,
-    /// Treat every volume as write protected.
-    pub read_only: bool,
 }
 
 impl Default for DriveConfig {
     fn default() -> DriveConfig {
-        DriveConfig { capacity: None, early_warning: 0, min_block: 1, max_block: proto::MAX_RECORD, read_only: false }
+        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD }
     }
 }
-
-/// Image bytes past the capacity that only filemarks may use, as a drive
-/// keeps room to close a file at the end of medium: a volume always ends
-/// with its filemark.
-pub const FILEMARK_RESERVE: u64 = 64;
 
 /// The outcome of a command before it becomes a reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,22 +92,19 @@ impl Sense {
     }
 }
 
-/// A tape drive with an autoloader holding a list of volumes.
+/// A tape drive in front of a [`Changer`] (an autoloader magazine, a mirror
+/// of changers...).
 ///
 /// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
 /// the volume and loads the next one; a close right after a rewind once the
 /// volume went past early warning (what dump and GNU tar do at the end of a
-/// tape) swaps in the next volume too, if there is one. When the magazine is
+/// tape) swaps in the next volume too, if there is one. When the changer is
 /// exhausted the drive is empty: NOT READY, medium not present.
 #[derive(Debug)]
-pub struct Drive {
+pub struct Drive<C: Changer> {
     cfg: DriveConfig,
-    volumes: Vec<PathBuf>,
-    /// The next volume the loader takes.
-    next: usize,
-    /// The loaded volume (an index in `volumes`) and its medium.
-    slot: Option<usize>,
-    tape: Option<Tape>,
+    changer: C,
+    tape: Option<C::Medium>,
     /// A new medium was loaded and no OPEN has been told yet.
     attention: bool,
     /// A write or filemark on this volume went past early warning.
@@ -127,14 +116,28 @@ pub struct Drive {
     locked: bool,
 }
 
-impl Drive {
-    /// A drive with `volumes` in its magazine; the first one is loaded.
-    pub fn new(volumes: Vec<PathBuf>, cfg: DriveConfig) -> Result<Drive, TapError> {
+/// The sense of a failed medium operation: write protection, an illegal
+/// request, or a medium error with `code`.
+fn failure(e: &MediumError, code: u8) -> Sense {
+    match e {
+        MediumError::Protected { .. } => Sense::protected(),
+        MediumError::Unsupported { .. } => {
+            warn!("{e}");
+            Sense::illegal()
+        }
+        _ => {
+            warn!("{e}");
+            Sense::medium_error(code)
+        }
+    }
+}
+
+impl<C: Changer> Drive<C> {
+    /// A drive in front of `changer`; its first volume is loaded.
+    pub fn new(changer: C, cfg: DriveConfig) -> Result<Drive<C>, MediumError> {
         let mut d = Drive {
             cfg,
-            volumes,
-            next: 0,
-            slot: None,
+            changer,
             tape: None,
             attention: false,
             past_ew: false,
@@ -149,64 +152,52 @@ impl Drive {
     }
 
     /// The loaded medium, if any.
-    pub fn tape(&self) -> Option<&Tape> {
+    pub fn medium(&self) -> Option<&C::Medium> {
         self.tape.as_ref()
+    }
+
+    /// The changer.
+    pub fn changer(&self) -> &C {
+        &self.changer
     }
 
     /// The loaded volume's number (1-based), if any.
     pub fn volume(&self) -> Option<usize> {
-        self.slot.map(|s| s + 1)
+        self.tape.as_ref().and(self.changer.volume())
     }
 
-    /// Loads the next volume of the magazine, if there is one.
-    fn load_next(&mut self) -> Result<(), TapError> {
-        let Some(path) = self.volumes.get(self.next) else {
-            return Ok(());
-        };
-        let t0 = std::time::Instant::now();
-        let (tape, scan, how) = Tape::open(path, self.cfg.read_only)?;
-        let load_us = t0.elapsed().as_micros();
-        for p in &scan.problems {
-            warn!(image = %path.display(), "{p}; the medium ends at byte {}", scan.end);
+    /// Unloads the volume (after making it durable) and gives the changer
+    /// back: what a daemon does when it stops.
+    pub fn shut_down(mut self) -> Result<C, MediumError> {
+        self.unload()?;
+        Ok(self.changer)
+    }
+
+    /// Loads the next volume of the changer, if there is one.
+    fn load_next(&mut self) -> Result<(), MediumError> {
+        if let Some(m) = self.changer.load_next()? {
+            info!(medium = %m.name(), write_protected = m.readonly(), "volume {} in the drive", self.changer.volume().unwrap_or(0));
+            self.tape = Some(m);
+            self.attention = true;
+            self.past_ew = false;
         }
-        info!(
-            image = %path.display(),
-            objects = tape.len(),
-            write_protected = tape.readonly(),
-            index = ?how,
-            load_us,
-            "volume {} loaded",
-            self.next + 1
-        );
-        self.tape = Some(tape);
-        self.slot = Some(self.next);
-        self.next += 1;
-        self.attention = true;
-        self.past_ew = false;
         Ok(())
     }
 
     /// Ejects the loaded volume (after making it durable).
-    fn unload(&mut self) -> Result<(), TapError> {
-        if let Some(mut t) = self.tape.take() {
-            let r = t.sync();
-            info!(image = %t.path().display(), "volume {} unloaded", self.slot.map_or(0, |s| s + 1));
-            self.slot = None;
-            r?;
-        }
-        Ok(())
-    }
-
-    /// Makes everything written so far durable.
-    pub fn sync(&mut self) -> Result<(), TapError> {
-        match self.tape.as_mut() {
-            Some(t) => t.sync(),
+    fn unload(&mut self) -> Result<(), MediumError> {
+        match self.tape.take() {
+            Some(t) => self.changer.unload(t),
             None => Ok(()),
         }
     }
 
-    fn ew_offset(&self) -> Option<u64> {
-        self.cfg.capacity.map(|c| c.saturating_sub(self.cfg.early_warning))
+    /// Makes everything written so far durable.
+    pub fn sync(&mut self) -> Result<(), MediumError> {
+        match self.tape.as_mut() {
+            Some(t) => t.sync(),
+            None => Ok(()),
+        }
     }
 
     /// The drive status.
@@ -216,26 +207,23 @@ impl Drive {
         let mut room = proto::ROOM_UNLIMITED;
         if let Some(t) = &self.tape {
             f |= DriveFlags::READY;
+            let r = t.room();
             if t.readonly() {
                 f |= DriveFlags::WRPROT;
                 room = 0;
+            } else if let Some(ew) = r.to_ew {
+                room = ew;
             }
-            if t.pos() == 0 {
+            if t.at_bot() {
                 f |= DriveFlags::BOP;
             }
-            if t.pos() == t.len() {
+            if t.at_eod() == Some(true) {
                 f |= DriveFlags::EOD;
             }
-            let here = t.offset_of(t.pos());
-            if let Some(ew) = self.ew_offset() {
-                if here >= ew {
-                    f |= DriveFlags::EW;
-                }
-                if !t.readonly() {
-                    room = ew.saturating_sub(here);
-                }
+            if r.to_ew == Some(0) {
+                f |= DriveFlags::EW;
             }
-            position = t.pos() as u64;
+            position = t.position();
         }
         if self.compress {
             f |= DriveFlags::COMPRESS;
@@ -303,10 +291,10 @@ impl Drive {
             Op::Read => self.read(req, out),
             Op::Wfm => self.wfm(req),
             Op::Space => self.space(req),
-            Op::Rewind => {
-                self.with_tape(|t| t.set_pos(0));
-                Sense::GOOD
-            }
+            Op::Rewind => match self.with_tape(|t| t.rewind()) {
+                Some(Err(e)) => failure(&e, asc::POSITION_ERROR),
+                _ => Sense::GOOD,
+            },
             Op::Erase => self.erase(),
             Op::Locate => self.locate(req.arg),
             // Read-ahead runs come with the medium seam.
@@ -314,8 +302,12 @@ impl Drive {
         }
     }
 
-    fn with_tape<R>(&mut self, f: impl FnOnce(&mut Tape) -> R) -> Option<R> {
+    fn with_tape<R>(&mut self, f: impl FnOnce(&mut C::Medium) -> R) -> Option<R> {
         self.tape.as_mut().map(f)
+    }
+
+    fn readonly(&self) -> bool {
+        self.tape.as_ref().is_some_and(|t| t.readonly())
     }
 
     fn open(&mut self, req: &Req) -> Sense {
@@ -341,8 +333,8 @@ impl Drive {
             // Rewound and closed after early warning: the loader changes
             // volumes, if it has another one (else the tape stays, as in a
             // drive without a loader).
-            let rewound = self.tape.as_ref().is_some_and(|t| t.pos() == 0);
-            if self.past_ew && rewound && self.next < self.volumes.len() {
+            let rewound = self.tape.as_ref().is_some_and(|t| t.at_bot());
+            if self.past_ew && rewound && self.changer.has_next() {
                 self.unload()?;
                 self.load_next()?;
             }
@@ -350,10 +342,7 @@ impl Drive {
         });
         match r {
             Ok(()) => Sense::GOOD,
-            Err(e) => {
-                warn!("{e}");
-                Sense::medium_error(asc::WRITE_ERROR)
-            }
+            Err(e) => failure(&e, asc::WRITE_ERROR),
         }
     }
 
@@ -380,9 +369,11 @@ impl Drive {
 
     fn load(&mut self, req: &Req) -> Sense {
         let r = if req.flags().contains(ReqFlags::LOAD) {
-            if self.tape.is_some() {
-                self.with_tape(|t| t.set_pos(0));
-                return Sense::GOOD;
+            if let Some(t) = self.tape.as_mut() {
+                return match t.rewind() {
+                    Ok(()) => Sense::GOOD,
+                    Err(e) => failure(&e, asc::POSITION_ERROR),
+                };
             }
             self.load_next()
         } else {
@@ -406,22 +397,8 @@ impl Drive {
         Sense::GOOD
     }
 
-    fn here(&self) -> u64 {
-        self.tape.as_ref().map_or(0, |t| t.offset_of(t.pos()))
-    }
-
-    /// Whether an object of `size` image bytes fits the medium (with
-    /// `reserve` bytes allowed past its end), and whether it ends past early
-    /// warning.
-    fn fits(&self, size: u64, reserve: u64) -> (bool, bool) {
-        let after = self.here() + size;
-        let fits = self.cfg.capacity.is_none_or(|c| after <= c + reserve);
-        let ew = self.ew_offset().is_some_and(|e| after > e) || self.cfg.capacity.is_some_and(|c| after > c);
-        (fits, ew)
-    }
-
     fn write(&mut self, req: &Req, data: &[u8]) -> Sense {
-        if self.tape.as_ref().is_some_and(|t| t.readonly()) {
+        if self.readonly() {
             return Sense::protected();
         }
         let fixed = req.flags().contains(ReqFlags::FIXED);
@@ -437,21 +414,25 @@ impl Drive {
             }
             (data.len(), 1)
         };
+        let Some(t) = self.tape.as_mut() else {
+            return Sense::no_medium();
+        };
         let mut past_ew = false;
         for (i, chunk) in data.chunks(size).take(count).enumerate() {
-            let obj = 8 + chunk.len() as u64 + (chunk.len() as u64 & 1);
-            let (fits, ew) = self.fits(obj, 0);
-            if !fits {
-                self.past_ew = true;
-                let left = if fixed { (count - i) as i64 } else { data.len() as i64 };
-                return Sense::overflow(left);
-            }
-            past_ew |= ew;
-            if let Some(Err(e)) = self.with_tape(|t| t.write_record(chunk)) {
-                warn!("{e}");
-                let mut s = Sense::medium_error(asc::WRITE_ERROR);
-                s.resid = if fixed { (count - i) as i64 } else { data.len() as i64 };
-                return s;
+            let left = if fixed { (count - i) as i64 } else { data.len() as i64 };
+            match t.write_record(chunk) {
+                Ok(Written { early_warning }) => past_ew |= early_warning,
+                Err(MediumError::Overflow { .. }) => {
+                    self.past_ew = true;
+                    return Sense::overflow(left);
+                }
+                Err(e) => {
+                    let mut s = failure(&e, asc::WRITE_ERROR);
+                    if s.key == SenseKey::MediumError {
+                        s.resid = left;
+                    }
+                    return s;
+                }
             }
         }
         self.past_ew |= past_ew;
@@ -466,27 +447,27 @@ impl Drive {
         if req.flags().contains(ReqFlags::SETMARK) {
             return Sense::illegal();
         }
-        if self.tape.as_ref().is_some_and(|t| t.readonly()) {
+        if self.readonly() {
             return Sense::protected();
         }
+        let Some(t) = self.tape.as_mut() else {
+            return Sense::no_medium();
+        };
         let n = req.count.max(0);
         let mut past_ew = false;
         for i in 0..n {
-            let (fits, ew) = self.fits(4, FILEMARK_RESERVE);
-            if !fits {
-                self.past_ew = true;
-                return Sense::overflow(i64::from(n - i));
-            }
-            past_ew |= ew;
-            if let Some(Err(e)) = self.with_tape(|t| t.write_mark()) {
-                warn!("{e}");
-                return Sense::medium_error(asc::WRITE_ERROR);
+            match t.write_mark() {
+                Ok(Written { early_warning }) => past_ew |= early_warning,
+                Err(MediumError::Overflow { .. }) => {
+                    self.past_ew = true;
+                    return Sense::overflow(i64::from(n - i));
+                }
+                Err(e) => return failure(&e, asc::WRITE_ERROR),
             }
         }
         // A filemark is a durability point (and WFM 0 flushes).
-        if let Err(e) = self.sync() {
-            warn!("{e}");
-            return Sense::medium_error(asc::WRITE_ERROR);
+        if let Err(e) = t.sync() {
+            return failure(&e, asc::WRITE_ERROR);
         }
         self.past_ew |= past_ew;
         if past_ew {
@@ -510,50 +491,37 @@ impl Drive {
             let count = (req.count as usize).min(want / bs);
             for i in 0..count {
                 let left = (count - i) as i64;
-                let Some(o) = t.obj(t.pos()) else {
-                    return Sense::eod(left);
-                };
-                t.set_pos(t.pos() + 1);
-                if o.is_mark() {
-                    return Sense::filemark(left);
-                }
-                if o.bad {
-                    return Sense::medium_error(asc::READ_ERROR);
-                }
-                if o.len as usize != bs {
-                    // A block of the wrong length is passed over and not
-                    // returned; the residue counts it as not transferred.
-                    return Sense::new(SenseKey::NoSense, SenseFlags::ILI, 0, 0, left);
-                }
                 let at = out.len();
-                out.resize(at + bs, 0);
-                if let Err(e) = t.read_data(&o, out.get_mut(at..).unwrap_or_default()) {
-                    warn!("{e}");
-                    out.truncate(at);
-                    return Sense::medium_error(asc::READ_ERROR);
+                match t.read(out, bs) {
+                    Ok(Object::Eod) => return Sense::eod(left),
+                    Ok(Object::Mark) => return Sense::filemark(left),
+                    Ok(Object::Bad) => return Sense::medium_error(asc::READ_ERROR),
+                    Ok(Object::Record(len)) if len != bs => {
+                        // A block of the wrong length is passed over and not
+                        // returned; the residue counts it as not transferred.
+                        out.truncate(at);
+                        return Sense::new(SenseKey::NoSense, SenseFlags::ILI, 0, 0, left);
+                    }
+                    Ok(Object::Record(_)) => {}
+                    Err(e) => {
+                        out.truncate(at);
+                        return failure(&e, asc::READ_ERROR);
+                    }
                 }
             }
             return Sense::GOOD;
         }
-        let Some(o) = t.obj(t.pos()) else {
-            return Sense::eod(want as i64);
-        };
-        t.set_pos(t.pos() + 1);
-        if o.is_mark() {
-            return Sense::filemark(want as i64);
-        }
-        if o.bad {
-            return Sense::medium_error(asc::READ_ERROR);
-        }
-        let n = (o.len as usize).min(want);
         let at = out.len();
-        out.resize(at + n, 0);
-        if let Err(e) = t.read_data(&o, out.get_mut(at..).unwrap_or_default()) {
-            warn!("{e}");
-            out.truncate(at);
-            return Sense::medium_error(asc::READ_ERROR);
-        }
-        let len = o.len as usize;
+        let len = match t.read(out, want) {
+            Ok(Object::Eod) => return Sense::eod(want as i64),
+            Ok(Object::Mark) => return Sense::filemark(want as i64),
+            Ok(Object::Bad) => return Sense::medium_error(asc::READ_ERROR),
+            Ok(Object::Record(len)) => len,
+            Err(e) => {
+                out.truncate(at);
+                return failure(&e, asc::READ_ERROR);
+            }
+        };
         if len == want || (len < want && req.flags().contains(ReqFlags::SILI)) {
             Sense::GOOD
         } else {
@@ -569,44 +537,32 @@ impl Drive {
             return Sense::no_medium();
         };
         let count = i64::from(req.count);
-        let n = count.unsigned_abs();
         // Residues are SCSI's: requested minus actual, signed like the count.
         let left = |done: u64| if count >= 0 { count - done as i64 } else { count + done as i64 };
-        match kind {
-            Space::Setmarks => Sense::illegal(),
-            Space::Eod => {
-                t.set_pos(t.len());
-                Sense::GOOD
-            }
-            Space::Blocks => {
-                let (done, stop) = if count >= 0 { t.space_records_forward(n) } else { t.space_records_backward(n) };
-                match stop {
-                    Stop::Done => Sense::GOOD,
-                    Stop::Mark => Sense::filemark(left(done)),
-                    Stop::Eod => Sense::eod(left(done)),
-                    Stop::Bot => Sense::bop(left(done)),
-                }
-            }
-            Space::Filemarks => {
-                let (done, stop) = if count >= 0 { t.space_marks_forward(n) } else { t.space_marks_backward(n) };
-                match stop {
-                    Stop::Done | Stop::Mark => Sense::GOOD,
-                    Stop::Eod => Sense::eod(left(done)),
-                    Stop::Bot => Sense::bop(left(done)),
-                }
-            }
-        }
+        let r = match kind {
+            Space::Setmarks => return Sense::illegal(),
+            Space::Eod => t.space_eod().map(|()| Sense::GOOD),
+            Space::Blocks => t.space_records(count).map(|(done, stop)| match stop {
+                Stop::Done => Sense::GOOD,
+                Stop::Mark => Sense::filemark(left(done)),
+                Stop::Eod => Sense::eod(left(done)),
+                Stop::Bot => Sense::bop(left(done)),
+            }),
+            Space::Filemarks => t.space_marks(count).map(|(done, stop)| match stop {
+                Stop::Done | Stop::Mark => Sense::GOOD,
+                Stop::Eod => Sense::eod(left(done)),
+                Stop::Bot => Sense::bop(left(done)),
+            }),
+        };
+        r.unwrap_or_else(|e| failure(&e, asc::POSITION_ERROR))
     }
 
     fn erase(&mut self) -> Sense {
-        if self.tape.as_ref().is_some_and(|t| t.readonly()) {
+        if self.readonly() {
             return Sense::protected();
         }
         match self.with_tape(|t| t.erase().and_then(|()| t.sync())) {
-            Some(Err(e)) => {
-                warn!("{e}");
-                Sense::medium_error(asc::WRITE_ERROR)
-            }
+            Some(Err(e)) => failure(&e, asc::WRITE_ERROR),
             _ => Sense::GOOD,
         }
     }
@@ -615,15 +571,10 @@ impl Drive {
         let Some(t) = self.tape.as_mut() else {
             return Sense::no_medium();
         };
-        match usize::try_from(addr) {
-            Ok(a) if a <= t.len() => {
-                t.set_pos(a);
-                Sense::GOOD
-            }
-            _ => {
-                t.set_pos(t.len());
-                Sense::eod(0)
-            }
+        match t.locate(addr) {
+            Ok(Stop::Eod) => Sense::eod(0),
+            Ok(_) => Sense::GOOD,
+            Err(e) => failure(&e, asc::POSITION_ERROR),
         }
     }
 }

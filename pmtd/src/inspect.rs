@@ -2,9 +2,27 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use crate::media::record::{self, Header};
 use crate::tap::{self, Obj};
+
+/// The filters found on the records of a file (read from their headers,
+/// no key needed).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterMap {
+    /// Records with a filter header.
+    pub filtered: u64,
+    /// Of those, compressed with zstd.
+    pub zstd: u64,
+    /// Stored raw by a compressing writer (they did not shrink).
+    pub raw: u64,
+    /// Sealed (encrypted and authenticated).
+    pub sealed: u64,
+    /// Their original bytes.
+    pub original: u64,
+}
 
 /// One file of the tape: the records between two tape marks.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +37,8 @@ pub struct FileMap {
     pub max: u32,
     /// Records flagged bad.
     pub bad: u64,
+    /// What filters wrote the records.
+    pub filter: FilterMap,
 }
 
 /// The map of a tape: files, then what ends the data.
@@ -34,9 +54,29 @@ pub struct TapeMap {
 
 /// Builds the map of a list of objects.
 pub fn map(objs: &[Obj]) -> TapeMap {
+    map_with(objs, &[])
+}
+
+/// Reads the filter header of every record of an image (None for a record
+/// without one).
+pub fn headers(image: &File, objs: &[Obj]) -> Vec<Option<Header>> {
+    let mut h = [0u8; record::HEADER];
+    objs.iter()
+        .map(|o| {
+            if o.is_mark() || (o.len as usize) < record::HEADER || image.read_exact_at(&mut h, o.off + 4).is_err() {
+                return None;
+            }
+            Header::parse(&h)
+        })
+        .collect()
+}
+
+/// Builds the map of a list of objects with their filter headers (one per
+/// object, or none at all).
+pub fn map_with(objs: &[Obj], headers: &[Option<Header>]) -> TapeMap {
     let mut m = TapeMap::default();
     let mut cur: Option<FileMap> = None;
-    for o in objs {
+    for (i, o) in objs.iter().enumerate() {
         if o.is_mark() {
             match cur.take() {
                 Some(f) => m.files.push(f),
@@ -57,6 +97,13 @@ pub fn map(objs: &[Obj]) -> TapeMap {
             f.min = f.min.min(o.len);
             f.max = f.max.max(o.len);
             f.bad += u64::from(o.bad);
+            if let Some(Some(h)) = headers.get(i) {
+                f.filter.filtered += 1;
+                f.filter.zstd += u64::from(h.flags & record::ZSTD != 0);
+                f.filter.raw += u64::from(h.flags & (record::ZSTD | record::COMPRESSING) == record::COMPRESSING);
+                f.filter.sealed += u64::from(h.flags & record::SEALED != 0);
+                f.filter.original += u64::from(h.length);
+            }
         }
     }
     m.tail = cur;
@@ -76,12 +123,30 @@ fn describe(f: &FileMap) -> String {
     if f.bad > 0 {
         let _ = write!(s, ", {} bad", f.bad);
     }
+    let fm = &f.filter;
+    if fm.filtered > 0 {
+        let mut what = Vec::new();
+        if fm.zstd + fm.raw > 0 {
+            what.push(format!("zstd ({} of {} compressed)", fm.zstd, fm.filtered));
+        }
+        if fm.sealed > 0 {
+            what.push(if fm.sealed == fm.filtered { "XChaCha20-Poly1305".to_string() } else { format!("XChaCha20-Poly1305 ({} sealed)", fm.sealed) });
+        }
+        if what.is_empty() {
+            what.push("raw".into());
+        }
+        let _ = write!(s, "; filter: {}, {} bytes before filtering", what.join(", "), fm.original);
+        if fm.filtered < f.records {
+            let _ = write!(s, ", {} records unfiltered", f.records - fm.filtered);
+        }
+    }
     s
 }
 
-/// The text `pmtd inspect` prints.
-pub fn render(path: &Path, scan: &tap::Scan) -> String {
-    let m = map(&scan.objs);
+/// The text `pmtd inspect` prints (`headers`: the filter header of each
+/// object, see [`headers`], or none).
+pub fn render(path: &Path, scan: &tap::Scan, headers: &[Option<Header>]) -> String {
+    let m = map_with(&scan.objs, headers);
     let mut s = String::new();
     let _ = writeln!(s, "{}: {} objects, {} bytes of image", path.display(), scan.objs.len(), scan.end);
     for (i, f) in m.files.iter().enumerate() {
@@ -117,6 +182,31 @@ pub fn scan_file(path: &Path, strict: bool) -> std::io::Result<tap::Scan> {
     tap::scan(&mut f, strict)
 }
 
+/// Checks the stored records that carry a filter header against their
+/// CRC (no key needed): one problem per record that does not match.
+pub fn check_filtered(path: &Path, objs: &[Obj]) -> std::io::Result<Vec<String>> {
+    let f = File::open(path)?;
+    let mut problems = Vec::new();
+    let mut buf = Vec::new();
+    for (i, (o, h)) in objs.iter().zip(headers(&f, objs)).enumerate() {
+        let Some(h) = h else { continue };
+        buf.resize(o.len as usize, 0);
+        f.read_exact_at(&mut buf, o.off + 4)?;
+        if crc32c::crc32c(buf.get(record::HEADER..).unwrap_or_default()) != h.crc {
+            problems.push(format!("filtered record {i} at offset {}: its checksum does not match", o.off));
+        }
+    }
+    Ok(problems)
+}
+
+/// Scans an image file and reads the filter headers of its records.
+pub fn scan_with_headers(path: &Path) -> std::io::Result<(tap::Scan, Vec<Option<Header>>)> {
+    let mut f = File::open(path)?;
+    let s = tap::scan(&mut f, false)?;
+    let h = headers(&f, &s.objs);
+    Ok((s, h))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,7 +222,7 @@ mod tests {
     fn files_and_end_of_data() {
         let m = map(&[rec(10), rec(10), mark(), rec(5), rec(7), mark(), mark()]);
         assert_eq!(m.files.len(), 2);
-        assert_eq!(m.files[0], FileMap { records: 2, bytes: 20, min: 10, max: 10, bad: 0 });
+        assert_eq!(m.files[0], FileMap { records: 2, bytes: 20, min: 10, max: 10, bad: 0, filter: FilterMap::default() });
         assert_eq!(m.files[1].records, 2);
         assert_eq!(m.trailing_marks, 1);
         assert!(m.tail.is_none());

@@ -1,4 +1,5 @@
-//! pmtd: serve a pmt unit as a tape drive storing SIMH .tap images.
+//! pmtd: serve a pmt unit as a tape drive over SIMH .tap images, a mirror
+//! of media, filters; copy tapes; inspect images.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,12 +8,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use pmtd::drive::{Drive, DriveConfig};
+use pmtd::copy::{self, CopyOptions};
+use pmtd::drive::Drive;
+use pmtd::media::tap::TapOptions;
+use pmtd::medium::Changer;
+use pmtd::progress::Progress;
+use pmtd::setup::Setup;
+use pmtd::spec::{parse_level, parse_size, Registry};
+use pmtd::transport::DeviceSlave;
 use pmtd::{inspect, serve};
 
-/// A tape drive for a pmt unit: requests from /dev/pmts<N>, media in SIMH .tap images.
+const SPECS: &str = "\
+Medium specs (--mirror, --medium, copy):
+  tap:FILE                  one image volume (created if missing)
+  tap:PATTERN,volumes=N     N volumes named by a %d (or %0Nd) pattern:
+                            tap:/t/vol%d.tap,volumes=3 is /t/vol1.tap .. /t/vol3.tap
+  tap:DIR                   the *.tap files of DIR, in name order
+  FILE                      the same as tap:FILE
+  tape:/dev/nst0            a tape device, rmt:[USER@]HOST:PATH a remote drive or
+                            file (when this pmtd has those media)
+  Options after the target, separated by commas:
+    capacity=SIZE, early-warning=SIZE, read-only   (tap volumes)
+    compress[=LEVEL], key-file=FILE                (a filter on this medium)
+  SIZE takes K, M, G, T suffixes (powers of 1024).
+
+Examples:
+  pmtd --image /var/tapes/vol1.tap /dev/pmts0
+  pmtd --mirror tap:/a/vol%d.tap,volumes=3,capacity=4G --mirror tape:/dev/nst0 /dev/pmts0
+  pmtd --image /var/tapes/s.tap --compress --key-file /etc/pmt/tape.key /dev/pmts0
+  pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G";
+
+/// A tape drive for a pmt unit: requests from /dev/pmts<N>, media in SIMH
+/// .tap images, mirrors of media, compression and encryption.
 #[derive(Debug, Parser)]
-#[command(version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(version, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true, after_long_help = SPECS)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -34,8 +63,22 @@ struct ServeArgs {
     /// --image ones.
     #[arg(long, value_name = "DIR")]
     volumes: Option<PathBuf>,
+    /// A medium spec (see below). Once: the drive's medium; repeated: a
+    /// mirror, every record goes to every member and the first member to
+    /// reach early warning ends the volume for all.
+    #[arg(short, long = "mirror", visible_alias = "medium", value_name = "SPEC")]
+    mirror: Vec<String>,
+    /// A mirror member that fails is dropped (with an error in the log)
+    /// and the others go on, instead of failing the operation.
+    #[arg(long)]
+    degraded: bool,
+    /// A TOML file describing the setup (device, image, volumes, mirror,
+    /// degraded, capacity, early-warning, max-block, read-only, compress,
+    /// key-file); options given here win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required = true)]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present = "config")]
     device: Option<PathBuf>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
@@ -44,48 +87,54 @@ struct ServeArgs {
     /// report end of medium (ENOSPC on the next write under st). Default 0:
     /// end of medium only at the end, so a write either fits or is refused
     /// whole (what dump and restore handle best across many volumes).
-    #[arg(long, value_parser = parse_size, default_value = "0")]
-    early_warning: u64,
-    /// Largest record the drive accepts (at most 16M-1).
-    #[arg(long, value_parser = parse_size, default_value = "16777215")]
-    max_block: u64,
+    #[arg(long, value_parser = parse_size)]
+    early_warning: Option<u64>,
+    /// Largest record the drive accepts (at most 16M-1, less the overhead of
+    /// a filter).
+    #[arg(long, value_parser = parse_size)]
+    max_block: Option<u64>,
     /// Load every volume write protected.
     #[arg(long)]
     read_only: bool,
+    /// Compress every record with zstd (LEVEL 1-22, default 3); records
+    /// that do not shrink are stored raw.
+    #[arg(long, value_name = "LEVEL", num_args = 0..=1, require_equals = true, default_missing_value = "3", value_parser = parse_level)]
+    compress: Option<i32>,
+    /// Encrypt and authenticate every record (XChaCha20-Poly1305) with the
+    /// key in FILE: 32 raw bytes or 64 hex digits. Never on the command line.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Print the map of an image: files, record counts and sizes.
+    /// Print the map of an image: files, record counts and sizes, filters.
     Inspect {
         /// The image.
         image: PathBuf,
     },
-    /// Check the framing of an image; exit status 1 if it is damaged.
+    /// Check the framing of an image, and the checksum of its filtered
+    /// records (no key needed); exit status 1 if it is damaged.
     Verify {
         /// The image.
         image: PathBuf,
     },
-}
-
-/// Parses "4096", "64K", "10M", "2G" (powers of 1024).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("unknown size suffix in {s:?}")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    let n: u64 = num.trim().parse().map_err(|_| format!("not a size: {s:?}"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size too large: {s:?}"))
+    /// Duplicate a tape, record for record with its tape marks, to one or
+    /// more destinations. A destination volume that fills up ends after its
+    /// last whole file and the copy goes on on its next volume; the map of
+    /// which files landed on which volume is printed at the end.
+    #[command(after_long_help = SPECS)]
+    Copy {
+        /// Read every destination volume back and compare it with the source.
+        #[arg(long)]
+        verify: bool,
+        /// The tape to copy: a medium spec (its first volume).
+        #[arg(value_name = "SOURCE")]
+        source: String,
+        /// Where to copy it: medium specs, each with the volumes it may fill.
+        #[arg(value_name = "DEST", required = true)]
+        dests: Vec<String>,
+    },
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -95,7 +144,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 /// SIGTERM and SIGINT interrupt the blocking read of the slave (no
-/// SA_RESTART), so the loop syncs the image and exits.
+/// SA_RESTART), so the loop syncs the medium and exits.
 fn catch_signals() -> Result<()> {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: a zeroed sigaction is valid; the handler only stores to an
@@ -113,41 +162,85 @@ fn catch_signals() -> Result<()> {
     Ok(())
 }
 
+/// The media kinds this pmtd knows: `tap` is built in; other kinds (a tape
+/// device, rmt) are registered here.
+fn registry(tap: TapOptions) -> Registry {
+    Registry::new(tap)
+}
+
+/// The setup the configuration file and the options describe.
+fn setup(a: ServeArgs) -> Result<Setup> {
+    let mut s = match &a.config {
+        Some(path) => Setup::from_file(path)?,
+        None => Setup::default(),
+    };
+    if a.device.is_some() {
+        s.device = a.device;
+    }
+    if !a.images.is_empty() {
+        s.images = a.images;
+    }
+    if a.volumes.is_some() {
+        s.volumes = a.volumes;
+    }
+    if !a.mirror.is_empty() {
+        s.media = a.mirror;
+    }
+    s.degraded |= a.degraded;
+    if a.capacity.is_some() {
+        s.tap.capacity = a.capacity;
+    }
+    if let Some(e) = a.early_warning {
+        s.tap.early_warning = e;
+    }
+    s.tap.read_only |= a.read_only;
+    if a.max_block.is_some() {
+        s.max_block = a.max_block;
+    }
+    if a.compress.is_some() {
+        s.compress = a.compress;
+    }
+    if a.key_file.is_some() {
+        s.key_file = a.key_file;
+    }
+    Ok(s)
+}
+
 fn run_serve(a: ServeArgs) -> Result<ExitCode> {
-    let Some(device) = a.device else {
-        bail!("no slave device given");
+    let s = setup(a)?;
+    let Some(device) = s.device.clone() else {
+        bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
-    if a.max_block == 0 || a.max_block > u64::from(pmt::proto::MAX_RECORD) {
-        bail!("--max-block must be between 1 and {}", pmt::proto::MAX_RECORD);
-    }
-    let early_warning = a.early_warning;
-    if let Some(c) = a.capacity {
-        if early_warning >= c {
-            bail!("the early-warning zone ({early_warning}) must be smaller than the capacity ({c})");
-        }
-    }
-    let cfg = DriveConfig {
-        capacity: a.capacity,
-        early_warning,
-        min_block: 1,
-        max_block: a.max_block as u32,
-        read_only: a.read_only,
-    };
-    let mut volumes = a.images;
-    if let Some(dir) = &a.volumes {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "tap"))
-            .collect();
-        found.sort();
-        volumes.extend(found);
-    }
-    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
-    let mut slave = serve::open_slave(&device)?;
+    let (changer, cfg) = s.build(&registry(s.tap))?;
+    let mut drive = Drive::new(changer, cfg).context("loading the first volume")?;
+    let mut slave = DeviceSlave::open(&device)?;
     catch_signals()?;
     serve::serve(&mut slave, &mut drive, &STOP)?;
-    drive.sync()?;
+    drive.shut_down()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
+    let reg = registry(TapOptions::default());
+    let mut src_changer = reg.build(source)?.changer;
+    let Some(mut src) = src_changer.load_next()? else {
+        bail!("{source}: no volume to copy");
+    };
+    if src_changer.has_next() {
+        tracing::warn!("{source}: copying its first volume only");
+    }
+    let mut targets = Vec::new();
+    for d in dests {
+        targets.push((d.clone(), reg.build(d)?.changer));
+    }
+    let mut progress = Progress::new("copy");
+    let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
+    let line = progress.finish();
+    let unloaded = src_changer.unload(src);
+    let map = r?;
+    unloaded?;
+    tracing::info!("{line}");
+    print!("{}", map.render());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -167,14 +260,19 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let r = match cli.cmd {
-        Some(Cmd::Inspect { image }) => inspect::scan_file(&image, false)
-            .with_context(|| format!("reading {}", image.display()))
-            .map(|scan| {
-                print!("{}", inspect::render(&image, &scan));
+        Some(Cmd::Inspect { image }) => inspect::scan_with_headers(&image)
+            .with_context(|| image.display().to_string())
+            .map(|(scan, headers)| {
+                print!("{}", inspect::render(&image, &scan, &headers));
                 ExitCode::SUCCESS
             }),
         Some(Cmd::Verify { image }) => inspect::scan_file(&image, true)
-            .with_context(|| format!("reading {}", image.display()))
+            .and_then(|mut scan| {
+                let filtered = inspect::check_filtered(&image, &scan.objs)?;
+                scan.problems.extend(filtered);
+                Ok(scan)
+            })
+            .with_context(|| image.display().to_string())
             .map(|scan| {
                 if scan.problems.is_empty() {
                     println!("{}: {} objects, framing ok", image.display(), scan.objs.len());
@@ -186,6 +284,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }),
+        Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
         None => run_serve(cli.serve),
     };
     match r {
@@ -227,5 +326,47 @@ mod tests {
         let c = Cli::try_parse_from(["pmtd", "/dev/pmts0"]).unwrap();
         assert!(c.serve.images.is_empty());
         assert!(Cli::try_parse_from(["pmtd"]).is_err(), "the device is required");
+    }
+
+    #[test]
+    fn mirror_filters_and_config_parse() {
+        let c = Cli::try_parse_from([
+            "pmtd",
+            "--mirror",
+            "tap:/a/vol%d.tap,volumes=3",
+            "--medium",
+            "tape:/dev/nst0",
+            "--degraded",
+            "--compress",
+            "--key-file",
+            "/k",
+            "/dev/pmts0",
+        ])
+        .unwrap();
+        assert_eq!(c.serve.mirror, ["tap:/a/vol%d.tap,volumes=3", "tape:/dev/nst0"]);
+        assert!(c.serve.degraded);
+        assert_eq!(c.serve.compress, Some(3), "--compress alone does not eat the device");
+        assert_eq!(c.serve.device, Some(PathBuf::from("/dev/pmts0")));
+        let c = Cli::try_parse_from(["pmtd", "--compress=19", "/dev/pmts0"]).unwrap();
+        assert_eq!(c.serve.compress, Some(19));
+        assert!(Cli::try_parse_from(["pmtd", "--compress=23", "/dev/pmts0"]).is_err());
+        let c = Cli::try_parse_from(["pmtd", "--config", "/etc/pmt.toml"]).unwrap();
+        assert!(c.serve.device.is_none(), "the configuration may name the device");
+        let s = setup(Cli::try_parse_from(["pmtd", "--capacity", "1M", "--early-warning", "64K", "/dev/x"]).unwrap().serve).unwrap();
+        assert_eq!(s.tap, TapOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
+    }
+
+    #[test]
+    fn copy_parses() {
+        let c = Cli::try_parse_from(["pmtd", "copy", "--verify", "a.tap", "tap:b%d.tap,volumes=2", "c.tap"]).unwrap();
+        match c.cmd {
+            Some(Cmd::Copy { verify, source, dests }) => {
+                assert!(verify);
+                assert_eq!(source, "a.tap");
+                assert_eq!(dests, ["tap:b%d.tap,volumes=2", "c.tap"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["pmtd", "copy", "a.tap"]).is_err(), "a destination is required");
     }
 }

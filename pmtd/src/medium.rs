@@ -20,6 +20,7 @@
 //! beginning of the tape, as SCSI's READ POSITION reports them and as
 //! MTSEEK/MTIOCPOS use them.
 
+use std::any::Any;
 use std::fmt;
 use std::io;
 
@@ -122,20 +123,27 @@ pub enum MediumError {
         why: String,
     },
     /// I/O failed (the image file, the tape device, the connection).
-    #[error("{medium}: {source}")]
+    ///
+    /// The cause is part of the message and deliberately not an error
+    /// `source`: a chain printer (anyhow's `{:#}`) would print it twice.
+    #[error("{medium}: {cause}")]
     Io {
         /// The medium's name.
         medium: String,
         /// The cause.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 impl MediumError {
     /// An I/O error on `medium`.
-    pub fn io(medium: impl fmt::Display, source: io::Error) -> MediumError {
-        MediumError::Io { medium: medium.to_string(), source }
+    pub fn io(medium: impl fmt::Display, cause: io::Error) -> MediumError {
+        MediumError::Io { medium: medium.to_string(), cause }
+    }
+
+    /// True for [`MediumError::Overflow`].
+    pub fn is_overflow(&self) -> bool {
+        matches!(self, MediumError::Overflow { .. })
     }
 }
 
@@ -200,6 +208,16 @@ pub trait Medium: fmt::Debug + Send {
 
     /// Makes everything written so far durable.
     fn sync(&mut self) -> Result<(), MediumError>;
+
+    /// Takes back the object written last, the position being just after
+    /// it: the position moves back before it, so that the next write or
+    /// tape mark replaces it (what a mirror does when another member refused
+    /// the object at its end). A medium that can end its recorded data
+    /// cheaply (an image file) cuts the object off as well. The default
+    /// spaces back one record (or tape mark).
+    fn undo_last(&mut self) -> Result<(), MediumError> {
+        self.space_records(-1).map(|_| ())
+    }
 }
 
 /// Hands out volumes: an autoloader magazine, a drive that changes its own
@@ -220,6 +238,85 @@ pub trait Changer: fmt::Debug + Send {
 
     /// The number (1-based) of the volume loaded last, if any.
     fn volume(&self) -> Option<usize>;
+}
+
+/// A medium that can be turned back into its concrete type after being
+/// boxed: what lets a boxed changer ([`boxed`]) hand a volume back to the
+/// changer that made it. Every `'static` medium is one.
+pub trait AnyMedium: Medium + Any {
+    /// The medium as `Any`, for a downcast to its concrete type.
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+impl<T: Medium + 'static> AnyMedium for T {
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// A medium of any kind.
+pub type DynMedium = Box<dyn AnyMedium>;
+
+/// A changer of any kind, handing out media of any kind: what a medium
+/// spec builds (see [`crate::spec`]).
+pub type DynChanger = Box<dyn Changer<Medium = DynMedium>>;
+
+/// A changer whose volumes are boxed ([`DynMedium`]).
+#[derive(Debug)]
+pub struct Boxed<C>(pub C);
+
+impl<C> Changer for Boxed<C>
+where
+    C: Changer + 'static,
+    C::Medium: 'static,
+{
+    type Medium = DynMedium;
+
+    fn load_next(&mut self) -> Result<Option<DynMedium>, MediumError> {
+        Ok(self.0.load_next()?.map(|m| Box::new(m) as DynMedium))
+    }
+
+    fn unload(&mut self, medium: DynMedium) -> Result<(), MediumError> {
+        let name = medium.name();
+        match medium.into_any().downcast::<C::Medium>() {
+            Ok(m) => self.0.unload(*m),
+            Err(_) => Err(MediumError::Unsupported { medium: name, what: "not a volume of this changer".into() }),
+        }
+    }
+
+    fn has_next(&self) -> bool {
+        self.0.has_next()
+    }
+
+    fn volume(&self) -> Option<usize> {
+        self.0.volume()
+    }
+}
+
+/// Boxes a changer and its volumes.
+pub fn boxed<C>(changer: C) -> DynChanger
+where
+    C: Changer + 'static,
+    C::Medium: 'static,
+{
+    Box::new(Boxed(changer))
+}
+
+impl<C: Changer + ?Sized> Changer for Box<C> {
+    type Medium = C::Medium;
+
+    fn load_next(&mut self) -> Result<Option<C::Medium>, MediumError> {
+        (**self).load_next()
+    }
+    fn unload(&mut self, medium: C::Medium) -> Result<(), MediumError> {
+        (**self).unload(medium)
+    }
+    fn has_next(&self) -> bool {
+        (**self).has_next()
+    }
+    fn volume(&self) -> Option<usize> {
+        (**self).volume()
+    }
 }
 
 impl<M: Medium + ?Sized> Medium for Box<M> {
@@ -270,6 +367,9 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
     }
     fn sync(&mut self) -> Result<(), MediumError> {
         (**self).sync()
+    }
+    fn undo_last(&mut self) -> Result<(), MediumError> {
+        (**self).undo_last()
     }
 }
 

@@ -1,62 +1,23 @@
-//! The service loop: read requests from the slave device, run them on the
-//! drive, write the replies back. Requests come in batches (one read returns
-//! every request queued); replies go back in one write per batch, after the
-//! data of the batch has reached the image file.
+//! The service loop: read requests from the slave, run them on the drive,
+//! write the replies back. Requests come in batches (one read returns every
+//! request queued); replies go back in one write per batch, after the data
+//! of the batch has reached the medium.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pmt::proto::{self, Req, REQ_SIZE, VERSION};
-use thiserror::Error;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::drive::Drive;
-
-/// Errors of the service loop.
-#[derive(Debug, Error)]
-pub enum ServeError {
-    /// The slave device could not be opened.
-    #[error("cannot open {dev}: {source}")]
-    Open {
-        /// The device.
-        dev: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// Reading or writing the slave failed.
-    #[error("slave device: {0}")]
-    Io(#[from] io::Error),
-    /// The kernel sent something this daemon does not understand.
-    #[error("protocol error: {0}")]
-    Protocol(String),
-    /// The kernel refused replies.
-    #[error("the driver accepted {accepted} of {sent} reply bytes")]
-    Refused {
-        /// Bytes accepted.
-        accepted: usize,
-        /// Bytes sent.
-        sent: usize,
-    },
-}
+use crate::medium::Changer;
+pub use crate::transport::{Received, ServeError, Transport};
 
 /// Largest batch a read can return: one maximal write request.
 pub const READ_BUFFER: usize = proto::align_frame(REQ_SIZE + proto::MAX_RECORD as usize) + 4096;
 
-/// Opens the slave device.
-pub fn open_slave(dev: &Path) -> Result<File, ServeError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(dev)
-        .map_err(|source| ServeError::Open { dev: dev.display().to_string(), source })
-}
-
 /// Runs one batch of request frames through the drive, appending the reply
 /// frames to `out`.
-pub fn run_batch(drive: &mut Drive, batch: &[u8], out: &mut Vec<u8>) -> Result<(), ServeError> {
+pub fn run_batch<C: Changer>(drive: &mut Drive<C>, batch: &[u8], out: &mut Vec<u8>) -> Result<(), ServeError> {
     let mut off = 0usize;
     while off < batch.len() {
         let hdr = batch.get(off..).unwrap_or_default();
@@ -78,37 +39,43 @@ pub fn run_batch(drive: &mut Drive, batch: &[u8], out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-/// Serves `slave` until it fails or `stop` is set (then returns Ok).
-pub fn serve(slave: &mut File, drive: &mut Drive, stop: &AtomicBool) -> Result<(), ServeError> {
+/// Receives one batch from `slave`, runs it and sends the replies.
+/// `inbuf` should hold [`READ_BUFFER`] bytes; `out` is scratch space.
+pub fn step<C: Changer, T: Transport>(
+    slave: &mut T,
+    drive: &mut Drive<C>,
+    inbuf: &mut [u8],
+    out: &mut Vec<u8>,
+) -> Result<Received, ServeError> {
+    let got = slave.receive(inbuf)?;
+    if let Received::Batch(n) = got {
+        out.clear();
+        run_batch(drive, inbuf.get(..n).unwrap_or_default(), out)?;
+        slave.send(out)?;
+    }
+    Ok(got)
+}
+
+/// Serves `slave` until it is closed, has nothing more to do (a
+/// non-blocking slave), fails, or `stop` is set. The medium is synced
+/// before it returns.
+pub fn serve<C: Changer, T: Transport>(slave: &mut T, drive: &mut Drive<C>, stop: &AtomicBool) -> Result<(), ServeError> {
     let mut inbuf = vec![0u8; READ_BUFFER];
     let mut out = Vec::with_capacity(1 << 20);
     info!("serving");
-    loop {
+    let r = loop {
         if stop.load(Ordering::Relaxed) {
             info!("stopping");
-            let _ = drive.sync();
-            return Ok(());
+            break Ok(());
         }
-        let n = match slave.read(&mut inbuf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
-        };
-        out.clear();
-        run_batch(drive, inbuf.get(..n).unwrap_or_default(), &mut out)?;
-        let mut sent = 0;
-        while sent < out.len() {
-            match slave.write(out.get(sent..).unwrap_or_default()) {
-                Ok(0) => break,
-                Ok(k) => sent += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-            if sent < out.len() {
-                return Err(ServeError::Refused { accepted: sent, sent: out.len() });
-            }
+        match step(slave, drive, &mut inbuf, &mut out) {
+            Ok(Received::Batch(_) | Received::Interrupted) => {}
+            Ok(Received::Idle | Received::Closed) => break Ok(()),
+            Err(e) => break Err(e),
         }
-        slave.flush()?;
+    };
+    if let Err(e) = drive.sync() {
+        warn!("{e}");
     }
+    r
 }

@@ -44,15 +44,23 @@ pub const RESERVED_BITS: u32 = 0x7f00_0000;
 /// Errors of the image store.
 #[derive(Debug, Error)]
 pub enum TapError {
-    /// I/O on the image file failed.
-    #[error("{path}: {source}")]
+    /// I/O on the image file failed. The cause is part of the message, not
+    /// an error `source`, so that a chain printer shows it once.
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The image.
         path: PathBuf,
         /// The cause.
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
+}
+
+impl From<TapError> for crate::medium::MediumError {
+    fn from(e: TapError) -> Self {
+        match e {
+            TapError::Io { path, cause } => crate::medium::MediumError::io(path.display(), cause),
+        }
+    }
 }
 
 /// One object on the tape.
@@ -402,18 +410,7 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut off: u64) -> io::Resu
     Ok(())
 }
 
-/// Where a forward or backward motion stopped early.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stop {
-    /// The motion completed.
-    Done,
-    /// A tape mark was crossed (record spacing).
-    Mark,
-    /// The end of data was reached.
-    Eod,
-    /// The beginning of tape was reached.
-    Bot,
-}
+pub use crate::medium::Stop;
 
 /// How a loaded image was indexed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -450,7 +447,7 @@ impl Tape {
     /// Opens (creating it if missing and writable) and indexes an image.
     /// A file without write permission bits is a write-protected medium.
     pub fn open(path: &Path, readonly: bool) -> Result<(Tape, Scan, Indexed), TapError> {
-        let io = |source| TapError::Io { path: path.to_path_buf(), source };
+        let io = |cause| TapError::Io { path: path.to_path_buf(), cause };
         let protected = std::fs::metadata(path).map(|m| m.permissions().readonly()).unwrap_or(false);
         let mut readonly = readonly || protected;
         let file = if readonly {
@@ -638,7 +635,7 @@ impl Tape {
         let dst = buf.get_mut(..n).unwrap_or_default();
         self.file
             .read_exact_at(dst, o.off + 4)
-            .map_err(|source| TapError::Io { path: self.path.clone(), source })
+            .map_err(|cause| TapError::Io { path: self.path.clone(), cause })
     }
 
     /// Everything from the position on is cut off (a write or erase there).
@@ -648,7 +645,7 @@ impl Tape {
             self.objs.truncate(self.pos);
             let keep = self.marks_from(self.pos);
             self.marks.truncate(keep);
-            self.file.set_len(off).map_err(|source| TapError::Io { path: self.path.clone(), source })?;
+            self.file.set_len(off).map_err(|cause| TapError::Io { path: self.path.clone(), cause })?;
             self.end = off;
             self.file_len = off;
             self.dirty = true;
@@ -675,10 +672,10 @@ impl Tape {
             parts[3] = &word;
         }
         let off = self.end;
-        if let Err(source) = write_all_vectored_at(&self.file, &parts, off) {
+        if let Err(cause) = write_all_vectored_at(&self.file, &parts, off) {
             // Whatever reached the file beyond `end` is ignored and cut later.
             self.file_len = self.file_len.max(off + 1);
-            return Err(TapError::Io { path: self.path.clone(), source });
+            return Err(TapError::Io { path: self.path.clone(), cause });
         }
         let o = Obj { off, len, bad: false };
         self.end = off + o.size();
@@ -712,7 +709,7 @@ impl Tape {
     /// Makes written data durable, and brings the sidecar index up to date.
     pub fn sync(&mut self) -> Result<(), TapError> {
         if self.dirty {
-            self.file.sync_data().map_err(|source| TapError::Io { path: self.path.clone(), source })?;
+            self.file.sync_data().map_err(|cause| TapError::Io { path: self.path.clone(), cause })?;
             self.dirty = false;
         }
         if !self.readonly {

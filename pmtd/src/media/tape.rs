@@ -676,7 +676,7 @@ impl<O: StOpener> TapeChanger<O> {
         };
         match TapeMedium::mount(dev, &self.opts) {
             Ok(m) => Ok(Ok(m)),
-            Err(MediumError::Io { source, .. }) if errno(&source) == Some(libc::ENOMEDIUM) => Ok(Err(source)),
+            Err(MediumError::Io { cause, .. }) if errno(&cause) == Some(libc::ENOMEDIUM) => Ok(Err(cause)),
             Err(e) => Err(e),
         }
     }

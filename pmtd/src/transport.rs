@@ -1,0 +1,192 @@
+//! Slave transports: where the drive's requests come from and its replies
+//! go. [`DeviceSlave`] is a pmt slave device (`/dev/pmts<N>`);
+//! [`SimSlave`] is the slave side of an in-process [`pmt::Unit`], for tests
+//! and simulations without a kernel.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use pmt::{Errno, Unit, UserIn, UserOut};
+use thiserror::Error;
+
+/// Errors of a transport or of the service loop.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// The slave device could not be opened.
+    #[error("cannot open {}: {cause}", dev.display())]
+    Open {
+        /// The device.
+        dev: PathBuf,
+        /// The cause.
+        cause: io::Error,
+    },
+    /// Reading or writing the slave device failed.
+    #[error("{}: {cause}", dev.display())]
+    Io {
+        /// The device.
+        dev: PathBuf,
+        /// The cause.
+        cause: io::Error,
+    },
+    /// The simulated slave refused an operation.
+    #[error("simulated slave: {what} failed with {errno:?}")]
+    Sim {
+        /// What was done.
+        what: &'static str,
+        /// The error.
+        errno: Errno,
+    },
+    /// The kernel sent something this daemon does not understand.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The kernel refused replies.
+    #[error("the driver accepted {accepted} of {sent} reply bytes")]
+    Refused {
+        /// Bytes accepted.
+        accepted: usize,
+        /// Bytes sent.
+        sent: usize,
+    },
+}
+
+/// What one receive gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A batch of this many bytes of request frames.
+    Batch(usize),
+    /// A signal interrupted the wait: nothing was read.
+    Interrupted,
+    /// Nothing is queued (a non-blocking slave).
+    Idle,
+    /// The slave is gone (end of file).
+    Closed,
+}
+
+/// The slave side of a unit: batches of request frames in, batches of
+/// reply frames out.
+pub trait Transport {
+    /// Reads the queued request frames (as many whole frames as fit `buf`).
+    fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError>;
+
+    /// Writes a batch of reply frames; all of them must be accepted.
+    fn send(&mut self, replies: &[u8]) -> Result<(), ServeError>;
+}
+
+/// A pmt slave device node.
+#[derive(Debug)]
+pub struct DeviceSlave {
+    file: File,
+    path: PathBuf,
+}
+
+impl DeviceSlave {
+    /// Opens the slave device.
+    pub fn open(dev: &Path) -> Result<DeviceSlave, ServeError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dev)
+            .map_err(|cause| ServeError::Open { dev: dev.to_path_buf(), cause })?;
+        Ok(DeviceSlave { file, path: dev.to_path_buf() })
+    }
+
+    fn io(&self, cause: io::Error) -> ServeError {
+        ServeError::Io { dev: self.path.clone(), cause }
+    }
+}
+
+impl Transport for DeviceSlave {
+    fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
+        match self.file.read(buf) {
+            Ok(0) => Ok(Received::Closed),
+            Ok(n) => Ok(Received::Batch(n)),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Received::Interrupted),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Received::Idle),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn send(&mut self, replies: &[u8]) -> Result<(), ServeError> {
+        let mut sent = 0;
+        while sent < replies.len() {
+            match self.file.write(replies.get(sent..).unwrap_or_default()) {
+                Ok(0) => break,
+                Ok(k) => sent += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.io(e)),
+            }
+            if sent < replies.len() {
+                // The driver takes whole batches or refuses the rest.
+                break;
+            }
+        }
+        if sent < replies.len() {
+            return Err(ServeError::Refused { accepted: sent, sent: replies.len() });
+        }
+        self.file.flush().map_err(|e| self.io(e))
+    }
+}
+
+/// A byte slice as the user buffer of a core call that writes to it.
+#[derive(Debug)]
+pub struct SliceOut<'a>(pub &'a mut [u8]);
+
+impl UserOut for SliceOut<'_> {
+    fn write(&mut self, at: usize, src: &[u8]) -> Result<(), Errno> {
+        let dst = self.0.get_mut(at..at + src.len()).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A byte slice as the user buffer of a core call that reads from it.
+#[derive(Debug)]
+pub struct SliceIn<'a>(pub &'a [u8]);
+
+impl UserIn for SliceIn<'_> {
+    fn read(&mut self, at: usize, dst: &mut [u8]) -> Result<(), Errno> {
+        let src = self.0.get(at..at + dst.len()).ok_or(Errno::Fault)?;
+        dst.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// The slave side of an in-process unit, as the daemon sees it through
+/// `/dev/pmts<N>`: a receive never blocks (nothing queued is
+/// [`Received::Idle`]), and a closed slave is [`Received::Closed`].
+#[derive(Debug)]
+pub struct SimSlave<'a> {
+    unit: &'a Unit,
+}
+
+impl<'a> SimSlave<'a> {
+    /// The slave side of `unit` (which must have been opened with
+    /// [`Unit::sopen`]).
+    pub fn new(unit: &'a Unit) -> SimSlave<'a> {
+        SimSlave { unit }
+    }
+}
+
+impl Transport for SimSlave<'_> {
+    fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
+        let len = buf.len();
+        match self.unit.sread(&mut SliceOut(buf), len) {
+            Ok(0) => Ok(Received::Idle),
+            Ok(n) => Ok(Received::Batch(n)),
+            Err(Errno::Again) => Ok(Received::Idle),
+            Err(errno) => Err(ServeError::Sim { what: "slave read", errno }),
+        }
+    }
+
+    fn send(&mut self, replies: &[u8]) -> Result<(), ServeError> {
+        let k = self
+            .unit
+            .swrite(&mut SliceIn(replies), replies.len())
+            .map_err(|errno| ServeError::Sim { what: "slave write", errno })?;
+        if k != replies.len() {
+            return Err(ServeError::Refused { accepted: k, sent: replies.len() });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The record filters on image files: round trip, raw fallback, records
+//! altered, truncated, swapped or moved read as bad, wrong keys refused at
+//! load, room counted in stored bytes, what inspect shows.
+
+mod common;
+
+use std::path::Path;
+
+use common::{noise, objects, paths, record, tap};
+use pmtd::media::filter::{Filter, FilterChanger, Filtered, Key};
+use pmtd::media::magazine::Magazine;
+use pmtd::media::record::{HEADER, MAX_OVERHEAD};
+use pmtd::media::tap::{TapMedium, TapOptions};
+use pmtd::medium::{Changer, Medium, MediumError, Object};
+
+fn key(b: u8) -> Option<Key> {
+    Some(Key::from_bytes([b; 32]))
+}
+
+fn sealed() -> Filter {
+    Filter { compress: Some(3), key: key(1) }
+}
+
+fn filtered(dir: &Path, name: &str, f: &Filter) -> Filtered<TapMedium> {
+    Filtered::open(tap(dir, name, None, 0), f).map_err(|(_, e)| e).expect("filter")
+}
+
+/// The stored (raw) objects of an image.
+fn stored(dir: &Path, name: &str) -> Vec<Option<Vec<u8>>> {
+    objects(&mut tap(dir, name, None, 0))
+}
+
+/// Writes stored objects as a new image.
+fn write_stored(dir: &Path, name: &str, objs: &[Option<Vec<u8>>]) {
+    let _ = std::fs::remove_file(dir.join(name));
+    let _ = std::fs::remove_file(dir.join(format!("{name}.pmtidx")));
+    let mut t = tap(dir, name, None, 0);
+    for o in objs {
+        match o {
+            Some(d) => t.write_record(d).unwrap(),
+            None => t.write_mark().unwrap(),
+        };
+    }
+    t.sync().unwrap();
+}
+
+fn data() -> Vec<Vec<u8>> {
+    vec![record(0, 20000), noise(1, 5000), record(2, 1), noise(3, 65536), record(4, 777)]
+}
+
+fn write_tape(dir: &Path, name: &str, f: &Filter) {
+    let mut m = filtered(dir, name, f);
+    for d in data() {
+        m.write_record(&d).unwrap();
+    }
+    m.write_mark().unwrap();
+    m.write_record(b"second file").unwrap();
+    m.write_mark().unwrap();
+    m.sync().unwrap();
+}
+
+#[test]
+fn records_come_back_as_written_through_every_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    for (n, f) in [
+        ("z.tap", Filter { compress: Some(3), key: None }),
+        ("k.tap", Filter { compress: None, key: key(1) }),
+        ("zk.tap", sealed()),
+    ] {
+        write_tape(dir.path(), n, &f);
+        let mut m = filtered(dir.path(), n, &f);
+        let got = objects(&mut m);
+        let mut want: Vec<Option<Vec<u8>>> = data().into_iter().map(Some).collect();
+        want.extend([None, Some(b"second file".to_vec()), None]);
+        assert_eq!(got, want, "{n}");
+        // A short read gets the head of the record and its true length.
+        m.rewind().unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(m.read(&mut buf, 100).unwrap(), Object::Record(20000), "{n}");
+        assert_eq!(buf, record(0, 20000)[..100], "{n}");
+        // Spacing and locating go through.
+        assert_eq!(m.locate(6).unwrap(), pmtd::medium::Stop::Done);
+        buf.clear();
+        assert_eq!(m.read(&mut buf, 100).unwrap(), Object::Record(11));
+    }
+}
+
+#[test]
+fn compression_only_when_it_saves_space_and_the_overhead_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tape(dir.path(), "z.tap", &Filter { compress: Some(3), key: None });
+    write_tape(dir.path(), "zk.tap", &sealed());
+    let len = |o: &Option<Vec<u8>>| o.as_ref().map_or(0, Vec::len);
+    let z = stored(dir.path(), "z.tap");
+    let zk = stored(dir.path(), "zk.tap");
+    assert!(len(&z[0]) < 2000, "compressible data shrinks: {}", len(&z[0]));
+    assert_eq!(len(&z[1]), 5000 + HEADER, "noise is stored raw");
+    assert_eq!(len(&z[3]), 65536 + HEADER);
+    assert_eq!(len(&zk[1]), 5000 + MAX_OVERHEAD);
+    assert_eq!(len(&zk[2]), 1 + MAX_OVERHEAD, "a 1-byte record is never compressed");
+    // Sealed: the plain text does not appear.
+    let img = std::fs::read(dir.path().join("zk.tap")).unwrap();
+    assert!(!img.windows(11).any(|w| w == b"second file"));
+    // inspect reads the headers without the key.
+    let (scan, headers) = pmtd::inspect::scan_with_headers(&dir.path().join("zk.tap")).unwrap();
+    let text = pmtd::inspect::render(&dir.path().join("zk.tap"), &scan, &headers);
+    assert!(text.contains("file 0: 5 records"), "{text}");
+    assert!(text.contains("filter: zstd (2 of 5 compressed), XChaCha20-Poly1305, 91314 bytes before filtering"), "{text}");
+    let (scan, headers) = pmtd::inspect::scan_with_headers(&dir.path().join("z.tap")).unwrap();
+    let text = pmtd::inspect::render(&dir.path().join("z.tap"), &scan, &headers);
+    assert!(text.contains("filter: zstd (2 of 5 compressed), 91314 bytes before filtering"), "{text}");
+    assert!(!text.contains("XChaCha"), "{text}");
+}
+
+/// Reads a filtered tape's objects, bad ones as "BAD".
+fn read_back(dir: &Path, name: &str, f: &Filter) -> Vec<Option<Vec<u8>>> {
+    let mut m = Filtered::open(tap(dir, name, None, 0), f).map_err(|(_, e)| e).expect("open");
+    objects(&mut m)
+}
+
+#[test]
+fn altered_truncated_swapped_and_moved_records_read_as_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = sealed();
+    write_tape(dir.path(), "t.tap", &f);
+    let orig = stored(dir.path(), "t.tap");
+    let good = read_back(dir.path(), "t.tap", &f);
+    let bad = Some(b"BAD".to_vec());
+
+    // One byte of the stored image changed (in the data of record 3).
+    let mut img = std::fs::read(dir.path().join("t.tap")).unwrap();
+    let scan = pmtd::inspect::scan_file(&dir.path().join("t.tap"), true).unwrap();
+    let off = scan.objs[3].off as usize + 4 + 1000;
+    img[off] ^= 1;
+    std::fs::write(dir.path().join("a.tap"), &img).unwrap();
+    let got = read_back(dir.path(), "a.tap", &f);
+    let problems = pmtd::inspect::check_filtered(&dir.path().join("a.tap"), &scan.objs).unwrap();
+    assert_eq!(problems, [format!("filtered record 3 at offset {}: its checksum does not match", scan.objs[3].off)], "pmtd verify sees it without the key");
+    assert!(pmtd::inspect::check_filtered(&dir.path().join("t.tap"), &scan.objs).unwrap().is_empty());
+    assert_eq!(got.iter().filter(|o| **o == bad).count(), 1, "exactly one bad record");
+    assert_eq!(got[3], bad);
+    assert_eq!(&got[..3], &good[..3], "the others read fine");
+    assert_eq!(&got[4..], &good[4..]);
+
+    // A record cut short (framed again as a whole record).
+    let mut t = orig.clone();
+    if let Some(Some(r)) = t.get_mut(1) {
+        r.truncate(r.len() - 7);
+    }
+    write_stored(dir.path(), "b.tap", &t);
+    let got = read_back(dir.path(), "b.tap", &f);
+    assert_eq!(got[1], bad);
+    assert_eq!(got[2], good[2]);
+
+    // Two records swapped.
+    let mut t = orig.clone();
+    t.swap(1, 2);
+    write_stored(dir.path(), "c.tap", &t);
+    let got = read_back(dir.path(), "c.tap", &f);
+    assert_eq!((got[1].clone(), got[2].clone()), (bad.clone(), bad.clone()));
+    assert_eq!(got[3], good[3]);
+
+    // A record moved: one more tape mark before it.
+    let mut t = orig.clone();
+    t.insert(1, None);
+    write_stored(dir.path(), "d.tap", &t);
+    let got = read_back(dir.path(), "d.tap", &f);
+    assert_eq!(got[0], good[0]);
+    assert_eq!(got[1], None);
+    assert!(got[2..6].iter().all(|o| *o == bad), "every record after the shift: {:?}", &got[2..6].iter().map(|o| o.as_ref().map(Vec::len)).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_wrong_key_or_no_key_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tape(dir.path(), "t.tap", &sealed());
+    let load = |f: Filter| {
+        let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["t.tap"]), TapOptions::default()), f);
+        c.load_next().map(|_| ()).unwrap_err().to_string()
+    };
+    let name = dir.path().join("t.tap").display().to_string();
+    assert_eq!(load(Filter { compress: Some(3), key: key(2) }), format!("{name}: wrong key: the volume's first record does not authenticate"));
+    assert_eq!(load(Filter { compress: Some(3), key: None }), format!("{name}: the volume is encrypted: give its key file"));
+    // A volume written without filters is refused by a filter.
+    let mut plain = tap(dir.path(), "plain.tap", None, 0);
+    plain.write_record(&record(0, 100)).unwrap();
+    plain.sync().unwrap();
+    let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["plain.tap"]), TapOptions::default()), sealed());
+    let e = c.load_next().map(|_| ()).unwrap_err();
+    assert!(e.to_string().ends_with("the volume was not written through a filter (no compression or key on its first record)"), "{e}");
+    // A blank volume and the right key load.
+    let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["blank.tap", "t.tap"]), TapOptions::default()), sealed());
+    let m = c.load_next().unwrap().unwrap();
+    c.unload(m).unwrap();
+    let m = c.load_next().unwrap().unwrap();
+    assert!(m.at_bot(), "the check rewinds");
+}
+
+#[test]
+fn room_and_early_warning_count_stored_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Filter { compress: Some(3), key: None };
+    let writes_to_ew = |name: &str, f: Option<&Filter>, data: &dyn Fn(usize) -> Vec<u8>| -> usize {
+        let t = tap(dir.path(), name, Some(400_000), 100_000);
+        let mut m: Box<dyn Medium> = match f {
+            Some(f) => Box::new(Filtered::open(t, f).map_err(|(_, e)| e).unwrap()),
+            None => Box::new(t),
+        };
+        for i in 0.. {
+            let before = m.room();
+            let w = m.write_record(&data(i)).unwrap();
+            let after = m.room();
+            assert!(after.to_end < before.to_end);
+            if w.early_warning {
+                return i;
+            }
+        }
+        unreachable!()
+    };
+    // 10 000-byte records: 30 of them reach early warning at 300 000 bytes
+    // raw; compressed, many more do.
+    assert_eq!(writes_to_ew("raw.tap", None, &|i| record(i, 10_000)), 29);
+    let compressed = writes_to_ew("z.tap", Some(&f), &|i| vec![(i % 251) as u8; 10_000]);
+    assert!(compressed > 1000, "{compressed}");
+    // Incompressible records cost their length plus the header.
+    let n = writes_to_ew("n.tap", Some(&f), &|i| noise(i as u64, 10_000));
+    assert_eq!(n, 300_000 / (10_000 + HEADER + 8));
+    // The overflow is the stored record's too.
+    let mut m = Filtered::open(tap(dir.path(), "full.tap", Some(20_200), 0), &f).map_err(|(_, e)| e).unwrap();
+    m.write_record(&noise(1, 10_000)).unwrap();
+    m.write_record(&noise(2, 10_000)).unwrap();
+    assert!(matches!(m.write_record(&noise(3, 10_000)), Err(MediumError::Overflow { .. })));
+    m.write_record(&[3u8; 10_000]).unwrap();
+}
+
+#[test]
+fn a_record_too_large_for_the_filter_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = filtered(dir.path(), "big.tap", &sealed());
+    let big = vec![0u8; pmt::proto::MAX_RECORD as usize - MAX_OVERHEAD + 1];
+    assert!(matches!(m.write_record(&big), Err(MediumError::Unsupported { .. })));
+    m.write_record(&big[1..]).unwrap();
+    m.rewind().unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(m.read(&mut buf, usize::MAX).unwrap(), Object::Record(big.len() - 1));
+}
