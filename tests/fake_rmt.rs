@@ -82,7 +82,7 @@ fn serve(a: &Args) -> io::Result<()> {
     let vols: Vec<String> =
         a.volumes.iter().skip(first).map(|v| a.dir.join(v).to_string_lossy().into_owned()).collect();
     let names: Vec<&str> = vols.iter().map(String::as_str).collect();
-    let sim = Sim::new(&names, a.cfg.clone(), Config::default());
+    let sim = Sim::new(&names, a.cfg, Config::default());
     let mut log = OpenOptions::new().create(true).append(true).open(a.dir.join("requests.log"))?;
     let mut input = BufReader::new(io::stdin().lock());
     let mut out = io::stdout().lock();

@@ -144,6 +144,34 @@ fn write_behind_stays_within_the_window_and_keeps_order() {
 }
 
 #[test]
+fn reads_are_served_from_read_ahead_and_end_exactly_as_st() {
+    let ucfg = Config { ring: 64, window: 256 * 1024, ..Config::default() };
+    let sim = Sim::new(&["r.tap"], TapOptions::default(), ucfg);
+    sim.open(RW).unwrap();
+    for i in 0..200 {
+        sim.write(&record(i, 1000 + i)).unwrap();
+    }
+    sim.mt(MTWEOF, 1).unwrap();
+    sim.write(&record(999, 77)).unwrap();
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    let before = *sim.batches.borrow();
+    for i in 0..200 {
+        assert_eq!(sim.read(4096).unwrap(), record(i, 1000 + i), "record {i}");
+    }
+    let batches = *sim.batches.borrow() - before;
+    assert!(batches < 40, "{batches} daemon batches for 200 records: no read-ahead");
+    assert_eq!(sim.pos(), (0, 200));
+    assert_eq!(sim.read(4096), Ok(vec![]), "the filemark");
+    assert_eq!(sim.pos(), (1, 0));
+    assert_eq!(sim.read(4096).unwrap(), record(999, 77));
+    assert_eq!(sim.read(4096), Ok(vec![]));
+    assert_eq!(sim.read(4096), Ok(vec![]));
+    assert_eq!(sim.read(4096), Err(Errno::Io));
+    sim.close().unwrap();
+}
+
+#[test]
 fn early_warning_follows_st() {
     // 200 KiB volume, early warning 50 KiB before the end; 10 KiB records.
     let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };

@@ -297,8 +297,7 @@ impl<C: Changer> Drive<C> {
             },
             Op::Erase => self.erase(),
             Op::Locate => self.locate(req.arg),
-            // Read-ahead runs come with the medium seam.
-            Op::ReadRun => Sense::illegal(),
+            Op::ReadRun => self.read_run(req, out),
         }
     }
 
@@ -474,6 +473,43 @@ impl<C: Changer> Drive<C> {
             Sense::early_warning()
         } else {
             Sense::GOOD
+        }
+    }
+
+    /// READRUN: whole records (or blocks) ahead, stopping before anything
+    /// else; NO SENSE with the residue counting what was not returned. On
+    /// an error the medium has not moved and nothing is returned.
+    fn read_run(&mut self, req: &Req, out: &mut Vec<u8>) -> Sense {
+        let Some(t) = self.tape.as_mut() else {
+            return Sense::no_medium();
+        };
+        let Ok(count) = usize::try_from(req.count) else {
+            return Sense::illegal();
+        };
+        let length = usize::try_from(req.length).unwrap_or(usize::MAX);
+        let fixed = req.flags().contains(ReqFlags::FIXED);
+        let bs = self.blksize as usize;
+        if count == 0 || (fixed && (bs == 0 || length != bs.saturating_mul(count))) {
+            return Sense::illegal();
+        }
+        let (budget, exact) = if fixed { (count.saturating_mul(proto::run_frame_len(bs)), Some(bs)) } else { (length, None) };
+        let at = out.len();
+        match t.read_run(out, count, budget, exact) {
+            Ok(n) => {
+                if fixed {
+                    // The blocks alone, one after the other, as a fixed READ.
+                    let frame = proto::run_frame_len(bs);
+                    for i in 0..n {
+                        out.copy_within(at + i * frame + 4..at + i * frame + 4 + bs, at + i * bs);
+                    }
+                    out.truncate(at + n * bs);
+                }
+                Sense { resid: (count - n) as i64, ..Sense::GOOD }
+            }
+            Err(e) => {
+                out.truncate(at);
+                failure(&e, asc::READ_ERROR)
+            }
         }
     }
 

@@ -162,10 +162,9 @@ fn catch_signals() -> Result<()> {
     Ok(())
 }
 
-/// The media kinds this pmtd knows: `tap` is built in; other kinds (a tape
-/// device, rmt) are registered here.
+/// The media kinds this pmtd knows: `tap`, and a tape device and rmt.
 fn registry(tap: TapOptions) -> Registry {
-    Registry::new(tap)
+    pmtd::media::registry(tap)
 }
 
 /// The setup the configuration file and the options describe.

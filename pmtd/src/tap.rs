@@ -412,6 +412,40 @@ fn write_all_vectored_at(file: &File, parts: &[&[u8]], mut off: u64) -> io::Resu
 
 pub use crate::medium::Stop;
 
+/// Reads exactly `len` bytes at `off` of `file` into the spare capacity of
+/// `out` (reserved by the caller) and extends `out` over them.
+fn pread_append(file: &File, out: &mut Vec<u8>, len: usize, mut off: u64) -> io::Result<()> {
+    if out.capacity() - out.len() < len {
+        out.try_reserve(len).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    }
+    let mut done = 0usize;
+    while done < len {
+        let Ok(fileoff) = libc::off_t::try_from(off) else {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        };
+        let spare = out.spare_capacity_mut();
+        // SAFETY: `spare` has at least len - done bytes past `done`
+        // (reserved above); pread writes at most that many there, and only
+        // what it reports as read is then counted as initialised.
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().add(done).cast(), len - done, fileoff) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        done += n as usize;
+        off += n as u64;
+    }
+    // SAFETY: pread initialised the `len` bytes after the old length.
+    unsafe { out.set_len(out.len() + len) };
+    Ok(())
+}
+
 /// How a loaded image was indexed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Indexed {
@@ -636,6 +670,38 @@ impl Tape {
         self.file
             .read_exact_at(dst, o.off + 4)
             .map_err(|cause| TapError::Io { path: self.path.clone(), cause })
+    }
+
+    /// Appends objects `from..to`, as the image holds them (a record's
+    /// length word, data, pad and length word), to `out`: one pread per
+    /// stretch of objects that follow each other in the image, straight into
+    /// `out`, nothing zeroed or copied on the way.
+    pub fn read_framed(&self, from: usize, to: usize, out: &mut Vec<u8>) -> Result<(), TapError> {
+        let objs = self.objs.get(from..to).unwrap_or_default();
+        let total: u64 = objs.iter().map(|o| o.size()).sum();
+        let total = usize::try_from(total).map_err(|_| self.io_error(io::ErrorKind::InvalidInput.into()))?;
+        let mark = out.len();
+        out.try_reserve(total).map_err(|_| self.io_error(io::ErrorKind::OutOfMemory.into()))?;
+        let mut i = 0;
+        while i < objs.len() {
+            // The stretch objs[i..j] is contiguous in the image.
+            let mut j = i + 1;
+            while j < objs.len() && objs[j].off == objs[j - 1].off + objs[j - 1].size() {
+                j += 1;
+            }
+            let off = objs[i].off;
+            let len = (objs[j - 1].off + objs[j - 1].size() - off) as usize;
+            if let Err(e) = pread_append(&self.file, out, len, off) {
+                out.truncate(mark);
+                return Err(self.io_error(e));
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    fn io_error(&self, source: io::Error) -> TapError {
+        TapError::Io { path: self.path.clone(), cause: source }
     }
 
     /// Everything from the position on is cut off (a write or erase there).

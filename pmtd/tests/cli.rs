@@ -25,8 +25,10 @@ fn a_missing_directory_is_named_once() {
     assert_eq!(stderr(&o), "pmtd: /nonexistent-pmt/y.tap: the directory /nonexistent-pmt does not exist\n");
     let o = pmtd(&["--mirror", "tap:/nonexistent-pmt/v%d.tap,volumes=2", "--mirror", "x.tap", "/dev/null"]);
     assert_eq!(stderr(&o), "pmtd: tap:/nonexistent-pmt/v%d.tap,volumes=2: the directory /nonexistent-pmt does not exist\n");
-    let o = pmtd(&["--mirror", "tape:/dev/nst0", "/dev/null"]);
-    assert_eq!(stderr(&o), "pmtd: tape:/dev/nst0: this pmtd has no tape media (it knows tap)\n");
+    let o = pmtd(&["--mirror", "tape:/nonexistent-pmt/nst0", "/dev/null"]);
+    assert_eq!(stderr(&o), "pmtd: loading the first volume: /nonexistent-pmt/nst0: No such file or directory (os error 2)\n");
+    let o = pmtd(&["--mirror", "floppy:/dev/fd0", "/dev/null"]);
+    assert_eq!(stderr(&o), "pmtd: floppy:/dev/fd0: this pmtd has no floppy media (it knows tap, tape, rmt, rmt-tap)\n");
     let o = pmtd(&["--volumes", "/nonexistent-pmt", "/dev/null"]);
     assert_eq!(stderr(&o), "pmtd: /nonexistent-pmt: No such file or directory (os error 2)\n");
     let dir = tempfile::tempdir().unwrap();

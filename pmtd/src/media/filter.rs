@@ -143,6 +143,8 @@ pub struct Filtered<M: Medium> {
     inner: M,
     codec: Codec,
     stored: Vec<u8>,
+    /// A run of stored records read ahead from the medium below.
+    run: Vec<u8>,
     max_data: usize,
 }
 
@@ -171,7 +173,7 @@ impl<M: Medium> Filtered<M> {
             }
         };
         let max_data = pmt::proto::MAX_RECORD as usize - codec.overhead();
-        let mut f = Filtered { inner, codec, stored: Vec::new(), max_data };
+        let mut f = Filtered { inner, codec, stored: Vec::new(), run: Vec::new(), max_data };
         match f.check_first() {
             Ok(()) => Ok(f),
             Err(e) => Err((f.inner, e)),
@@ -280,6 +282,52 @@ impl<M: Medium> Medium for Filtered<M> {
             }
             other => Ok(other),
         }
+    }
+
+    /// A run of stored records from the medium below, each undone into
+    /// `out`; the run stops before a record that does not undo (it is then
+    /// read, and reported, by a plain read) or that does not fit, and the
+    /// medium below is spaced back over what was not used.
+    fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
+        let start = self.inner.position();
+        self.run.clear();
+        let n = self.inner.read_run(&mut self.run, count, budget, None)?;
+        let (mut k, mut off, mut used) = (0usize, 0usize, 0usize);
+        while k < n {
+            let Some((len, frame)) = self.run.get(off..).and_then(pmt::boundary::run_record) else {
+                break;
+            };
+            let Some(stored) = self.run.get_mut(off + 4..off + 4 + len) else {
+                break;
+            };
+            let Some(h) = Header::parse(stored) else {
+                break;
+            };
+            let olen = h.length as usize;
+            if exact.is_some_and(|e| e != olen) || used + pmt::proto::run_frame_len(olen) > budget {
+                break;
+            }
+            let mark = out.len();
+            out.extend_from_slice(&(olen as u32).to_ne_bytes());
+            match self.codec.decode(stored, start + k as u64, out, olen) {
+                Ok(l) if l == olen && out.len() == mark + 4 + olen => {}
+                _ => {
+                    out.truncate(mark);
+                    break;
+                }
+            }
+            if olen % 2 == 1 {
+                out.push(0);
+            }
+            out.extend_from_slice(&(olen as u32).to_ne_bytes());
+            used += pmt::proto::run_frame_len(olen);
+            off += frame;
+            k += 1;
+        }
+        if k < n {
+            self.inner.space_records(-((n - k) as i64))?;
+        }
+        Ok(k)
     }
 
     fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {

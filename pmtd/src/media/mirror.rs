@@ -313,6 +313,26 @@ impl<M: Medium> Medium for Mirror<M> {
         Ok(Object::Bad)
     }
 
+    fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
+        // From the first member, as plain reads; the others follow at the
+        // next write. Trouble of any kind reads nothing ahead: the plain
+        // read then meets it, with the mirror's fallbacks.
+        let at = self.primary().position();
+        let m = &mut self.members[0].medium;
+        if m.position() != at {
+            return Ok(0);
+        }
+        let mark = out.len();
+        match m.read_run(out, count, budget, exact) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                out.truncate(mark);
+                warn!("{e}; no read-ahead");
+                Ok(0)
+            }
+        }
+    }
+
     fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
         self.motion(|m| m.space_records(n))
     }

@@ -31,6 +31,26 @@ mod tape_nav;
 
 use crate::medium::{boxed, DynChanger};
 
+/// The registry hook of the `tape`, `rmt` and `rmt-tap` kinds
+/// ([`crate::spec::Registry::register`]).
+pub fn device_hook(text: &str) -> Result<DynChanger, crate::spec::SpecError> {
+    match spec::parse(text) {
+        Ok(s) => Ok(open_changer(s)),
+        Err(spec::SpecError::Bad { spec, why }) => Err(crate::spec::SpecError::new(spec, why)),
+        Err(e @ spec::SpecError::UnknownKind { .. }) => Err(crate::spec::SpecError::new(text, e.to_string())),
+    }
+}
+
+/// A registry of every kind this pmtd has: `tap` built in, and the device
+/// and rmt kinds.
+pub fn registry(tap: tap::TapOptions) -> crate::spec::Registry {
+    let mut r = crate::spec::Registry::new(tap);
+    for kind in ["tape", "rmt", "rmt-tap"] {
+        r.register(kind, device_hook);
+    }
+    r
+}
+
 /// The changer for a parsed device or rmt spec. Nothing is opened or
 /// started yet: the first [`crate::medium::Changer::load_next`] does that.
 pub fn open_changer(spec: spec::Spec) -> DynChanger {

@@ -161,6 +161,52 @@ impl Medium for TapMedium {
         Ok(Written { early_warning: ew })
     }
 
+    /// A run of records straight from the image: they are already framed
+    /// as a READRUN reply frames them (on a little-endian host), so they go
+    /// from the file into the reply with one pread per stretch. Each
+    /// record's framing is checked again as it arrives: an image changed
+    /// under pmtd ends the run before the record, never a bad reply.
+    fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
+        let t = &mut self.tape;
+        let from = t.pos();
+        let (mut n, mut used) = (0usize, 0usize);
+        while n < count {
+            let Some(o) = t.obj(from + n) else { break };
+            let size = o.size() as usize;
+            if o.is_mark() || o.bad || exact.is_some_and(|e| e != o.len as usize) || used + size > budget {
+                break;
+            }
+            used += size;
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        let mark = out.len();
+        t.read_framed(from, from + n, out)?;
+        let mut off = mark;
+        let mut good = 0;
+        while good < n {
+            let want = t.obj(from + good).map_or(0, |o| o.len);
+            let word = |at: usize| out.get(at..at + 4).and_then(|w| w.try_into().ok()).map(u32::from_le_bytes);
+            let frame = pmt::proto::run_frame_len(want as usize);
+            if word(off) != Some(want) || word(off + frame - 4) != Some(want) {
+                break;
+            }
+            if cfg!(target_endian = "big") {
+                // The reply frames in host order; the image in little endian.
+                let be = want.to_ne_bytes();
+                out[off..off + 4].copy_from_slice(&be);
+                out[off + frame - 4..off + frame].copy_from_slice(&be);
+            }
+            off += frame;
+            good += 1;
+        }
+        out.truncate(off);
+        t.set_pos(from + good);
+        Ok(good)
+    }
+
     fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
         let t = &mut self.tape;
         let Some(o) = t.obj(t.pos()) else {
