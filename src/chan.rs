@@ -162,10 +162,9 @@ impl Chan {
 
     /// A buffer from the pool with room for `len` bytes, if one is there.
     pub fn take_buffer(&mut self, len: usize) -> Option<Vec<u8>> {
-        if self.pool.last()?.capacity() < len {
-            return None;
-        }
-        let v = self.pool.pop()?;
+        // The most recent that is large enough (at most POOL_BUFFERS to look at).
+        let i = self.pool.iter().rposition(|v| v.capacity() >= len)?;
+        let v = self.pool.swap_remove(i);
         self.pool_bytes -= v.capacity();
         Some(v)
     }

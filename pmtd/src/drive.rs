@@ -250,6 +250,60 @@ impl<C: Changer> Drive<C> {
         let start = out.len();
         out.resize(start + REP_SIZE, 0);
         let sense = self.dispatch(req, data, out);
+        self.finish(req, sense, start, out);
+    }
+
+    /// Executes consecutive WRITE requests of variable-length records at
+    /// once: the medium gets them together (an image writes them with one
+    /// system call) and each still gets its own reply, the one `execute`
+    /// would have given. Anything else goes through `execute` one by one.
+    pub fn execute_writes(&mut self, reqs: &[(Req, &[u8])], out: &mut Vec<u8>) {
+        let plain = |(req, data): &(Req, &[u8])| {
+            req.op() == Some(Op::Write)
+                && !req.flags().contains(ReqFlags::FIXED)
+                && !data.is_empty()
+                && data.len() <= self.cfg.max_block as usize
+                && data.len() >= self.cfg.min_block as usize
+        };
+        if reqs.len() < 2 || self.blksize != 0 || self.readonly() || self.tape.is_none() || !reqs.iter().all(plain) {
+            for (req, data) in reqs {
+                self.execute(req, data, out);
+            }
+            return;
+        }
+        let datas: Vec<&[u8]> = reqs.iter().map(|(_, d)| *d).collect();
+        let results = self.tape.as_mut().map(|t| t.write_records(&datas)).unwrap_or_default();
+        for ((req, data), r) in reqs.iter().zip(results) {
+            let start = out.len();
+            out.resize(start + REP_SIZE, 0);
+            let sense = match r {
+                Ok(Written { early_warning }) => {
+                    self.past_ew |= early_warning;
+                    if early_warning {
+                        Sense::early_warning()
+                    } else {
+                        Sense::GOOD
+                    }
+                }
+                Err(MediumError::Overflow { .. }) => {
+                    self.past_ew = true;
+                    Sense::overflow(data.len() as i64)
+                }
+                Err(e) => {
+                    let mut s = failure(&e, asc::WRITE_ERROR);
+                    if s.key == SenseKey::MediumError {
+                        s.resid = data.len() as i64;
+                    }
+                    s
+                }
+            };
+            self.finish(req, sense, start, out);
+        }
+    }
+
+    /// Completes the reply frame that starts at `start` of `out` (its data
+    /// already after the header): the header with `sense` and the status.
+    fn finish(&mut self, req: &Req, sense: Sense, start: usize, out: &mut Vec<u8>) {
         let dlen = out.len() - start - REP_SIZE;
         let mut rep = Rep::good(req, self.status());
         rep.hdr.len = (REP_SIZE + dlen) as u32;

@@ -219,6 +219,14 @@ pub trait Medium: fmt::Debug + Send {
         self.space_records(-1).map(|_| ())
     }
 
+    /// Writes records one after the other, as [`Medium::write_record`]
+    /// would, one result per record (a medium that can, an image file,
+    /// writes them with one system call). The default writes them one by
+    /// one.
+    fn write_records(&mut self, records: &[&[u8]]) -> Vec<Result<Written, MediumError>> {
+        records.iter().map(|d| self.write_record(d)).collect()
+    }
+
     /// Reads ahead (the drive's READRUN): appends up to `count` whole data
     /// records from the position to `out`, each framed as a READRUN reply
     /// frames it ([`frame_run_record`]), at most `budget` bytes in all, each
@@ -400,6 +408,9 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
     }
     fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
         (**self).read_run(out, count, budget, exact)
+    }
+    fn write_records(&mut self, records: &[&[u8]]) -> Vec<Result<Written, MediumError>> {
+        (**self).write_records(records)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use pmt::proto::{self, Req, REQ_SIZE, VERSION};
+use pmt::proto::{self, Op, Req, REQ_SIZE, VERSION};
 use tracing::{info, warn};
 
 use crate::drive::Drive;
@@ -19,6 +19,8 @@ pub const READ_BUFFER: usize = proto::align_frame(REQ_SIZE + proto::MAX_RECORD a
 /// frames to `out`.
 pub fn run_batch<C: Changer>(drive: &mut Drive<C>, batch: &[u8], out: &mut Vec<u8>) -> Result<(), ServeError> {
     let mut off = 0usize;
+    // Consecutive WRITE requests go to the drive together.
+    let mut writes: Vec<(Req, &[u8])> = Vec::new();
     while off < batch.len() {
         let hdr = batch.get(off..).unwrap_or_default();
         if hdr.len() < REQ_SIZE {
@@ -33,11 +35,25 @@ pub fn run_batch<C: Changer>(drive: &mut Drive<C>, batch: &[u8], out: &mut Vec<u
             .get(off + REQ_SIZE..off + flen)
             .filter(|_| flen >= REQ_SIZE)
             .ok_or_else(|| ServeError::Protocol(format!("request of {flen} bytes overruns the batch")))?;
-        drive.execute(&req, data, out);
         off += proto::align_frame(flen);
+        if req.op() == Some(Op::Write) && writes.len() < WRITES_AT_ONCE {
+            writes.push((req, data));
+            continue;
+        }
+        drive.execute_writes(&writes, out);
+        writes.clear();
+        if req.op() == Some(Op::Write) {
+            writes.push((req, data));
+        } else {
+            drive.execute(&req, data, out);
+        }
     }
+    drive.execute_writes(&writes, out);
     Ok(())
 }
+
+/// WRITE requests handed to the drive at once, at most.
+const WRITES_AT_ONCE: usize = 256;
 
 /// Receives one batch from `slave`, runs it and sends the replies.
 /// `inbuf` should hold [`READ_BUFFER`] bytes; `out` is scratch space.

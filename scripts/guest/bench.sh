@@ -1,71 +1,188 @@
-# Benchmark, run in the VM by scripts/bench: dump of /dev/vda to a plain
-# file, to a pipe, and to /dev/pmtm0 with pmtd storing the image, all on the
-# same tmpfs in the same boot. Prints one line per run and the medians.
-# Then positioning on a tape of many files (scripts/guest/posbench.c) and
-# the time pmtd takes to load that image with and without its index.
+# Benchmark, run in the VM by scripts/bench. Everything on the same tmpfs in
+# the same boot; each measurement is the median of RUNS runs, the kinds of a
+# group interleaved run by run. Prints "bench: GROUP KIND SECONDS" lines and
+# leaves /out/bench.median (GROUP KIND MEDIAN) for the host to summarise.
+#
+#   bench.sh RUNS POS_FILES STREAM_MB
+#
+# 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
+#    storing an image; through a two-way mirror, zstd, encryption; through
+#    the rmt medium against dump's own rmt client to the same server
+#    (rmt-dump serving /dev/npmtm1).
+# 2. restore -r from the dump file and from /dev/pmtm0.
+# 3. raw streams with dd at 512 B, 10 KiB, 64 KiB and 256 KiB records: write
+#    and read, to and from a plain file, through a pipe into (from) a file,
+#    through pmt.
+# 4. positioning on a tape of many files (posbench) and pmtd's load time.
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
-runs=${1:-5}
+runs=${1:-3}
+files=${2:-10000}
+mb=${3:-32}
 mkdir -p /bench /out/logs
-now() { cut -d' ' -f1 /proc/uptime; }
-# CPU time used by everything (user+nice+system+irq+softirq), in seconds.
-busy() { awk '/^cpu / {print ($2 + $3 + $4 + $7 + $8) / 100}' /proc/stat; }
+L=/out/logs
+now() { /run/files/clock; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-elapsed() { echo "$2 $1" | awk '{printf "%.2f", $1 - $2}'; }
+elapsed() { echo "$2 $1" | awk '{printf "%.3f", $1 - $2}'; }
+: >/out/bench.raw
+# record GROUP KIND T0 T1
+record() {
+	t=$(elapsed "$3" "$4")
+	echo "$1 $2 $t" >>/out/bench.raw
+	echo "bench: $1 $2 $t s"
+}
 
-one() { # KIND
-	rm -f /bench/*
+RSH=/run/files/rsh-local
+chmod +x "$RSH"
+head -c 32 /dev/urandom >/bench/key
+chmod 600 /bench/key
+
+# ----- 1. dump --------------------------------------------------------------------
+dump_one() { # KIND
+	rm -f /bench/*.tap /bench/*.pmtidx /bench/plain.dump /bench/pipe.dump
 	sync
 	case $1 in
 	file)
-		c0=$(busy)
 		t0=$(now)
-		dump 0f /bench/plain.dump /dev/vda >/out/logs/bench-file.log 2>&1
+		dump 0f /bench/plain.dump /dev/vda >$L/bench-dump-file.log 2>&1
 		t1=$(now)
-		c1=$(busy)
-		size=$(stat -c %s /bench/plain.dump)
 		;;
 	pipe)
-		c0=$(busy)
 		t0=$(now)
-		dump 0f - /dev/vda 2>/out/logs/bench-pipe.log | cat >/bench/pipe.dump
+		dump 0f - /dev/vda 2>$L/bench-dump-pipe.log | cat >/bench/pipe.dump
 		t1=$(now)
-		c1=$(busy)
-		size=$(stat -c %s /bench/pipe.dump)
 		;;
-	pmt)
-		pmtd_start 0 --image /bench/pmt.tap
-		c0=$(busy)
+	rmt-own)
+		# dump's own rmt client, to rmt-dump serving a pmt unit.
+		pmtd_start 1 --image /bench/r1.tap
 		t0=$(now)
-		dump 0f /dev/pmtm0 /dev/vda >/out/logs/bench-pmt.log 2>&1
+		RSH=$RSH RMT=/usr/sbin/rmt-dump dump 0f localhost:/dev/npmtm1 /dev/vda >$L/bench-dump-rmt-own.log 2>&1
 		t1=$(now)
-		c1=$(busy)
+		pmtd_stop 1
+		;;
+	*)
+		case $1 in
+		pmt) set -- --image /bench/one.tap ;;
+		mirror) set -- --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap ;;
+		zstd) set -- --image /bench/z.tap --compress ;;
+		seal) set -- --image /bench/s.tap --key-file /bench/key ;;
+		rmt-pmt)
+			pmtd_start 1 --image /bench/r1.tap
+			set -- --medium "rmt:localhost:/dev/npmtm1,rsh=$RSH,rmt=/usr/sbin/rmt-dump"
+			;;
+		esac
+		kind=$KIND
+		pmtd_start 0 "$@"
+		t0=$(now)
+		dump 0f /dev/pmtm0 /dev/vda >"$L/bench-dump-$kind.log" 2>&1
+		t1=$(now)
 		pmtd_stop 0
-		size=$(stat -c %s /bench/pmt.tap)
+		pmtd_stop 1
 		;;
 	esac
-	t=$(elapsed "$t0" "$t1")
-	c=$(elapsed "$c0" "$c1")
-	echo "$1 $t $size $c" >>/out/bench.raw
-	echo "bench: $1 run: $t s, $size bytes, $c s of CPU"
+	record dump "$KIND" "$t0" "$t1"
 }
 
-: >/out/bench.raw
 for i in $(seq "$runs"); do
-	for k in file pipe pmt; do one $k; done
+	for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
 done
-for k in file pipe pmt; do
-	m=$(awk -v k=$k '$1 == k {print $2}' /out/bench.raw | median)
-	b=$(awk -v k=$k '$1 == k {print $3}' /out/bench.raw | head -n 1)
-	c=$(awk -v k=$k '$1 == k {print $4}' /out/bench.raw | median)
-	echo "$k $m $b $c" >>/out/bench.median
+# The mirror's copies are the same, record for record.
+pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
+dump 0f /dev/pmtm0 /dev/vda >$L/bench-mirror-check.log 2>&1
+pmtd_stop 0
+cmp -s /bench/m1.tap /bench/m2.tap && echo "bench: mirror copies identical" || echo "bench: mirror copies DIFFER"
+
+# ----- 2. restore -------------------------------------------------------------------
+rm -f /bench/*
+dump 0f /bench/plain.dump /dev/vda >$L/bench-restore-dump1.log 2>&1
+pmtd_start 0 --image /bench/rest.tap
+dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
+pmtd_stop 0
+restore_one() { # KIND
+	rm -rf /bench/r && mkdir -p /bench/r && cd /bench/r || exit 1
+	case $1 in
+	file)
+		t0=$(now)
+		restore -r -f /bench/plain.dump >$L/bench-restore-file.log 2>&1
+		t1=$(now)
+		;;
+	pmt)
+		pmtd_start 0 --image /bench/rest.tap
+		t0=$(now)
+		restore -r -f /dev/pmtm0 >$L/bench-restore-pmt.log 2>&1
+		t1=$(now)
+		pmtd_stop 0
+		;;
+	esac
+	cd / || exit 1
+	record restore "$1" "$t0" "$t1"
+}
+for i in $(seq "$runs"); do
+	for k in file pmt; do restore_one $k; done
+done
+rm -rf /bench/r /bench/*
+
+# ----- 3. raw streams --------------------------------------------------------------
+head -c $((mb * 1048576)) /dev/urandom >/bench/src
+stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
+	bs=$1
+	case $2 in
+	w-file)
+		rm -f /bench/out
+		t0=$(now)
+		dd if=/bench/src of=/bench/out bs="$bs" 2>/dev/null
+		t1=$(now)
+		;;
+	w-pipe)
+		rm -f /bench/out
+		t0=$(now)
+		dd if=/bench/src bs="$bs" 2>/dev/null | cat >/bench/out
+		t1=$(now)
+		;;
+	w-pmt)
+		rm -f /bench/w.tap /bench/w.tap.pmtidx
+		pmtd_start 0 --image /bench/w.tap
+		t0=$(now)
+		dd if=/bench/src of=/dev/pmtm0 bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 0
+		;;
+	r-file)
+		t0=$(now)
+		dd if=/bench/out of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		;;
+	r-pipe)
+		t0=$(now)
+		cat /bench/out | dd of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		;;
+	r-pmt)
+		pmtd_start 0 --image /bench/w.tap
+		t0=$(now)
+		dd if=/dev/pmtm0 of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 0
+		;;
+	esac
+	record "stream-$bs" "$2" "$t0" "$t1"
+}
+for bs in 512 10240 65536 262144; do
+	for i in $(seq "$runs"); do
+		for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+	done
+done
+rm -f /bench/*
+
+# The medians.
+awk '{ print $1, $2 }' /out/bench.raw | sort -u | while read -r g k; do
+	m=$(awk -v g="$g" -v k="$k" '$1 == g && $2 == k {print $3}' /out/bench.raw | median)
+	echo "$g $k $m" >>/out/bench.median
 done
 
-# Positioning on a tape of many files (second argument, default 10 000).
-files=${2:-10000}
+# ----- 4. positioning --------------------------------------------------------------
 # loaded: the load time pmtd logged for the volume it loaded last (us).
 loaded() { grep 'volume 1 loaded' /out/pmtd0.log | tail -n 1 | sed -n 's/.*load_us=\([0-9]*\).*/\1/p'; }
-rm -f /bench/*
 pmtd_start 0 --image /bench/pos.tap
 /run/files/posbench write /dev/npmtm0 "$files" >>/out/posbench.raw || echo "posbench: failed" >>/out/posbench.raw
 pmtd_stop 0

@@ -188,17 +188,20 @@ impl Drv {
             self.pos_unknown = true;
             return Err(Errno::Io);
         };
-        let consume = |d: &mut Drv, mut run: Run| {
+        // Past the record; a run used up goes back to the channel's pool.
+        let consume = |d: &mut Drv, l: &mut Link<'_>, mut run: Run| {
             run.off += frame;
             run.left = run.left.saturating_sub(1);
+            d.advance_block(1);
             if run.left > 0 {
                 d.ahead.runs.push_front(run);
+            } else {
+                d.recycle(l, run.data);
             }
-            d.advance_block(1);
         };
         if len > count {
             // As st: the record is consumed and the buffer was too small.
-            consume(self, run);
+            consume(self, l, run);
             return Err(self.policy.short_read);
         }
         let data = at.get(4..4 + len).ok_or(Errno::Io)?;
@@ -207,7 +210,7 @@ impl Drv {
             self.ahead.runs.push_front(run);
             return Err(e);
         }
-        consume(self, run);
+        consume(self, l, run);
         if self.ps.eof == Eof::Fm {
             self.ps.eof = Eof::No;
         }
@@ -220,7 +223,8 @@ impl Drv {
         let Some(run) = self.ahead_next(l)? else {
             return Ok(false);
         };
-        self.rbuf = run.data;
+        let old = core::mem::replace(&mut self.rbuf, run.data);
+        self.recycle(l, old);
         self.rptr = 0;
         self.rbytes = self.rbuf.len();
         self.advance_block(run.left as i64);

@@ -38,6 +38,13 @@ impl Drv {
         }
     }
 
+    /// Gives a read buffer the user is done with back to the channel's
+    /// pool (a fresh kernel allocation costs a page allocation, its zeroing
+    /// and a free); freed here, outside the lock, if the pool is full.
+    pub(super) fn recycle(&self, l: &Link<'_>, buf: Vec<u8>) {
+        drop(l.chan.with(|c| c.recycle(buf)));
+    }
+
     /// st's write_behind_check for one completed write-behind request.
     pub(super) fn behind_done(&mut self, req: &Req, outcome: Outcome) {
         self.behind_cost = self.behind_cost.saturating_sub(cost(req));

@@ -381,7 +381,8 @@ impl Drv {
                 total += transfer;
             }
             if self.rbytes == 0 {
-                self.rbuf = Vec::new();
+                let used = core::mem::take(&mut self.rbuf);
+                self.recycle(l, used);
                 self.rptr = 0;
             }
             if bs == 0 {

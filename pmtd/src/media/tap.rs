@@ -149,6 +149,48 @@ impl Medium for TapMedium {
         Ok(Written { early_warning: ew })
     }
 
+    /// Records that fit go to the image in stretches, one pwritev each;
+    /// each record's result is what `write_record` would have given.
+    fn write_records(&mut self, records: &[&[u8]]) -> Vec<Result<Written, MediumError>> {
+        let mut results = Vec::with_capacity(records.len());
+        let mut i = 0;
+        while i < records.len() {
+            // The stretch records[i..j] fits, each checked where it will land.
+            let mut j = i;
+            let mut after = self.here();
+            let mut ews = Vec::new();
+            while let Some(d) = records.get(j) {
+                if self.readonly() || d.is_empty() || d.len() > LEN_MASK as usize {
+                    break;
+                }
+                let end = after + record_size(d.len());
+                if self.capacity.is_some_and(|c| end > c) {
+                    break;
+                }
+                ews.push(self.ew_offset().is_some_and(|e| end > e));
+                after = end;
+                j += 1;
+            }
+            if j == i {
+                // This one is refused as write_record refuses it.
+                results.push(self.write_record(records[i]));
+                i += 1;
+                continue;
+            }
+            match self.tape.write_records(&records[i..j]) {
+                Ok(()) => results.extend(ews.into_iter().map(|early_warning| Ok(Written { early_warning }))),
+                Err(e) => {
+                    let e: MediumError = e.into();
+                    for _ in i..j {
+                        results.push(Err(MediumError::io(self.name(), std::io::Error::other(e.to_string()))));
+                    }
+                }
+            }
+            i = j;
+        }
+        results
+    }
+
     fn write_mark(&mut self) -> Result<Written, MediumError> {
         if self.readonly() {
             return Err(self.protected());
