@@ -3,7 +3,9 @@
 # group interleaved run by run. Prints "bench: GROUP KIND SECONDS" lines and
 # leaves /out/bench.median (GROUP KIND MEDIAN) for the host to summarise.
 #
-#   bench.sh RUNS POS_FILES STREAM_MB
+#   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
+#
+# PARTS (default "dump restore streams pos") picks the groups to run.
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -19,6 +21,8 @@
 runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
+parts=${4:-dump restore streams pos}
+want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
 now() { /run/files/clock; }
@@ -83,21 +87,25 @@ dump_one() { # KIND
 	record dump "$KIND" "$t0" "$t1"
 }
 
-for i in $(seq "$runs"); do
-	for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
-done
-# The mirror's copies are the same, record for record.
-pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
-dump 0f /dev/pmtm0 /dev/vda >$L/bench-mirror-check.log 2>&1
-pmtd_stop 0
-cmp -s /bench/m1.tap /bench/m2.tap && echo "bench: mirror copies identical" || echo "bench: mirror copies DIFFER"
+if want dump; then
+	for i in $(seq "$runs"); do
+		for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
+	done
+	# The mirror's copies are the same, record for record.
+	pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
+	dump 0f /dev/pmtm0 /dev/vda >$L/bench-mirror-check.log 2>&1
+	pmtd_stop 0
+	cmp -s /bench/m1.tap /bench/m2.tap && echo "bench: mirror copies identical" || echo "bench: mirror copies DIFFER"
+fi
 
 # ----- 2. restore -------------------------------------------------------------------
 rm -f /bench/*
-dump 0f /bench/plain.dump /dev/vda >$L/bench-restore-dump1.log 2>&1
-pmtd_start 0 --image /bench/rest.tap
-dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
-pmtd_stop 0
+if want restore; then
+	dump 0f /bench/plain.dump /dev/vda >$L/bench-restore-dump1.log 2>&1
+	pmtd_start 0 --image /bench/rest.tap
+	dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
+	pmtd_stop 0
+fi
 restore_one() { # KIND
 	rm -rf /bench/r && mkdir -p /bench/r && cd /bench/r || exit 1
 	case $1 in
@@ -117,9 +125,11 @@ restore_one() { # KIND
 	cd / || exit 1
 	record restore "$1" "$t0" "$t1"
 }
-for i in $(seq "$runs"); do
-	for k in file pmt; do restore_one $k; done
-done
+if want restore; then
+	for i in $(seq "$runs"); do
+		for k in file pmt; do restore_one $k; done
+	done
+fi
 rm -rf /bench/r /bench/*
 
 # ----- 3. raw streams --------------------------------------------------------------
@@ -167,11 +177,13 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 	esac
 	record "stream-$bs" "$2" "$t0" "$t1"
 }
-for bs in 512 10240 65536 262144; do
-	for i in $(seq "$runs"); do
-		for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+if want streams; then
+	for bs in 512 10240 65536 262144; do
+		for i in $(seq "$runs"); do
+			for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+		done
 	done
-done
+fi
 rm -f /bench/*
 
 # The medians.
@@ -181,6 +193,7 @@ awk '{ print $1, $2 }' /out/bench.raw | sort -u | while read -r g k; do
 done
 
 # ----- 4. positioning --------------------------------------------------------------
+want pos || exit 0
 # loaded: the load time pmtd logged for the volume it loaded last (us).
 loaded() { grep 'volume 1 loaded' /out/pmtd0.log | tail -n 1 | sed -n 's/.*load_us=\([0-9]*\).*/\1/p'; }
 pmtd_start 0 --image /bench/pos.tap

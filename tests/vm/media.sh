@@ -10,7 +10,7 @@
 P=/run/files/media_probe
 RSH=/run/files/rsh-local
 chmod +x $P $RSH
-: >/out/results
+echo "PLAN tape-device-round-trip tape-device-early-warning rmt-drive-through-rmt-dump tape-device-dead-daemon" >/out/results
 mkdir -p /out/logs /tmp/m
 result() { # NAME STATUS LOG
 	if [ "$2" = 0 ]; then echo "PASS $1" >>/out/results; else echo "FAIL $1: $(tail -n 3 "$3" | tr '\n' ' ')" >>/out/results; fi

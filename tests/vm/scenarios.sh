@@ -198,7 +198,6 @@ else
 		pass $s
 	fi
 fi
-pkill -9 dump 2>/dev/null
 
 # 8. rmmod is refused while a device is held, and works once none is.
 s=rmmod
