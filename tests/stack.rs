@@ -441,6 +441,10 @@ mod netbsd {
         s.open(RO).unwrap();
         s.netbsd_mt(NB_REW, 1).unwrap();
         assert_eq!(s.read(99), Err(Errno::Io), "NetBSD: a record larger than the buffer is EIO");
+        // ... and, as NetBSD's st, not counted as a block read (the next
+        // read still gets the next record: the drive passed it).
+        assert_eq!(s.netbsd_status().unwrap().1, 0);
+        assert_eq!(s.read(32768), Ok(vec![]), "the filemark after the first file");
         let (_, _, dsreg) = s.netbsd_status().unwrap();
         assert_eq!(dsreg & netbsd::MT_DS_MOUNTED, netbsd::MT_DS_MOUNTED);
         s.close().unwrap();
@@ -448,5 +452,27 @@ mod netbsd {
         s.open(NRW).unwrap();
         s.netbsd_mt(NB_WEOF, 1).unwrap();
         s.close().unwrap();
+    }
+
+    #[test]
+    fn mteom_loses_the_file_and_block_numbers_as_netbsd_st_does() {
+        const NB_EOM: i16 = 10;
+        let s = sim(TapOptions::default());
+        s.open(NRW).unwrap();
+        s.write(&record(0, 100)).unwrap();
+        s.netbsd_mt(NB_WEOF, 1).unwrap();
+        s.write(&record(1, 100)).unwrap();
+        s.netbsd_mt(NB_WEOF, 1).unwrap();
+        s.netbsd_mt(NB_REW, 1).unwrap();
+        let st = s.netbsd_status().unwrap();
+        assert_eq!((st.0, st.1), (0, 0));
+        s.netbsd_mt(NB_EOM, 1).unwrap();
+        // "This loses us relative position" (NetBSD's st.c); the logical
+        // position is still known to the drive.
+        let st = s.netbsd_status().unwrap();
+        assert_eq!((st.0, st.1), (-1, -1));
+        s.write(&record(2, 100)).unwrap();
+        s.close().unwrap();
+        assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 100, 0, 100, 0, 0]);
     }
 }

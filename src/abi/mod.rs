@@ -76,6 +76,12 @@ pub struct Policy {
     pub two_fm: bool,
     /// errno for a record larger than the read buffer.
     pub short_read: Errno,
+    /// Whether such a record counts as a block read (Linux's st: the drive
+    /// passed it; NetBSD's st does not count it).
+    pub short_read_counts: bool,
+    /// Whether MTEOM loses the file and block numbers (NetBSD's st: "this
+    /// loses us relative position"; Linux's st counts the files crossed).
+    pub eom_loses_position: bool,
 }
 
 /// How a host reports early warning to a writer.
@@ -91,9 +97,21 @@ pub enum EomPolicy {
 
 impl Policy {
     /// Linux st.
-    pub const LINUX: Policy = Policy { eom: EomPolicy::Enospc, two_fm: false, short_read: Errno::NoMem };
+    pub const LINUX: Policy = Policy {
+        eom: EomPolicy::Enospc,
+        two_fm: false,
+        short_read: Errno::NoMem,
+        short_read_counts: true,
+        eom_loses_position: false,
+    };
     /// NetBSD st.
-    pub const NETBSD: Policy = Policy { eom: EomPolicy::Eio, two_fm: true, short_read: Errno::Io };
+    pub const NETBSD: Policy = Policy {
+        eom: EomPolicy::Eio,
+        two_fm: true,
+        short_read: Errno::Io,
+        short_read_counts: false,
+        eom_loses_position: true,
+    };
 }
 
 /// Reads a native-endian integer of `N` bytes at `at` from an ioctl argument.

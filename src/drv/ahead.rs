@@ -189,10 +189,12 @@ impl Drv {
             return Err(Errno::Io);
         };
         // Past the record; a run used up goes back to the channel's pool.
-        let consume = |d: &mut Drv, l: &mut Link<'_>, mut run: Run| {
+        let consume = |d: &mut Drv, l: &mut Link<'_>, mut run: Run, counted: bool| {
             run.off += frame;
             run.left = run.left.saturating_sub(1);
-            d.advance_block(1);
+            if counted {
+                d.advance_block(1);
+            }
             if run.left > 0 {
                 d.ahead.runs.push_front(run);
             } else {
@@ -201,7 +203,8 @@ impl Drv {
         };
         if len > count {
             // As st: the record is consumed and the buffer was too small.
-            consume(self, l, run);
+            let counted = self.policy.short_read_counts;
+            consume(self, l, run, counted);
             return Err(self.policy.short_read);
         }
         let data = at.get(4..4 + len).ok_or(Errno::Io)?;
@@ -210,7 +213,7 @@ impl Drv {
             self.ahead.runs.push_front(run);
             return Err(e);
         }
-        consume(self, l, run);
+        consume(self, l, run, true);
         if self.ps.eof == Eof::Fm {
             self.ps.eof = Eof::No;
         }

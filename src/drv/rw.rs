@@ -279,7 +279,9 @@ impl Drv {
                 }
                 if flags.contains(SenseFlags::ILI) {
                     if bs == 0 && transfer < 0 {
-                        self.advance_block(1);
+                        if self.policy.short_read_counts {
+                            self.advance_block(1);
+                        }
                         self.rbytes = 0;
                         self.rbuf = Vec::new();
                         let len = (bytes as i64).saturating_sub(transfer);

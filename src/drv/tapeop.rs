@@ -225,6 +225,10 @@ impl Drv {
                     let _ = self.int_ioctl(l, MtOp::Fsf, MAX_MOTION);
                     fileno = i64::from(self.ps.drv_file);
                     if self.ps.eof >= Eof::Eod1 {
+                        if self.policy.eom_loses_position {
+                            self.ps.drv_file = -1;
+                            self.ps.drv_block = -1;
+                        }
                         return Ok(());
                     }
                 } else {
@@ -306,6 +310,10 @@ impl Drv {
             }
             if op == MtOp::Eom {
                 self.ps.eof = Eof::Eod;
+                if self.policy.eom_loses_position {
+                    self.ps.drv_file = -1;
+                    self.ps.drv_block = -1;
+                }
             } else if op == MtOp::Fsf {
                 self.ps.eof = Eof::Fm;
             } else if chg_eof {

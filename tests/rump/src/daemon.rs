@@ -13,6 +13,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use pmtd::drive::{Drive, DriveConfig};
+use pmtd::media::magazine::Magazine;
+use pmtd::media::tap::TapOptions;
+use pmtd::medium::{boxed, DynChanger};
 use pmtd::serve;
 
 use crate::sys::{errno, Fd, POLLIN};
@@ -46,9 +49,9 @@ pub struct Daemon {
 impl Daemon {
     /// Opens `/dev/pmts<unit>` (here, so that EBUSY is the caller's) and
     /// serves it with a drive over `volumes`.
-    pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: DriveConfig) -> Result<Daemon, String> {
+    pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: TapOptions) -> Result<Daemon, String> {
         let slave = Fd::open(&format!("/dev/pmts{unit}"), crate::sys::O_RDWR).map_err(|e| format!("open /dev/pmts{unit}: errno {e}"))?;
-        let drive = Drive::new(volumes, cfg).map_err(|e| format!("drive: {e}"))?;
+        let drive = Drive::new(boxed(Magazine::new(volumes, cfg)), DriveConfig::default()).map_err(|e| format!("drive: {e}"))?;
         let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0) });
         let c = Arc::clone(&ctl);
         let thread = std::thread::spawn(move || run(slave, drive, &c));
@@ -94,7 +97,7 @@ fn mode(c: &Ctl) -> u8 {
     c.mode.load(Ordering::SeqCst)
 }
 
-fn run(slave: Fd, mut drive: Drive, c: &Ctl) -> Result<(), String> {
+fn run(slave: Fd, mut drive: Drive<DynChanger>, c: &Ctl) -> Result<(), String> {
     let mut buf = vec![0u8; serve::READ_BUFFER];
     let mut out = Vec::new();
     loop {
