@@ -14,6 +14,7 @@
 //!   a backward one never forward;
 //! - afterwards an honest daemon gets a working unit.
 
+#[cfg(test)]
 extern crate std;
 
 use alloc::vec;

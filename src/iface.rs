@@ -1,5 +1,5 @@
 //! The numbers of the core's C interface (include/pmt_core.h), shared by
-//! the entry points ([`crate::ffi`]) and the OS interface ([`crate::os`]).
+//! the entry points (`ffi`) and the OS interface (`os`) of the kernel build.
 //! A unit test reads the header and checks every one of them.
 
 use core::mem::{offset_of, size_of};

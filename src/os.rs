@@ -5,9 +5,9 @@
 //!
 //! Only the kernel build (feature `kernel`) links against a glue. The rest
 //! of the core sees this module through [`crate::sys::Atomic`] and through
-//! [`crate::ffi`], which implements the engine's [`crate::Host`] and user
-//! buffer traits with these wrappers. Nothing here knows which kernel it
-//! runs in.
+//! the entry points (`ffi`), which implement the engine's [`crate::Host`]
+//! and user buffer traits with these wrappers. Nothing here knows which
+//! kernel it runs in.
 #![allow(unsafe_code)]
 
 use core::alloc::{GlobalAlloc, Layout};

@@ -5,6 +5,7 @@
 //! Everything runs under the lock checker (the core's test allocator): the
 //! real [`Unit`] path, channel lock included.
 
+#[cfg(test)]
 extern crate std;
 
 use alloc::vec;

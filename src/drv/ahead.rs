@@ -23,7 +23,7 @@ use super::{Drv, Eof, Link, MtOp, Rw};
 use crate::boundary;
 use crate::chan::{Kind, Outcome};
 use crate::errno::{Errno, Result};
-use crate::host::{UserOut, Wait, WaitError};
+use crate::host::UserOut;
 use crate::proto::{self, Op, Req, ReqFlags, SenseKey};
 
 /// Runs in flight at most.
@@ -165,14 +165,7 @@ impl Drv {
             if !self.ahead.runs.is_empty() || self.ahead.inflight == 0 {
                 continue;
             }
-            match l.host.wait(Wait::Front, self.sleep, self.timeout) {
-                Ok(()) => {}
-                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
-                Err(WaitError::TimedOut) => {
-                    self.pos_unknown = true;
-                    return Err(Errno::Io);
-                }
-            }
+            self.wait_front(l)?;
         }
     }
 
@@ -244,14 +237,7 @@ impl Drv {
             if self.ahead.inflight == 0 {
                 break;
             }
-            match l.host.wait(Wait::Front, self.sleep, self.timeout) {
-                Ok(()) => {}
-                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
-                Err(WaitError::TimedOut) => {
-                    self.pos_unknown = true;
-                    return Err(Errno::Io);
-                }
-            }
+            self.wait_front(l)?;
         }
         let unread = self.ahead.unread();
         // The buffers are freed here (no lock is held).

@@ -86,14 +86,20 @@ impl Drv {
             if l.chan.with(|c| c.is_empty()) {
                 return Ok(());
             }
-            let t = self.timeout;
-            match l.host.wait(Wait::Front, self.sleep, t) {
-                Ok(()) => {}
-                Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
-                Err(WaitError::TimedOut) => {
-                    self.pos_unknown = true;
-                    return Err(Errno::Io);
-                }
+            self.wait_front(l)?;
+        }
+    }
+
+    /// Sleeps until the oldest outstanding request completes. A signal is
+    /// EINTR; the command timeout leaves the position unknown (EIO), as a
+    /// drive that stopped answering does.
+    pub(super) fn wait_front(&mut self, l: &mut Link<'_>) -> Result<()> {
+        match l.host.wait(Wait::Front, self.sleep, self.timeout) {
+            Ok(()) => Ok(()),
+            Err(WaitError::Interrupted | WaitError::Restart) => Err(Errno::Intr),
+            Err(WaitError::TimedOut) => {
+                self.pos_unknown = true;
+                Err(Errno::Io)
             }
         }
     }

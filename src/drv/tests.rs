@@ -2,6 +2,7 @@
 //! [`crate::testing`] (pmtd's real drive is tested with the core in the
 //! tests crate): one group per module of the engine.
 
+#[cfg(test)]
 extern crate std;
 
 use alloc::vec;
