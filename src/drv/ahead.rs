@@ -95,12 +95,14 @@ impl Drv {
             a.stopped = true;
             return;
         }
-        // The ring reserved room for RUNS entries when the read-ahead began.
+        // The queue was reserved when the read-ahead began; growing it is
+        // an allocation outside the lock.
         if a.runs.try_reserve(1).is_ok() {
             a.runs.push_back(Run { data, off: 0, left: records });
         } else {
-            // Cannot keep it: the records are settled (spaced back over) as
-            // if never read.
+            // Out of memory: the drive is past records that cannot be
+            // delivered, so the position is lost (EIO until a rewind), as
+            // after a command that failed half way.
             a.stopped = true;
             self.pos_unknown = true;
         }
