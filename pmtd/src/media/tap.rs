@@ -261,10 +261,8 @@ impl Medium for TapMedium {
         if o.bad {
             return Ok(Object::Bad);
         }
-        let n = (o.len as usize).min(max);
         let at = buf.len();
-        buf.resize(at + n, 0);
-        if let Err(e) = t.read_data(&o, buf.get_mut(at..).unwrap_or_default()) {
+        if let Err(e) = t.append_data(&o, max, buf) {
             buf.truncate(at);
             return Err(e.into());
         }

@@ -331,6 +331,13 @@ impl Tape {
             .map_err(|cause| TapError::Io { path: self.path.clone(), cause })
     }
 
+    /// Appends the first `max` bytes of record `o` (at most its length) to
+    /// `out`, read straight into its spare capacity: nothing zeroed first.
+    pub fn append_data(&self, o: &Obj, max: usize, out: &mut Vec<u8>) -> Result<(), TapError> {
+        let n = max.min(o.len as usize);
+        pread_append(&self.file, out, n, o.off + 4).map_err(|cause| self.io_error(cause))
+    }
+
     /// Appends objects `from..to`, as the image holds them (a record's
     /// length word, data, pad and length word), to `out`: one pread per
     /// stretch of objects that follow each other in the image, straight into
