@@ -12,12 +12,14 @@
  *   close    --records records (MTWEOF after the first half), then close():
  *            the kill is armed when close() begins
  *   offline  --records records and MTWEOF on the first volume, MTOFFL (armed
- *            there), --records more and close on the second
+ *            there), close and open again, --records more and close on the
+ *            second
  *   read     reads the objects of --layout LOG (a writer's log) and compares
  *            every byte (--volume V: the objects of the V-th volume); --objects
  *            M: only the first M are on the tape;
  *            --append K then writes K records at the end and logs the whole
  *            tape to --newlog
+ *            (--rewind: from the beginning of the tape)
  *   space    on a tape of many files (--layout): random MTFSF/MTBSF/MTREW/
  *            MTEOM, checking file and block numbers and the first record of
  *            the file reached
@@ -25,7 +27,9 @@
  *
  * Kill options: --kill PID (the daemon) or --kill-self (this process: the
  * writer or reader killed), --delay-us LO:HI (a random delay, from the seed,
- * after the arming point), --deadline SECS (no error within it after the
+ * after the arming point), --kill-after-writes LO:HI (half the kills instead
+ * come once the daemon made that many more write system calls, counted in
+ * /proc/PID/io), --deadline SECS (no error within it after the
  * kill: a hang). The stream modes arm once the first operation succeeded.
  *
  * Prints one line "RESULT key=value..." (mode, killed, hit: the kill landed
@@ -36,6 +40,7 @@
 #include "faults.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -44,7 +49,9 @@
 
 struct shared {
 	volatile int killed;
-	volatile double t_kill;
+	volatile double t_arm, t_kill;
+	volatile long writes_at_arm;
+	volatile int armed, finished;
 	volatile int hang;
 };
 
@@ -59,13 +66,14 @@ static int bad;
 static const char *mode, *dev, *layout_path, *newlog;
 static uint32_t seed = 1, first = 0;
 static long records, objects = -1, append_k;
-static int volume = 1;
+static int volume = 1, rewind_first;
 static uint32_t min_len = 1, max_len = 65536;
 static long weof_lo, weof_hi;
 static pid_t kill_pid;
 static int kill_self;
 static long delay_lo, delay_hi = 200000;
 static double deadline = 10.0;
+static long writes_lo, writes_hi;
 static double loop_secs;
 
 static void failf(const char *fmt, ...)
@@ -84,9 +92,48 @@ static void failf(const char *fmt, ...)
 
 /* The killer: waits to be armed, sleeps the delay, kills, then watches for
  * the caller to finish within the deadline. */
+/* The victim's count of write system calls (/proc/PID/io), -1 if unknown. */
+static long writes_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, "syscw:");
+	return p ? strtol(p + 6, NULL, 10) : -1;
+}
+
+/* Waits until the victim made `n` more write system calls than at the
+ * arming point (its image, its index, its replies), at most 2 s. */
+static void wait_writes(pid_t victim, long n)
+{
+	double t_end = now_s() + 2.0;
+
+	while (now_s() < t_end) {
+		long w = writes_of(victim);
+
+		if (w < 0 || w - sh->writes_at_arm >= n)
+			return;
+	}
+}
+
 static void start_killer(struct rng *r)
 {
 	long delay = delay_lo + (long)rng_below(r, (uint64_t)(delay_hi - delay_lo + 1));
+	/* With --kill-after-writes, half the kills come once the daemon has made
+	 * that many write system calls since the arming point (the image, its
+	 * index, the replies): the steps a close or a volume change is made of. */
+	int by_writes = writes_hi > 0 && rng_below(r, 2);
+	long nwrites = writes_lo + (long)rng_below(r, (uint64_t)(writes_hi - writes_lo + 1));
 	pid_t parent = getpid();
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -107,9 +154,23 @@ static void start_killer(struct rng *r)
 
 		close(arm_fd[1]);
 		close(done_fd[1]);
-		if (read(arm_fd[0], &c, 1) != 1)
+		if (writes_hi > 0) {
+			/* Milliseconds matter (a volume change takes one or two):
+			 * spin rather than wait to be woken, and time the delay
+			 * from the arming point itself. */
+			while (!sh->armed && !sh->finished)
+				sched_yield();
+			if (!sh->armed)
+				_exit(0);
+		} else if (read(arm_fd[0], &c, 1) != 1) {
 			_exit(0); /* never armed: the caller finished first */
-		if (delay > 0)
+		}
+		if (by_writes)
+			wait_writes(victim, nwrites);
+		else if (writes_hi > 0)
+			while (now_s() < sh->t_arm + (double)delay / 1e6)
+				sched_yield();
+		else if (delay > 0)
 			usleep((useconds_t)delay);
 		sh->t_kill = now_s();
 		if (kill(victim, SIGKILL) == 0)
@@ -133,6 +194,10 @@ static void arm(void)
 {
 	if (killer > 0 && !armed) {
 		armed = 1;
+		sh->writes_at_arm = kill_pid > 0 ? writes_of(kill_pid) : -1;
+		sh->t_arm = now_s();
+		__sync_synchronize();
+		sh->armed = 1;
 		if (write(arm_fd[1], "k", 1) != 1)
 			exit(2);
 	}
@@ -153,6 +218,7 @@ static void finish_killer(void)
 {
 	if (killer <= 0)
 		return;
+	sh->finished = 1;
 	close(arm_fd[1]);
 	if (write(done_fd[1], "d", 1) != 1) {
 		/* the killer is gone already */
@@ -330,6 +396,13 @@ static void offliner(struct wstate *w)
 		first_error("offline", errno, t);
 		goto out;
 	}
+	/* As st: the unloaded drive is not ready until the next open. */
+	do_close(w);
+	w->fd = open(dev, O_RDWR);
+	if (w->fd < 0) {
+		first_error("reopen", errno, now_s());
+		return;
+	}
 	while (w->written < 2 * records)
 		if (write_one(w))
 			break;
@@ -385,13 +458,14 @@ static long objs_read, bytes_read;
 
 static void reader(int fd)
 {
-	size_t cap = layout_max() + 1, m = objects >= 0 && (size_t)objects < lay.n ? (size_t)objects : lay.n;
+	size_t cap = layout_max() < 0xffffff ? layout_max() + 1 : 0xffffff;
+	size_t m = objects >= 0 && (size_t)objects < lay.n ? (size_t)objects : lay.n;
 	unsigned char *buf = xalloc(cap), *want = xalloc(cap);
 	double t_end = now_s() + loop_secs;
 	int pass = 0;
 
 	do {
-		if (pass++ && mtop(fd, MTREW, 1) < 0) {
+		if ((pass++ || rewind_first) && mtop(fd, MTREW, 1) < 0) {
 			first_error("rewind", errno, now_s());
 			break;
 		}
@@ -607,6 +681,10 @@ int main(int argc, char **argv)
 			kill_self = 1;
 			continue;
 		}
+		if (!strcmp(a, "--rewind")) {
+			rewind_first = 1;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -636,6 +714,8 @@ int main(int argc, char **argv)
 			newlog = v;
 		else if (!strcmp(a, "--kill"))
 			kill_pid = (pid_t)strtol(v, NULL, 10);
+		else if (!strcmp(a, "--kill-after-writes"))
+			range(v, &writes_lo, &writes_hi);
 		else if (!strcmp(a, "--delay-us"))
 			range(v, &delay_lo, &delay_hi);
 		else if (!strcmp(a, "--deadline"))
@@ -718,9 +798,9 @@ int main(int argc, char **argv)
 		if (k && close_us > 1000000)
 			failf("close took %ldus after the kill", close_us);
 		finish_killer();
-		printf("RESULT mode=%s killed=%d hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
+		printf("RESULT mode=%s killed=%d kill_at_us=%ld hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
 		       "records=%ld acked=%ld ops=%ld objects=%ld bytes=%ld why=%s\n",
-		       mode, k, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
+		       mode, k, k ? (long)((sh->t_kill - sh->t_arm) * 1e6) : -1, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
 		       close_us, op_us, records, acked, ops_done, objs_read, bytes_read, bad ? why : "-");
 	}
 	return bad ? 1 : 0;

@@ -20,6 +20,9 @@
  *   C fm       close() begins; fm=1 if st writes a filemark there
  *   X rc errno us   close() returned after us microseconds
  *   E what errno us  the first error, us after the daemon was killed
+ *   K addr     (fault_midrecord) the copy of the record stopped on a fault
+ * A last record without its "A" (the write failed, or the writer died in
+ * it) may or may not be on the medium: it is optional.
  */
 #ifndef FAULTS_H
 #define FAULTS_H
@@ -127,6 +130,8 @@ struct obj {
 	uint32_t n;	/* record number; UINT32_MAX for a filemark */
 	uint32_t len;	/* record length; 0 for a filemark */
 	int acked;	/* the write returned (records), MTWEOF returned 0 (marks) */
+	int optional;	/* a last record whose write() failed or never returned:
+			 * it may or may not have reached the drive */
 };
 
 #define OBJ_FM UINT32_MAX
@@ -150,7 +155,14 @@ static inline void layout_push(struct layout *l, uint32_t n, uint32_t len)
 			exit(2);
 		}
 	}
-	l->o[l->n++] = (struct obj){ .n = n, .len = len, .acked = 0 };
+	l->o[l->n++] = (struct obj){ .n = n, .len = len, .acked = 0, .optional = 0 };
+}
+
+/* The writer stopped: a last record it never saw written is optional. */
+static inline void layout_stop(struct layout *l)
+{
+	if (l->n && l->o[l->n - 1].n != OBJ_FM && !l->o[l->n - 1].acked)
+		l->o[l->n - 1].optional = 1;
 }
 
 /*
@@ -203,6 +215,8 @@ static inline int layout_read(const char *path, int vol, struct layout *l)
 			}
 			break;
 		case 'C':
+			if (cur == vol)
+				layout_stop(l);
 			if (cur == vol && sscanf(line + 1, "%lu", &a) == 1 && a == 1)
 				layout_push(l, OBJ_FM, 0);
 			break;
@@ -215,6 +229,8 @@ static inline int layout_read(const char *path, int vol, struct layout *l)
 		}
 	}
 	fclose(f);
+	if (cur == vol)
+		layout_stop(l);
 	return 0;
 }
 

@@ -109,6 +109,7 @@ closes() { grep -c 'master close' "/out/pmtd$1.log" 2>/dev/null; }
 # take OUT: the RESULT line of a probe into R_* (hit, latency, close, hang, why).
 take() {
 	_l=$(grep '^RESULT' "$1" | tail -n 1)
+	echo "${_kind:-?} $_l" >>$LOG/results.all
 	if [ -z "$_l" ]; then
 		R_WHY="no result: $(tail -n 2 "$1" | tr '\n' ' ')"
 		return
@@ -132,19 +133,17 @@ why_add() { [ -n "$R_WHY" ] || R_WHY=$1; }
 # it (the torn tail goes), and the result is exact and clean.
 after_write() {
 	[ -f "$1" ] || : >"$1"
-	_c=$($F/fault_check "$1" "$2" --volume "$3" --allow-torn 2>&1)
+	_c=$($F/fault_check "$1" "$2" --volume "$3" --allow-torn --present "$2.p" 2>&1)
 	echo "$_c" >>$LOG/checks
 	R_LOST=$(($(fld "$_c" lost_bytes) + 0))
 	[ "$(fld "$_c" torn)" = 1 ] && R_TORN=1
-	_o=$(fld "$_c" objects)
-	[ "$(fld "$_c" why)" = - ] || why_add "image: $(fld "$_c" why)"
+	[ "$(fld "$_c" why)" = - ] || { why_add "image: $(fld "$_c" why)"; return; }
 	if ! pmtd verify "$1" >$LOG/verify 2>&1 && [ "$R_TORN" != 1 ]; then
 		why_add "pmtd verify: $(head -n 1 $LOG/verify)"
 	fi
 	pmtd inspect "$1" >$LOG/inspect 2>&1 || why_add "pmtd inspect: $(head -n 1 $LOG/inspect)"
-	[ -n "$_o" ] || return
 	start_daemon $U --image "$1" || { why_add "a new pmtd did not start"; return; }
-	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout "$2" --volume "$3" --objects "$_o" \
+	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout "$2.p" --rewind \
 		--append 2 --first 1000000 --newlog "$2.2" --seed "$4" --len 1:5000
 	pmtd_stop $U
 	_r=$(grep '^RESULT' $LOG/readback)
@@ -173,7 +172,7 @@ prep() {
 	[ $_rc = 0 ] && $F/fault_check "$S/$1.tap" "$S/$1.log" --exact >>$LOG/prep-$1
 }
 
-fresh() { rm -f "$1" "$1.pmtidx" "$2" "$2.2"; }
+fresh() { rm -f "$1" "$1.pmtidx" "$2" "$2.2" "$2.p"; }
 
 # ----- rounds: the daemon killed during ... -------------------------------------------
 
@@ -228,7 +227,7 @@ round_close() {
 	fresh $S/c.tap $S/c.log
 	start_daemon $U --image $S/c.tap || { R_WHY="pmtd did not start"; return; }
 	run_to 60 $LOG/round $F/fault_io close /dev/pmtm$U --log $S/c.log --seed "$1" --records 300 --len 8000:16000 \
-		--kill "$(pid_of $U)" --delay-us "0:$CLOSE_D"
+		--kill "$(pid_of $U)" --delay-us "0:$CLOSE_D" --kill-after-writes 1:8
 	reap $U
 	take $LOG/round
 	after_write $S/c.tap $S/c.log 1 "$1"
@@ -240,7 +239,7 @@ round_offline() {
 	fresh $S/v2.tap $S/o.log
 	start_daemon $U --image $S/v1.tap --image $S/v2.tap || { R_WHY="pmtd did not start"; return; }
 	run_to 60 $LOG/round $F/fault_io offline /dev/pmtm$U --log $S/o.log --seed "$1" --records 100 --len 1000:20000 \
-		--kill "$(pid_of $U)" --delay-us "0:$OFFL_D"
+		--kill "$(pid_of $U)" --delay-us "0:$OFFL_D" --kill-after-writes 1:3
 	reap $U
 	take $LOG/round
 	after_write $S/v1.tap $S/o.log 1 "$1"
@@ -255,10 +254,27 @@ RUNS=0
 serve_c() {
 	_o=$1
 	shift
-	$F/hostile_daemon serve $U "$@" >"$_o" 2>&1 &
-	CPID=$!
-	_i=0
-	while ! grep -q serving "$_o" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+	_t=0
+	while [ $_t -lt 20 ]; do
+		# Removed first: the old file says "serving" too.
+		rm -f "$_o"
+		$F/hostile_daemon serve $U "$@" >"$_o" 2>&1 &
+		CPID=$!
+		_i=0
+		while ! grep -q serving "$_o" 2>/dev/null && [ $_i -lt 100 ] && kill -0 $CPID 2>/dev/null; do
+			sleep 0.05
+			_i=$((_i + 1))
+		done
+		grep -q serving "$_o" && return 0
+		# Not serving (the slave still held?): once more.
+		kill -9 $CPID 2>/dev/null
+		wait $CPID 2>/dev/null
+		cat "$_o" >>$LOG/serve-retries
+		_t=$((_t + 1))
+		sleep 0.1
+	done
+	why_add "the C daemon did not start: $(tail -n 1 "$_o")"
+	return 1
 }
 
 round_ahead() {
@@ -274,15 +290,15 @@ round_ahead() {
 	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout $S/a2.log
 	kill -9 $CPID 2>/dev/null
 	wait $CPID 2>/dev/null
-	[ "$(fld "$(grep RESULT $LOG/readback)" why)" = - ] || why_add "read with a new daemon: $(tail -n 1 $LOG/readback)"
+	[ "$(fld "$(grep RESULT $LOG/readback)" why)" = - ] || why_add "read with a new daemon: $(tail -n 1 $LOG/readback) (daemon: $(tr '\n' ' ' <$LOG/serve2))"
 }
 
 # kill_kind KIND SCENARIO: rounds until ROUNDS of them had the kill land
-# during the operation (at most four times as many attempts).
+# during the operation (at most five times as many attempts).
 kill_kind() {
 	_kind=$1
 	HITS=0 ATT=0 KWHY=""
-	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 4)) ]; do
+	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 		ATT=$((ATT + 1))
 		R_HIT=0 R_LAT=-1 R_CLOSE=-1 R_OP=-1 R_LOST=0 R_TORN=0 R_HANG=0 R_WHY=""
 		"round_$_kind" "$(rseed)"
@@ -311,7 +327,7 @@ fresh $S/v2.tap $S/o.log
 start_daemon $U --image $S/v1.tap --image $S/v2.tap && $F/fault_io offline /dev/pmtm$U --log $S/o.log --records 100 --len 1000:20000 >$LOG/calib-offline 2>&1
 pmtd_stop $U
 _d=$(fld "$(grep RESULT $LOG/calib-offline)" op_us)
-[ -n "$_d" ] && [ "$_d" -gt 500 ] && OFFL_D=$((_d * 3 / 2))
+[ -n "$_d" ] && [ "$_d" -gt 500 ] && OFFL_D=$_d
 echo "CALIB close_us=$CLOSE_D offline_us=$OFFL_D" >>$FIG
 
 kill_kind write kill-write-stream
@@ -343,14 +359,16 @@ wround() {
 	_i=0
 	while [ "$(closes $U)" -le "$_n0" ] && [ $_i -lt 40 ]; do sleep 0.05; _i=$((_i + 1)); done
 	[ "$(closes $U)" -gt "$_n0" ] || why_add "the daemon's log shows no close"
-	_c=$($F/fault_check $S/k.tap $S/k.log --acked --close-fm 2>&1)
+	_c=$($F/fault_check $S/k.tap $S/k.log --acked --close-fm --present $S/k.log.p 2>&1)
 	echo "$_name $_c" >>$LOG/checks
 	R_LOST=$(($(fld "$_c" lost_bytes) + 0))
 	[ "$(fld "$_c" why)" = - ] || why_add "image: $(fld "$_c" why)"
 	R_FM=$(fld "$_c" close_fm)
 	R_OBJ=$(fld "$_c" objects)
 	pmtd verify $S/k.tap >$LOG/verify 2>&1 || why_add "pmtd verify: $(head -n 1 $LOG/verify)"
-	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout $S/k.log --objects "$R_OBJ"
+	# The killed writer may have left the position unknown (a command it
+	# waited for was interrupted): as on st, a rewind sets it right.
+	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout $S/k.log.p --rewind
 	pmtd_stop $U
 	[ "$(fld "$(grep RESULT $LOG/readback)" why)" = - ] || why_add "read back: $(tail -n 1 $LOG/readback)"
 }
@@ -360,7 +378,7 @@ part2() {
 	_sc=$1 _name=$2
 	shift 2
 	HITS=0 ATT=0 KWHY=""
-	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 4)) ]; do
+	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 		ATT=$((ATT + 1))
 		R_HIT=0 R_LOST=0 R_WHY="" R_FM=""
 		_s=$(rseed)
@@ -386,7 +404,7 @@ part2 writer-killed-mid-copy uffd $F/fault_midrecord /dev/pmtm$U --records 20
 # A reader killed mid-read: the daemon sees the close, the tape is unchanged,
 # the next reader reads it whole.
 HITS=0 ATT=0 KWHY=""
-while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 4)) ]; do
+while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 	ATT=$((ATT + 1))
 	R_HIT=0 R_LOST=0 R_WHY=""
 	start_daemon $U --image $S/read.tap || R_WHY="pmtd did not start"
@@ -397,7 +415,7 @@ while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 4)) ]; do
 	while [ "$(closes $U)" -le "$_n0" ] && [ $_i -lt 40 ]; do sleep 0.05; _i=$((_i + 1)); done
 	[ "$(closes $U)" -gt "$_n0" ] || why_add "the daemon's log shows no close"
 	same $S/read.tap
-	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout $S/read.log
+	run_to 60 $LOG/readback $F/fault_io read /dev/npmtm$U --layout $S/read.log --rewind
 	[ "$(fld "$(grep RESULT $LOG/readback)" why)" = - ] || why_add "the next reader: $(tail -n 1 $LOG/readback)"
 	pmtd_stop $U
 	[ -n "$R_WHY" ] && [ -z "$KWHY" ] && KWHY="round $ATT: $R_WHY"
