@@ -174,6 +174,10 @@ int main(int argc, char **argv)
 			torn = 1;
 			break;
 		}
+		if ((rl & 1) && t[off + 4 + rl] != 0) {
+			snprintf(why, sizeof(why), "the_pad_byte_of_the_record_at_%zu_is_not_zero", off);
+			break;
+		}
 		if (le32(t + off + sz - 4) != w) {
 			snprintf(why, sizeof(why), "trailer_of_the_record_at_%zu_differs", off);
 			break;

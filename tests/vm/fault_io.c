@@ -29,7 +29,8 @@
  * writer or reader killed), --delay-us LO:HI (a random delay, from the seed,
  * after the arming point), --kill-after-writes LO:HI (half the kills instead
  * come once the daemon made that many more write system calls, counted in
- * /proc/PID/io), --deadline SECS (no error within it after the
+ * /proc/PID/io), --spin (the killer spins until armed instead of sleeping:
+ * for operations of a millisecond or two), --deadline SECS (no error within it after the
  * kill: a hang). The stream modes arm once the first operation succeeded.
  *
  * Prints one line "RESULT key=value..." (mode, killed, hit: the kill landed
@@ -74,6 +75,7 @@ static int kill_self;
 static long delay_lo, delay_hi = 200000;
 static double deadline = 10.0;
 static long writes_lo, writes_hi;
+static int spin;
 static double loop_secs;
 
 static void failf(const char *fmt, ...)
@@ -154,10 +156,10 @@ static void start_killer(struct rng *r)
 
 		close(arm_fd[1]);
 		close(done_fd[1]);
-		if (writes_hi > 0) {
+		if (spin) {
 			/* Milliseconds matter (a volume change takes one or two):
-			 * spin rather than wait to be woken, and time the delay
-			 * from the arming point itself. */
+			 * spin rather than wait to be woken (a spinning process is
+			 * scheduled late once the others work, so only then). */
 			while (!sh->armed && !sh->finished)
 				sched_yield();
 			if (!sh->armed)
@@ -168,6 +170,7 @@ static void start_killer(struct rng *r)
 		if (by_writes)
 			wait_writes(victim, nwrites);
 		else if (writes_hi > 0)
+			/* The delay from the arming point itself, to the microsecond. */
 			while (now_s() < sh->t_arm + (double)delay / 1e6)
 				sched_yield();
 		else if (delay > 0)
@@ -679,6 +682,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "--kill-self")) {
 			kill_self = 1;
+			continue;
+		}
+		if (!strcmp(a, "--spin")) {
+			spin = 1;
 			continue;
 		}
 		if (!strcmp(a, "--rewind")) {

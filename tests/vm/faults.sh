@@ -29,7 +29,7 @@ else
 	ROUNDS=3 HOSTILE=1500 LOAD_SECS=15 IOCTLS=2000 PREP=2500
 fi
 KILLS="write read space status close offline ahead"
-SCENARIOS="kill-write-stream kill-read-stream kill-spacing kill-status-poll kill-close-filemark kill-volume-change kill-read-ahead writer-killed-mid-stream writer-killed-mid-record writer-killed-mid-copy reader-killed-mid-read rmmod-after-kills load-eight-units hostile-daemon unit-usable-after-hostile-daemon hostile-callers hostile-callers-32bit record-limits access-and-fill access-and-fill-32bit rmmod-at-end"
+SCENARIOS="checker-rejects-damage kill-write-stream kill-read-stream kill-spacing kill-status-poll kill-close-filemark kill-volume-change kill-read-ahead writer-killed-mid-stream writer-killed-mid-record writer-killed-mid-copy reader-killed-mid-read rmmod-after-kills load-eight-units hostile-daemon stalled-daemon unit-usable-after-hostile-daemon hostile-callers hostile-callers-32bit record-limits access-and-fill access-and-fill-32bit rmmod-at-end"
 echo "PLAN $SCENARIOS" >/out/results
 echo "MODE mode=$MODE seed=$SEED rounds=$ROUNDS hostile=$HOSTILE load_secs=$LOAD_SECS" >$FIG
 if mount -t ext4 /dev/vda $S 2>/dev/null; then
@@ -239,7 +239,7 @@ round_offline() {
 	fresh $S/v2.tap $S/o.log
 	start_daemon $U --image $S/v1.tap --image $S/v2.tap || { R_WHY="pmtd did not start"; return; }
 	run_to 60 $LOG/round $F/fault_io offline /dev/pmtm$U --log $S/o.log --seed "$1" --records 100 --len 1000:20000 \
-		--kill "$(pid_of $U)" --delay-us "0:$OFFL_D" --kill-after-writes 1:3
+		--kill "$(pid_of $U)" --delay-us "0:$OFFL_D" --kill-after-writes 1:3 --spin
 	reap $U
 	take $LOG/round
 	after_write $S/v1.tap $S/o.log 1 "$1"
@@ -315,13 +315,29 @@ kill_kind() {
 prep read "$PREP" 1:16000 200:400 || fail kill-read-stream "cannot write the read tape"
 prep space "$PREP" 1:3000 1:3 || fail kill-spacing "cannot write the tape of many files"
 
+# The checker itself must be able to fail: a flipped byte in a record, a
+# tape cut before its last durable object, a record that is not the log's.
+s=checker-rejects-damage
+why=""
+cp $S/space.tap $S/bad.tap
+_l=$(od -An -tu4 -N4 $S/space.tap | tr -d ' ')
+_b=$(od -An -tu1 -j $((4 + _l / 2)) -N1 $S/space.tap | tr -d ' ')
+printf "\\$(printf %o $((255 - _b)))" | dd of=$S/bad.tap bs=1 seek=$((4 + _l / 2)) conv=notrunc 2>/dev/null
+$F/fault_check $S/bad.tap $S/space.log --exact >$LOG/bad 2>&1 && why="a flipped byte passed; "
+head -c $(($(stat -c %s $S/space.tap) / 2)) $S/space.tap >$S/bad.tap
+$F/fault_check $S/bad.tap $S/space.log --allow-torn >>$LOG/bad 2>&1 && why="${why}half a durable tape passed; "
+$F/fault_check $S/space.tap $S/read.log >>$LOG/bad 2>&1 && why="${why}another tape's log passed; "
+$F/fault_check $S/space.tap $S/space.log --exact >>$LOG/bad 2>&1 || why="${why}the good tape failed; "
+rm -f $S/bad.tap
+if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
+
 # The close and the volume change last milliseconds: the kill's delay is
 # drawn from the length of an undisturbed one.
 fresh $S/c.tap $S/c.log
 start_daemon $U --image $S/c.tap && $F/fault_io close /dev/pmtm$U --log $S/c.log --records 300 --len 8000:16000 >$LOG/calib-close 2>&1
 pmtd_stop $U
 _d=$(fld "$(grep RESULT $LOG/calib-close)" op_us)
-[ -n "$_d" ] && [ "$_d" -gt 1000 ] && CLOSE_D=$((_d * 5 / 4))
+[ -n "$_d" ] && [ "$_d" -gt 1000 ] && CLOSE_D=$_d
 fresh $S/v1.tap $S/o.log
 fresh $S/v2.tap $S/o.log
 start_daemon $U --image $S/v1.tap --image $S/v2.tap && $F/fault_io offline /dev/pmtm$U --log $S/o.log --records 100 --len 1000:20000 >$LOG/calib-offline 2>&1

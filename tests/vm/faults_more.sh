@@ -142,6 +142,38 @@ else
 	fail $s "exit $rc: $(grep -m 3 FAIL $LOG/hostile | tr '\n' ' ')$line"
 fi
 
+# A daemon that hangs (reads requests, answers none): a writer SIGKILLed
+# then cannot finish its close (st's close waits for the drive, and so does
+# pmt's, without being a hung task); the moment the daemon goes, it is freed.
+s=stalled-daemon
+why=""
+rm -f $LOG/stall
+$F/hostile_daemon serve 6 --records 1 --stall-after 40 >$LOG/stall 2>&1 &
+sp=$!
+_i=0
+while ! grep -q serving $LOG/stall 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+$F/fault_io write /dev/pmtm6 --log $S/stall.log --len 10000:20000 >$LOG/stall.w 2>&1 &
+wp=$!
+_i=0
+while ! grep -q stalled $LOG/stall 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.05; _i=$((_i + 1)); done
+grep -q stalled $LOG/stall || why="the daemon never stalled; "
+sleep 0.5
+kill -9 $wp
+sleep 2
+stuck=0
+[ -e /proc/$wp ] && [ "$(sed 's/.*) //' /proc/$wp/stat | cut -c1)" != Z ] && stuck=1
+kill -9 $sp
+_i=0
+while [ -e /proc/$wp ] && [ "$(sed 's/.*) //' /proc/$wp/stat 2>/dev/null | cut -c1)" != Z ] && [ $_i -lt 100 ]; do
+	sleep 0.01
+	_i=$((_i + 1))
+done
+[ $_i -lt 100 ] || why="${why}the killed writer was still there 1 s after the daemon went; "
+wait $wp 2>/dev/null
+wait $sp 2>/dev/null
+echo "STALL writer_held=$stuck freed_within_ms=$((_i * 10))" >>$FIG
+if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
+
 # The unit works with a good daemon afterwards: dd and tar round trips.
 s=unit-usable-after-hostile-daemon
 why=""

@@ -25,6 +25,8 @@
  *     to LOG in tests/vm/faults.h's format) with read-ahead answered, each
  *     run held back D microseconds so that runs are in flight; appends
  *     "R records" to FILE per run served. It serves until killed.
+ *     --stall-after N: answers the first N requests, then goes on reading
+ *     requests but never answers again (a drive that hangs).
  *
  * attack prints "HOSTILE key=value..." (inputs, refused, efault, eio,
  * wrong, ops, cycles, runs, hang) and exits 0 if every check held.
@@ -48,6 +50,7 @@ static int sfd = -1;
 static struct cdrive drv;
 static struct rng R;
 static int failed;
+static long stall_after = -1; /* serve: requests answered before going silent */
 
 static void failx(const char *fmt, ...)
 {
@@ -108,7 +111,8 @@ static int serve(int unit, long records, long lo, long hi, const char *layout, l
 	char path[64];
 	unsigned char *rec = malloc((size_t)hi + 1);
 	struct creply r = { 0 };
-	int rl = -1;
+	int rl = -1, stalled = 0;
+	long answered = 0;
 	uint32_t seed = (uint32_t)R.s;
 
 	cd_init(&drv);
@@ -149,6 +153,14 @@ static int serve(int unit, long records, long lo, long hi, const char *layout, l
 		while (off < (size_t)n) {
 			struct pmt_req q = req_at(inbuf + off);
 
+			if (stall_after >= 0 && answered >= stall_after) {
+				if (!stalled++) {
+					printf("stalled at request %llu\n", (unsigned long long)q.rq_hdr.h_id);
+					fflush(stdout);
+				}
+				break; /* silent from now on */
+			}
+			answered++;
 			cd_execute(&drv, &q, inbuf + off + PMT_REQ_SIZE, &r);
 			if (q.rq_hdr.h_op == PMT_OP_READRUN && r.dlen > 0) {
 				char line[32];
@@ -863,6 +875,8 @@ int main(int argc, char **argv)
 			run_delay = atol(v);
 		else if (!strcmp(a, "--runs-log"))
 			runs_log = v;
+		else if (!strcmp(a, "--stall-after"))
+			stall_after = atol(v);
 		else {
 			fprintf(stderr, "hostile_daemon: unknown option %s\n", a);
 			return 2;
