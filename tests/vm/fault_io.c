@@ -29,8 +29,7 @@
  * writer or reader killed), --delay-us LO:HI (a random delay, from the seed,
  * after the arming point), --kill-after-writes LO:HI (half the kills instead
  * come once the daemon made that many more write system calls, counted in
- * /proc/PID/io), --spin (the killer spins until armed instead of sleeping:
- * for operations of a millisecond or two), --deadline SECS (no error within it after the
+ * /proc/PID/io), --deadline SECS (no error within it after the
  * kill: a hang). The stream modes arm once the first operation succeeded.
  *
  * Prints one line "RESULT key=value..." (mode, killed, hit: the kill landed
@@ -52,7 +51,7 @@ struct shared {
 	volatile int killed;
 	volatile double t_arm, t_kill;
 	volatile long writes_at_arm;
-	volatile int armed, finished;
+	volatile int realtime;
 	volatile int hang;
 };
 
@@ -75,7 +74,6 @@ static int kill_self;
 static long delay_lo, delay_hi = 200000;
 static double deadline = 10.0;
 static long writes_lo, writes_hi;
-static int spin;
 static double loop_secs;
 
 static void failf(const char *fmt, ...)
@@ -125,6 +123,8 @@ static void wait_writes(pid_t victim, long n)
 
 		if (w < 0 || w - sh->writes_at_arm >= n)
 			return;
+		/* A real-time spinner would starve the daemon on its CPU. */
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
 	}
 }
 
@@ -156,25 +156,23 @@ static void start_killer(struct rng *r)
 
 		close(arm_fd[1]);
 		close(done_fd[1]);
-		if (spin) {
-			/* Milliseconds matter (a volume change takes one or two):
-			 * spin rather than wait to be woken (a spinning process is
-			 * scheduled late once the others work, so only then). */
-			while (!sh->armed && !sh->finished)
-				sched_yield();
-			if (!sh->armed)
-				_exit(0);
-		} else if (read(arm_fd[0], &c, 1) != 1) {
+		/* Milliseconds matter (a volume change takes one or two): the
+		 * killer runs at real-time priority, so it runs the moment it is
+		 * woken or its delay is over, whatever the others do. */
+		if (sched_setscheduler(0, SCHED_FIFO, &(struct sched_param){ .sched_priority = 10 }) == 0)
+			sh->realtime = 1;
+		if (read(arm_fd[0], &c, 1) != 1)
 			_exit(0); /* never armed: the caller finished first */
-		}
-		if (by_writes)
+		if (by_writes) {
 			wait_writes(victim, nwrites);
-		else if (writes_hi > 0)
-			/* The delay from the arming point itself, to the microsecond. */
-			while (now_s() < sh->t_arm + (double)delay / 1e6)
-				sched_yield();
-		else if (delay > 0)
-			usleep((useconds_t)delay);
+		} else if (delay > 0) {
+			double until = sh->t_arm + (double)delay / 1e6;
+			struct timespec ts;
+
+			ts.tv_sec = (time_t)until;
+			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		}
 		sh->t_kill = now_s();
 		if (kill(victim, SIGKILL) == 0)
 			sh->killed = 1;
@@ -199,8 +197,6 @@ static void arm(void)
 		armed = 1;
 		sh->writes_at_arm = kill_pid > 0 ? writes_of(kill_pid) : -1;
 		sh->t_arm = now_s();
-		__sync_synchronize();
-		sh->armed = 1;
 		if (write(arm_fd[1], "k", 1) != 1)
 			exit(2);
 	}
@@ -221,7 +217,6 @@ static void finish_killer(void)
 {
 	if (killer <= 0)
 		return;
-	sh->finished = 1;
 	close(arm_fd[1]);
 	if (write(done_fd[1], "d", 1) != 1) {
 		/* the killer is gone already */
@@ -684,10 +679,6 @@ int main(int argc, char **argv)
 			kill_self = 1;
 			continue;
 		}
-		if (!strcmp(a, "--spin")) {
-			spin = 1;
-			continue;
-		}
 		if (!strcmp(a, "--rewind")) {
 			rewind_first = 1;
 			continue;
@@ -805,9 +796,9 @@ int main(int argc, char **argv)
 		if (k && close_us > 1000000)
 			failf("close took %ldus after the kill", close_us);
 		finish_killer();
-		printf("RESULT mode=%s killed=%d kill_at_us=%ld hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
+		printf("RESULT mode=%s killed=%d kill_rt=%d kill_at_us=%ld hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
 		       "records=%ld acked=%ld ops=%ld objects=%ld bytes=%ld why=%s\n",
-		       mode, k, k ? (long)((sh->t_kill - sh->t_arm) * 1e6) : -1, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
+		       mode, k, sh ? sh->realtime : 0, k ? (long)((sh->t_kill - sh->t_arm) * 1e6) : -1, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
 		       close_us, op_us, records, acked, ops_done, objs_read, bytes_read, bad ? why : "-");
 	}
 	return bad ? 1 : 0;
