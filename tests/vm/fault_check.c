@@ -188,14 +188,14 @@ int main(int argc, char **argv)
 				 m >= l.n || l.o[m].n == OBJ_FM ? 0 : l.o[m].len);
 			break;
 		}
-		gen_record(l.seed, l.o[m].n, want, rl);
+		gen_record(l.o[m].seed, l.o[m].n, want, rl);
 		if (memcmp(t + off + 4, want, rl) != 0) {
 			snprintf(why, sizeof(why), "record_%u_(object_%zu)_differs", l.o[m].n, m);
 			lost += rl;
 			break;
 		}
 		bytes += rl;
-		log_ev("W %u %u", l.o[m].n, rl);
+		log_ev("W %u %u %u", l.o[m].n, rl, l.o[m].seed);
 		log_ev("A %u", l.o[m].n);
 		m++;
 		found++;

@@ -12,8 +12,8 @@
  *   close    --records records (MTWEOF after the first half), then close():
  *            the kill is armed when close() begins
  *   offline  --records records and MTWEOF on the first volume, MTOFFL (armed
- *            there), close and open again, --records more and close on the
- *            second
+ *            there), close and open again, --records more after what the
+ *            second volume holds, and close
  *   read     reads the objects of --layout LOG (a writer's log) and compares
  *            every byte (--volume V: the objects of the V-th volume); --objects
  *            M: only the first M are on the tape;
@@ -52,6 +52,8 @@ struct shared {
 	volatile double t_arm, t_kill;
 	volatile long writes_at_arm;
 	volatile int realtime;
+	volatile double t_wake;
+	volatile int how;
 	volatile int hang;
 };
 
@@ -163,6 +165,8 @@ static void start_killer(struct rng *r)
 			sh->realtime = 1;
 		if (read(arm_fd[0], &c, 1) != 1)
 			_exit(0); /* never armed: the caller finished first */
+		sh->t_wake = now_s();
+		sh->how = by_writes ? (int)nwrites : -(int)(delay / 1000) - 1;
 		if (by_writes) {
 			wait_writes(victim, nwrites);
 		} else if (delay > 0) {
@@ -401,6 +405,11 @@ static void offliner(struct wstate *w)
 		first_error("reopen", errno, now_s());
 		return;
 	}
+	/* The second volume may hold data already: append after it. */
+	if (mtop(w->fd, MTEOM, 1) < 0) {
+		first_error("eom", errno, now_s());
+		goto out;
+	}
 	while (w->written < 2 * records)
 		if (write_one(w))
 			break;
@@ -444,7 +453,7 @@ static int read_obj(int fd, size_t i, unsigned char *buf, unsigned char *want, s
 		failf("object %zu (record %u): %zd bytes, expected %u", i, o->n, k, o->len);
 		return -1;
 	}
-	gen_record(lay.seed, o->n, want, o->len);
+	gen_record(o->seed, o->n, want, o->len);
 	if (memcmp(buf, want, o->len) != 0) {
 		failf("record %u differs", o->n);
 		return -1;
@@ -494,18 +503,16 @@ static void appender(int fd)
 	struct wstate w = { .fd = fd, .r = { seed * 7919u + 17 }, .n = first };
 
 	log_open(newlog);
-	log_ev("S %u", lay.seed);
+	log_ev("S %u", seed);
 	for (size_t i = 0; i < m; i++) {
 		if (lay.o[i].n == OBJ_FM) {
 			log_ev("F");
 			log_ev("D");
 		} else {
-			log_ev("W %u %u", lay.o[i].n, lay.o[i].len);
+			log_ev("W %u %u %u", lay.o[i].n, lay.o[i].len, lay.o[i].seed);
 			log_ev("A %u", lay.o[i].n);
 		}
 	}
-	if (lay.seed != seed)
-		failf("append needs the layout's seed");
 	if (mtop(fd, MTEOM, 1) < 0) {
 		failf("MTEOM before appending: %s", strerror(errno));
 		return;
@@ -796,9 +803,9 @@ int main(int argc, char **argv)
 		if (k && close_us > 1000000)
 			failf("close took %ldus after the kill", close_us);
 		finish_killer();
-		printf("RESULT mode=%s killed=%d kill_rt=%d kill_at_us=%ld hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
+		printf("RESULT mode=%s killed=%d kill_rt=%d wake_us=%ld how=%d kill_at_us=%ld hit=%d latency_us=%ld err=%s errno=%d close_rc=%d close_us=%ld op_us=%ld hang=0 "
 		       "records=%ld acked=%ld ops=%ld objects=%ld bytes=%ld why=%s\n",
-		       mode, k, sh ? sh->realtime : 0, k ? (long)((sh->t_kill - sh->t_arm) * 1e6) : -1, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
+		       mode, k, sh ? sh->realtime : 0, sh && sh->t_wake > 0 ? (long)((sh->t_wake - sh->t_arm) * 1e6) : -1, sh ? sh->how : 0, k ? (long)((sh->t_kill - sh->t_arm) * 1e6) : -1, hit, hit ? lat : -1, first_err_what[0] ? first_err_what : "-", first_err_no, close_rc,
 		       close_us, op_us, records, acked, ops_done, objs_read, bytes_read, bad ? why : "-");
 	}
 	return bad ? 1 : 0;

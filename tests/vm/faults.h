@@ -11,7 +11,8 @@
  *
  * The event log, one line per event, written with write(2) (a killed
  * process loses nothing it logged):
- *   W n len    a record is about to be written (attempted)
+ *   W n len [seed]  a record is about to be written (attempted); its
+ *              content comes from `seed` if given, else from the log's
  *   A n        its write() returned the whole length (acknowledged)
  *   F          a filemark is about to be written (MTWEOF)
  *   D          MTWEOF returned 0: a durability point
@@ -129,6 +130,7 @@ static inline void log_ev(const char *fmt, ...)
 struct obj {
 	uint32_t n;	/* record number; UINT32_MAX for a filemark */
 	uint32_t len;	/* record length; 0 for a filemark */
+	uint32_t seed;	/* the seed of its content */
 	int acked;	/* the write returned (records), MTWEOF returned 0 (marks) */
 	int optional;	/* a last record whose write() failed or never returned:
 			 * it may or may not have reached the drive */
@@ -155,7 +157,7 @@ static inline void layout_push(struct layout *l, uint32_t n, uint32_t len)
 			exit(2);
 		}
 	}
-	l->o[l->n++] = (struct obj){ .n = n, .len = len, .acked = 0, .optional = 0 };
+	l->o[l->n++] = (struct obj){ .n = n, .len = len, .seed = l->seed, .acked = 0, .optional = 0 };
 }
 
 /* The writer stopped: a last record it never saw written is optional. */
@@ -180,7 +182,7 @@ static inline int layout_read(const char *path, int vol, struct layout *l)
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		unsigned long a = 0, b = 0;
+		unsigned long a = 0, b = 0, c = 0;
 		long rc = 0;
 
 		switch (line[0]) {
@@ -189,8 +191,11 @@ static inline int layout_read(const char *path, int vol, struct layout *l)
 				l->seed = (uint32_t)a;
 			break;
 		case 'W':
-			if (cur == vol && sscanf(line + 1, "%lu %lu", &a, &b) == 2)
+			if (cur == vol && sscanf(line + 1, "%lu %lu %lu", &a, &b, &c) >= 2) {
 				layout_push(l, (uint32_t)a, (uint32_t)b);
+				if (sscanf(line + 1, "%lu %lu %lu", &a, &b, &c) == 3)
+					l->o[l->n - 1].seed = (uint32_t)c;
+			}
 			break;
 		case 'A':
 			if (cur == vol && sscanf(line + 1, "%lu", &a) == 1 && l->n && l->o[l->n - 1].n == a)

@@ -43,9 +43,10 @@ fi
 # fld LINE KEY: the value of KEY=... in a result line.
 fld() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 
-# A new seed for each round, from the run's.
+# A new seed for each round, from the run's, in RSEED (not through $(...):
+# the count would stay in the subshell).
 NSEED=0
-rseed() { NSEED=$((NSEED + 1)); echo $((SEED * 100000 + NSEED)); }
+rseed() { NSEED=$((NSEED + 1)); RSEED=$((SEED * 100000 + NSEED)); }
 
 # run_to SECS OUT CMD...: runs CMD, output in OUT. Its exit status, or 124
 # if it still runs after SECS (SIGKILLed then; if even that does not end
@@ -188,7 +189,7 @@ round_write() {
 
 round_read() {
 	start_daemon $U --image $S/read.tap || { R_WHY="pmtd did not start"; return; }
-	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/read.log --kill "$(pid_of $U)" --delay-us 2000:150000
+	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/read.log --seed "$1" --kill "$(pid_of $U)" --delay-us 2000:150000
 	reap $U
 	take $LOG/round
 	same $S/read.tap
@@ -233,11 +234,15 @@ round_close() {
 	after_write $S/c.tap $S/c.log 1 "$1"
 }
 
-# A volume change takes a millisecond or two.
-OFFL_D=3000
+# The volume change: a scan of the second volume, 10-20 ms.
+OFFL_D=20000
+# The second volume holds a tape of many small records and no index: loading
+# it is a scan, so the volume change lasts long enough for a kill to land
+# in it. The writer appends after what it holds.
 round_offline() {
 	fresh $S/v1.tap $S/o.log
-	fresh $S/v2.tap $S/o.log
+	rm -f $S/v2.tap $S/v2.tap.pmtidx
+	cp $S/vol2.tap.pristine $S/v2.tap
 	start_daemon $U --image $S/v1.tap --image $S/v2.tap || { R_WHY="pmtd did not start"; return; }
 	run_to 60 $LOG/round $F/fault_io offline /dev/pmtm$U --log $S/o.log --seed "$1" --records 100 --len 1000:20000 \
 		--kill "$(pid_of $U)" --delay-us "0:$OFFL_D" --kill-after-writes 1:3
@@ -245,7 +250,13 @@ round_offline() {
 	take $LOG/round
 	after_write $S/v1.tap $S/o.log 1 "$1"
 	_l1=$R_LOST
-	after_write $S/v2.tap $S/o.log 2 "$1"
+	# Volume 2: its own tape, then what the writer put after it.
+	{
+		awk -v s=$((SEED + 7)) '$1 == "W" { print $1, $2, $3, s; next } { print }' $S/vol2.log
+		echo "S $1"
+		sed -n '/^o 0/,$p' $S/o.log | sed 1d
+	} >$S/o2.log
+	after_write $S/v2.tap $S/o2.log 1 "$1"
 	R_LOST=$((R_LOST + _l1))
 }
 
@@ -281,7 +292,7 @@ serve_c() {
 round_ahead() {
 	rm -f $S/runs
 	serve_c $LOG/serve --records 3000 --len 1:8000 --layout $S/a.log --run-delay-us 20000 --runs-log $S/runs --seed "$1"
-	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/a.log --kill "$CPID" --delay-us 10000:250000
+	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/a.log --seed "$1" --kill "$CPID" --delay-us 10000:250000
 	kill -9 $CPID 2>/dev/null
 	wait $CPID 2>/dev/null
 	take $LOG/round
@@ -302,10 +313,11 @@ kill_kind() {
 	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 		ATT=$((ATT + 1))
 		R_HIT=0 R_LAT=-1 R_CLOSE=-1 R_OP=-1 R_LOST=0 R_TORN=0 R_HANG=0 R_WHY=""
-		"round_$_kind" "$(rseed)"
+		rseed
+		"round_$_kind" "$RSEED"
 		[ -n "$R_WHY" ] && [ -z "$KWHY" ] && KWHY="round $ATT: $R_WHY"
 		[ "$R_HIT" = 1 ] && HITS=$((HITS + 1))
-		echo "ROUND kind=$_kind hit=$R_HIT latency_us=$R_LAT close_us=$R_CLOSE lost=$R_LOST torn=$R_TORN hang=$R_HANG" >>$FIG
+		echo "ROUND kind=$_kind seed=$RSEED hit=$R_HIT latency_us=$R_LAT close_us=$R_CLOSE lost=$R_LOST torn=$R_TORN hang=$R_HANG" >>$FIG
 	done
 	[ $HITS -ge $ROUNDS ] || [ -n "$KWHY" ] || KWHY="only $HITS of $ATT kills landed during the operation"
 	if [ -z "$KWHY" ]; then pass "$2"; else fail "$2" "$KWHY"; fi
@@ -315,6 +327,7 @@ kill_kind() {
 
 prep read "$PREP" 1:16000 200:400 || fail kill-read-stream "cannot write the read tape"
 prep space "$PREP" 1:3000 1:3 || fail kill-spacing "cannot write the tape of many files"
+prep vol2 40000 1:64 200:400 || fail kill-volume-change "cannot write the second volume"
 
 # The checker itself must be able to fail: a flipped byte in a record, a
 # tape cut before its last durable object, a record that is not the log's.
@@ -392,7 +405,8 @@ part2() {
 	while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 		ATT=$((ATT + 1))
 		R_HIT=0 R_LOST=0 R_WHY="" R_FM=""
-		_s=$(rseed)
+		rseed
+		_s=$RSEED
 		wround "$_name" "$@" --seed "$_s"
 		if [ "$_name" = uffd ]; then
 			grep -q '^K' $S/k.log || why_add "the copy was not caught mid-record"
@@ -420,7 +434,8 @@ while [ $HITS -lt $ROUNDS ] && [ $ATT -lt $((ROUNDS * 5)) ]; do
 	R_HIT=0 R_LOST=0 R_WHY=""
 	start_daemon $U --image $S/read.tap || R_WHY="pmtd did not start"
 	_n0=$(closes $U)
-	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/read.log --kill-self --delay-us 2000:100000
+	rseed
+	run_to 60 $LOG/round $F/fault_io read /dev/npmtm$U --layout $S/read.log --kill-self --delay-us 2000:100000 --seed $RSEED
 	[ $? = 137 ] && R_HIT=1
 	_i=0
 	while [ "$(closes $U)" -le "$_n0" ] && [ $_i -lt 40 ]; do sleep 0.05; _i=$((_i + 1)); done
