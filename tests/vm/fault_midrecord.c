@@ -73,6 +73,12 @@ int main(int argc, char **argv)
 	big = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (big == MAP_FAILED)
 		return 2;
+	/* Small pages only: a transparent huge page would bring the last page
+	 * in with the others, and the copy would never stop there. */
+	if (madvise(big, span, MADV_NOHUGEPAGE)) {
+		printf("FAIL: madvise: %s\n", strerror(errno));
+		return 2;
+	}
 	gen_record(seed, (uint32_t)k, big, span - (size_t)page);
 	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
 	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
@@ -85,6 +91,14 @@ int main(int argc, char **argv)
 	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0) {
 		printf("FAIL: UFFDIO_REGISTER: %s\n", strerror(errno));
 		return 1;
+	}
+	{
+		unsigned char in = 0;
+
+		if (mincore(big + span - (size_t)page, (size_t)page, &in) || (in & 1)) {
+			printf("FAIL: the last page of the record is already in memory: no fault to stop the copy\n");
+			return 2;
+		}
 	}
 	watcher = fork();
 	if (watcher == 0) {
