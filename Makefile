@@ -1,9 +1,11 @@
 # pmt: pseudo-tape device pairs.
 #   make demo   the main job on a fresh machine: dump -> /dev/pmtm0 -> pmtd ->
 #               image, restore back, verified, in QEMU; leaves out/demo.tap
-#   make test   every test: host tests, build gates, the QEMU harness
+#   make test   every test: host tests, build gates, the QEMU harness and
+#               the short fault suite
+#   make faults the full fault, load and hostile-input suite, with figures
 # Both install what they need first (scripts/deps, Debian 12, as root).
-.PHONY: all deps build demo test check bench clean
+.PHONY: all deps build demo test faults check bench clean
 
 all: build
 
@@ -18,6 +20,11 @@ demo: deps
 
 test: deps
 	scripts/test-all
+
+# The full fault suite in QEMU (about a quarter of an hour); figures in
+# out/faults-full/figures.txt.
+faults: deps
+	scripts/faults --full --out out/faults-full
 
 # Host tests only (no kernel, no QEMU).
 check:
