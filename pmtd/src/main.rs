@@ -306,15 +306,6 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("10m"), Ok(10 << 20));
-        assert!(parse_size("10X").is_err());
-        assert!(parse_size("").is_err());
-    }
-
-    #[test]
     fn serve_and_subcommands_parse() {
         let c = Cli::try_parse_from(["pmtd", "--image", "a.tap", "--image", "b.tap", "/dev/pmts0"]).unwrap();
         assert!(c.cmd.is_none());

@@ -31,6 +31,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::spec::parse_size;
+
 /// The largest record a tape medium reads by default: 16 MiB - 1, the
 /// largest a SCSI variable-block transfer (and a SIMH record) can be.
 pub const MAX_BLOCK: usize = (1 << 24) - 1;
@@ -324,26 +326,6 @@ fn parse_secs(k: &str, v: &str) -> Result<Duration, String> {
         return Err(format!("{k}={v}: out of range"));
     }
     Ok(Duration::from_secs_f64(f))
-}
-
-/// "4096", "64K", "10M", "2G", "1T" (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last() {
-        Some(c) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1u64 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                'T' => 1 << 40,
-                _ => return Err(format!("{s}: unknown size suffix {c:?} (K, M, G, T)")),
-            };
-            (&t[..t.len() - 1], m)
-        }
-        _ => (t, 1),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("{s}: not a size"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("{s}: too large"))
 }
 
 /// The path of volume `n` (from 1) of a pattern: `%d` or `%0Nd` is the
