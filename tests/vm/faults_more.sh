@@ -123,7 +123,7 @@ done
 for n in $(cat $S/load.* | sed -nE 's/^(read|checked) //p'); do _bytes=$((_bytes + n)); done
 _lost=0
 for n in $(cat $S/load.* | sed -n 's/^lost //p'); do _lost=$((_lost + n)); done
-echo "LOAD units=8 secs=$LOAD_SECS images=$_imgs writes=$(cat $S/load.[012] | sed -n 's/^writes //p' | tr '\n' +)0 polls=$(sed -n 's/^polls //p' $S/load.5) kills=$(sed -n 's/^kills //p' $S/load.6) roundtrips=$(sed -n 's/^roundtrips //p' $S/load.7) bytes_compared=$_bytes lost=$_lost" >>$FIG
+echo "LOAD units=8 secs=$LOAD_SECS images=$_imgs writer_cycles=$(cat $S/load.[012] | sed -n 's/^writes //p' | awk '{ n += $1 } END { print n + 0 }') polls=$(sed -n 's/^polls //p' $S/load.5) kills=$(sed -n 's/^kills //p' $S/load.6) roundtrips=$(sed -n 's/^roundtrips //p' $S/load.7) bytes_compared=$_bytes lost=$_lost" >>$FIG
 cat $S/load.* >$LOG/load 2>/dev/null
 if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
 rm -f $S/L[0-9].* $S/R[0-9].tap* $S/D[0-9].tap* $S/K[0-9].* $S/P[0-9].tap*
