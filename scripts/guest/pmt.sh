@@ -11,7 +11,8 @@ mtpos() {
 }
 
 # pmtd_start UNIT [PMTD-ARGS...]: serve /dev/pmts<UNIT> in the background;
-# its log goes to /out/pmtd<UNIT>.log. Waits until the slave is held.
+# its log goes to /out/pmtd<UNIT>.log. Waits until the slave is held (at
+# most PMTD_START_TRIES times 50 ms, 100 by default).
 pmtd_start() {
 	_u=$1
 	shift
@@ -19,7 +20,7 @@ pmtd_start() {
 	pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
 	eval "PMTD_PID_$_u=$!"
 	_i=0
-	while [ $_i -lt 100 ]; do
+	while [ $_i -lt "${PMTD_START_TRIES:-100}" ]; do
 		[ "$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null)" -gt "${_n:-0}" ] && return 0
 		kill -0 "$(eval echo \$PMTD_PID_$_u)" 2>/dev/null || break
 		sleep 0.05

@@ -77,24 +77,8 @@ run_to() {
 	wait $_p
 }
 
-# start_daemon UNIT ARGS...: pmtd on a unit (PMTD_PID_<UNIT>), as
-# pmtd_start but patient under load.
-start_daemon() {
-	_u=$1
-	shift
-	_n=$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null)
-	pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
-	eval "PMTD_PID_$_u=$!"
-	_i=0
-	while [ $_i -lt 400 ]; do
-		[ "$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null)" -gt "${_n:-0}" ] && return 0
-		kill -0 "$(eval echo \$PMTD_PID_$_u)" 2>/dev/null || break
-		sleep 0.05
-		_i=$((_i + 1))
-	done
-	echo "start_daemon: pmtd for unit $_u did not start" >&2
-	return 1
-}
+# start_daemon UNIT ARGS...: pmtd_start, patient under load.
+start_daemon() { PMTD_START_TRIES=400 pmtd_start "$@"; }
 
 pid_of() { eval echo "\$PMTD_PID_$1"; }
 
