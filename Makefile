@@ -21,7 +21,7 @@ demo: deps
 test: deps
 	scripts/test-all
 
-# The full fault suite in QEMU (about a quarter of an hour); figures in
+# The full fault suite in QEMU (about 10 minutes); figures in
 # out/faults-full/figures.txt.
 faults: deps
 	scripts/faults --full --out out/faults-full
