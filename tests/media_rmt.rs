@@ -187,6 +187,20 @@ fn remote_image_round_trip_spacing_overwrite_and_reload_on_both_servers() {
     }
 }
 
+/// Writes 10 KiB records until the medium refuses one at its end; returns
+/// the early-warning flag of each record written.
+fn fill_to_overflow(m: &mut impl Medium) -> Vec<bool> {
+    let mut ew = Vec::new();
+    loop {
+        match m.write_record(&record(ew.len(), 10240)) {
+            Ok(w) => ew.push(w.early_warning),
+            Err(MediumError::Overflow { .. }) => return ew,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(ew.len() < 100);
+    }
+}
+
 #[test]
 fn remote_image_capacity_early_warning_and_overflow() {
     for server in servers() {
@@ -195,15 +209,7 @@ fn remote_image_capacity_early_warning_and_overflow() {
         let spec = tap_spec(server, &path, ",capacity=100K,early-warning=30K");
         let mut m = RmtImage::open(&spec, &path.to_string_lossy()).unwrap();
         assert_eq!(m.room(), Room { to_ew: Some(70 * 1024), to_end: Some(100 * 1024) });
-        let mut ew = Vec::new();
-        loop {
-            match m.write_record(&record(ew.len(), 10240)) {
-                Ok(w) => ew.push(w.early_warning),
-                Err(MediumError::Overflow { .. }) => break,
-                Err(e) => panic!("{e}"),
-            }
-            assert!(ew.len() < 100);
-        }
+        let ew = fill_to_overflow(&mut m);
         // 10248 bytes a record: 6 fit before 70 KiB, 9 in 100 KiB.
         assert_eq!(ew, vec![false, false, false, false, false, false, true, true, true], "{server}");
         assert!(m.write_mark().unwrap().early_warning, "the closing mark fits in the reserve");
@@ -368,15 +374,7 @@ fn remote_drive_round_trip_positions_and_only_common_requests() {
 fn remote_drive_early_warning_as_e28_then_overflow() {
     let dir = tempfile::tempdir().unwrap();
     let mut m = drive(dir.path(), "--capacity 204800 --early-warning 51200");
-    let mut ew = Vec::new();
-    loop {
-        match m.write_record(&record(ew.len(), 10240)) {
-            Ok(w) => ew.push(w.early_warning),
-            Err(MediumError::Overflow { .. }) => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(ew.len() < 100);
-    }
+    let ew = fill_to_overflow(&mut m);
     let first = ew.iter().position(|&e| e).expect("early warning");
     assert!(ew[first..].iter().all(|&e| e));
     assert!(ew.len() - first >= 2, "{ew:?}");
