@@ -116,28 +116,11 @@ pub fn check_data(req: &Req, rep: &Rep, data: &[u8]) -> Result<()> {
         return ensure(u64::try_from(records).ok().and_then(|r| r.checked_mul(bs)) == Some(data.len() as u64));
     }
     let mut n = 0i64;
-    let mut rest = data;
-    while !rest.is_empty() {
-        let (len, frame) = run_record(rest).ok_or(Errno::Inval)?;
-        ensure(len > 0)?;
-        rest = rest.get(frame..).ok_or(Errno::Inval)?;
-        n += 1;
+    for record in proto::run::records(data) {
+        ensure(!record?.is_empty())?;
+        n = n.saturating_add(1);
     }
     ensure(n == records)
-}
-
-/// The record at the start of a run's data: its length and the bytes its
-/// frame takes. None if the frame is cut short, its two lengths differ, or
-/// the length is beyond a record's.
-pub fn run_record(b: &[u8]) -> Option<(usize, usize)> {
-    let word = |at: usize| b.get(at..at + 4).and_then(|w| w.try_into().ok()).map(u32::from_ne_bytes);
-    let len = word(0)?;
-    if len > MAX_RECORD {
-        return None;
-    }
-    let len = len as usize;
-    let frame = proto::run_frame_len(len);
-    (word(frame - 4)? == len as u32).then_some((len, frame))
 }
 
 #[cfg(test)]

@@ -399,15 +399,10 @@ impl Honest {
                 }
                 out.extend_from_slice(d);
             } else {
-                if out.len() + proto::run_frame_len(d.len()) > req.length as usize {
+                if out.len() + proto::run::frame_len(d.len()) > req.length as usize {
                     break;
                 }
-                out.extend_from_slice(&(d.len() as u32).to_ne_bytes());
-                out.extend_from_slice(d);
-                if d.len() % 2 == 1 {
-                    out.push(0);
-                }
-                out.extend_from_slice(&(d.len() as u32).to_ne_bytes());
+                proto::run::push(&mut out, d).unwrap();
             }
             self.pos += 1;
             n += 1;

@@ -546,17 +546,14 @@ impl<C: Changer> Drive<C> {
         if count == 0 || (fixed && (bs == 0 || length != bs.saturating_mul(count))) {
             return Sense::illegal();
         }
-        let (budget, exact) = if fixed { (count.saturating_mul(proto::run_frame_len(bs)), Some(bs)) } else { (length, None) };
+        let (budget, exact) = if fixed { (count.saturating_mul(proto::run::frame_len(bs)), Some(bs)) } else { (length, None) };
         let at = out.len();
         match t.read_run(out, count, budget, exact) {
             Ok(n) => {
                 if fixed {
                     // The blocks alone, one after the other, as a fixed READ.
-                    let frame = proto::run_frame_len(bs);
-                    for i in 0..n {
-                        out.copy_within(at + i * frame + 4..at + i * frame + 4 + bs, at + i * bs);
-                    }
-                    out.truncate(at + n * bs);
+                    let end = proto::run::unframe_fixed(out, at, n, bs);
+                    out.truncate(end);
                 }
                 Sense { resid: (count - n) as i64, ..Sense::GOOD }
             }

@@ -229,7 +229,7 @@ pub trait Medium: fmt::Debug + Send {
 
     /// Reads ahead (the drive's READRUN): appends up to `count` whole data
     /// records from the position to `out`, each framed as a READRUN reply
-    /// frames it ([`frame_run_record`]), at most `budget` bytes in all, each
+    /// frames it ([`pmt::proto::run`]), at most `budget` bytes in all, each
     /// exactly `exact` bytes long when that is given. Stops before anything
     /// else: a tape mark, the end of data, a bad record, a record of another
     /// length or one that does not fit. The position moves past the records
@@ -240,19 +240,6 @@ pub trait Medium: fmt::Debug + Send {
         let _ = (out, count, budget, exact);
         Ok(0)
     }
-}
-
-/// Appends `data` to `out` framed as a READRUN reply frames a record: its
-/// length (u32, host order), the data, a zero pad byte if the length is
-/// odd, the length again.
-pub fn frame_run_record(out: &mut Vec<u8>, data: &[u8]) {
-    let len = (data.len() as u32).to_ne_bytes();
-    out.extend_from_slice(&len);
-    out.extend_from_slice(data);
-    if data.len() % 2 == 1 {
-        out.push(0);
-    }
-    out.extend_from_slice(&len);
 }
 
 /// Hands out volumes: an autoloader magazine, a drive that changes its own

@@ -54,42 +54,112 @@ pub mod gmt {
     pub const CLN: u32 = 0x0000_8000;
 }
 
-/// Linux MTIOCTOP operation numbers.
-pub fn decode_op(op: i16) -> Option<MtOp> {
-    Some(match op {
-        0 => MtOp::Reset,
-        1 => MtOp::Fsf,
-        2 => MtOp::Bsf,
-        3 => MtOp::Fsr,
-        4 => MtOp::Bsr,
-        5 => MtOp::Weof,
-        6 => MtOp::Rew,
-        7 => MtOp::Offl,
-        8 => MtOp::Nop,
-        9 => MtOp::Reten,
-        10 => MtOp::Bsfm,
-        11 => MtOp::Fsfm,
-        12 => MtOp::Eom,
-        13 => MtOp::Erase,
-        14 => MtOp::Ras1,
-        15 => MtOp::Ras2,
-        16 => MtOp::Ras3,
-        20 => MtOp::SetBlk,
-        21 => MtOp::SetDensity,
-        22 => MtOp::Seek,
-        23 => MtOp::Tell,
-        24 => MtOp::SetDrvBuffer,
-        25 => MtOp::Fss,
-        26 => MtOp::Bss,
-        27 => MtOp::Wsm,
-        28 => MtOp::Lock,
-        29 => MtOp::Unlock,
-        30 => MtOp::Load,
-        31 => MtOp::Unload,
-        32 => MtOp::Compression,
-        33 => MtOp::SetPart,
-        34 => MtOp::MkPart,
-        35 => MtOp::Weofi,
+/// MTIOCTOP operation numbers (`mt_op`, include/uapi/linux/mtio.h): `MT` + the name.
+pub mod op {
+    /// `MTRESET`.
+    pub const RESET: i16 = 0;
+    /// `MTFSF`.
+    pub const FSF: i16 = 1;
+    /// `MTBSF`.
+    pub const BSF: i16 = 2;
+    /// `MTFSR`.
+    pub const FSR: i16 = 3;
+    /// `MTBSR`.
+    pub const BSR: i16 = 4;
+    /// `MTWEOF`.
+    pub const WEOF: i16 = 5;
+    /// `MTREW`.
+    pub const REW: i16 = 6;
+    /// `MTOFFL`.
+    pub const OFFL: i16 = 7;
+    /// `MTNOP`.
+    pub const NOP: i16 = 8;
+    /// `MTRETEN`.
+    pub const RETEN: i16 = 9;
+    /// `MTBSFM`.
+    pub const BSFM: i16 = 10;
+    /// `MTFSFM`.
+    pub const FSFM: i16 = 11;
+    /// `MTEOM`.
+    pub const EOM: i16 = 12;
+    /// `MTERASE`.
+    pub const ERASE: i16 = 13;
+    /// `MTRAS1`.
+    pub const RAS1: i16 = 14;
+    /// `MTRAS2`.
+    pub const RAS2: i16 = 15;
+    /// `MTRAS3`.
+    pub const RAS3: i16 = 16;
+    /// `MTSETBLK`.
+    pub const SETBLK: i16 = 20;
+    /// `MTSETDENSITY`.
+    pub const SETDENSITY: i16 = 21;
+    /// `MTSEEK`.
+    pub const SEEK: i16 = 22;
+    /// `MTTELL`.
+    pub const TELL: i16 = 23;
+    /// `MTSETDRVBUFFER`.
+    pub const SETDRVBUFFER: i16 = 24;
+    /// `MTFSS`.
+    pub const FSS: i16 = 25;
+    /// `MTBSS`.
+    pub const BSS: i16 = 26;
+    /// `MTWSM`.
+    pub const WSM: i16 = 27;
+    /// `MTLOCK`.
+    pub const LOCK: i16 = 28;
+    /// `MTUNLOCK`.
+    pub const UNLOCK: i16 = 29;
+    /// `MTLOAD`.
+    pub const LOAD: i16 = 30;
+    /// `MTUNLOAD`.
+    pub const UNLOAD: i16 = 31;
+    /// `MTCOMPRESSION`.
+    pub const COMPRESSION: i16 = 32;
+    /// `MTSETPART`.
+    pub const SETPART: i16 = 33;
+    /// `MTMKPART`.
+    pub const MKPART: i16 = 34;
+    /// `MTWEOFI`.
+    pub const WEOFI: i16 = 35;
+}
+
+/// The operation of an `mt_op` value.
+pub fn decode_op(v: i16) -> Option<MtOp> {
+    Some(match v {
+        op::RESET => MtOp::Reset,
+        op::FSF => MtOp::Fsf,
+        op::BSF => MtOp::Bsf,
+        op::FSR => MtOp::Fsr,
+        op::BSR => MtOp::Bsr,
+        op::WEOF => MtOp::Weof,
+        op::REW => MtOp::Rew,
+        op::OFFL => MtOp::Offl,
+        op::NOP => MtOp::Nop,
+        op::RETEN => MtOp::Reten,
+        op::BSFM => MtOp::Bsfm,
+        op::FSFM => MtOp::Fsfm,
+        op::EOM => MtOp::Eom,
+        op::ERASE => MtOp::Erase,
+        op::RAS1 => MtOp::Ras1,
+        op::RAS2 => MtOp::Ras2,
+        op::RAS3 => MtOp::Ras3,
+        op::SETBLK => MtOp::SetBlk,
+        op::SETDENSITY => MtOp::SetDensity,
+        op::SEEK => MtOp::Seek,
+        op::TELL => MtOp::Tell,
+        op::SETDRVBUFFER => MtOp::SetDrvBuffer,
+        op::FSS => MtOp::Fss,
+        op::BSS => MtOp::Bss,
+        op::WSM => MtOp::Wsm,
+        op::LOCK => MtOp::Lock,
+        op::UNLOCK => MtOp::Unlock,
+        op::LOAD => MtOp::Load,
+        op::UNLOAD => MtOp::Unload,
+        op::COMPRESSION => MtOp::Compression,
+        op::SETPART => MtOp::SetPart,
+        op::MKPART => MtOp::MkPart,
+        op::WEOFI => MtOp::Weofi,
         _ => return None,
     })
 }

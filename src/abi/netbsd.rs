@@ -31,27 +31,67 @@ pub const MT_DS_RDONLY: u16 = 0x10;
 /// `mt_dsreg` bits: mounted.
 pub const MT_DS_MOUNTED: u16 = 0x03;
 
-/// NetBSD MTIOCTOP operation numbers.
-pub fn decode_op(op: i16) -> Option<MtOp> {
-    Some(match op {
-        0 => MtOp::Weof,
-        1 => MtOp::Fsf,
-        2 => MtOp::Bsf,
-        3 => MtOp::Fsr,
-        4 => MtOp::Bsr,
-        5 => MtOp::Rew,
-        6 => MtOp::Offl,
-        7 => MtOp::Nop,
-        8 => MtOp::Reten,
-        9 => MtOp::Erase,
-        10 => MtOp::Eom,
-        11 => MtOp::Nbsf,
-        12 => MtOp::Cache,
-        13 => MtOp::NoCache,
-        14 => MtOp::SetBlk,
-        15 => MtOp::SetDensity,
-        16 => MtOp::Compression,
-        17 => MtOp::Ewarn,
+/// MTIOCTOP operation numbers (`mt_op`, sys/sys/mtio.h): `MT` + the name.
+pub mod op {
+    /// `MTWEOF`.
+    pub const WEOF: i16 = 0;
+    /// `MTFSF`.
+    pub const FSF: i16 = 1;
+    /// `MTBSF`.
+    pub const BSF: i16 = 2;
+    /// `MTFSR`.
+    pub const FSR: i16 = 3;
+    /// `MTBSR`.
+    pub const BSR: i16 = 4;
+    /// `MTREW`.
+    pub const REW: i16 = 5;
+    /// `MTOFFL`.
+    pub const OFFL: i16 = 6;
+    /// `MTNOP`.
+    pub const NOP: i16 = 7;
+    /// `MTRETEN`.
+    pub const RETEN: i16 = 8;
+    /// `MTERASE`.
+    pub const ERASE: i16 = 9;
+    /// `MTEOM`.
+    pub const EOM: i16 = 10;
+    /// `MTNBSF`.
+    pub const NBSF: i16 = 11;
+    /// `MTCACHE`.
+    pub const CACHE: i16 = 12;
+    /// `MTNOCACHE`.
+    pub const NOCACHE: i16 = 13;
+    /// `MTSETBSIZ`.
+    pub const SETBSIZ: i16 = 14;
+    /// `MTSETDNSTY`.
+    pub const SETDNSTY: i16 = 15;
+    /// `MTCMPRSS`.
+    pub const CMPRSS: i16 = 16;
+    /// `MTEWARN`.
+    pub const EWARN: i16 = 17;
+}
+
+/// The operation of an `mt_op` value.
+pub fn decode_op(v: i16) -> Option<MtOp> {
+    Some(match v {
+        op::WEOF => MtOp::Weof,
+        op::FSF => MtOp::Fsf,
+        op::BSF => MtOp::Bsf,
+        op::FSR => MtOp::Fsr,
+        op::BSR => MtOp::Bsr,
+        op::REW => MtOp::Rew,
+        op::OFFL => MtOp::Offl,
+        op::NOP => MtOp::Nop,
+        op::RETEN => MtOp::Reten,
+        op::ERASE => MtOp::Erase,
+        op::EOM => MtOp::Eom,
+        op::NBSF => MtOp::Nbsf,
+        op::CACHE => MtOp::Cache,
+        op::NOCACHE => MtOp::NoCache,
+        op::SETBSIZ => MtOp::SetBlk,
+        op::SETDNSTY => MtOp::SetDensity,
+        op::CMPRSS => MtOp::Compression,
+        op::EWARN => MtOp::Ewarn,
         _ => return None,
     })
 }

@@ -20,7 +20,6 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{Drv, Eof, Link, MtOp, Rw};
-use crate::boundary;
 use crate::chan::{Kind, Outcome};
 use crate::errno::{Errno, Result};
 use crate::host::UserOut;
@@ -121,7 +120,7 @@ impl Drv {
         let bs = self.block_size as usize;
         // A quarter of the window (runs of more than 16 MiB gain nothing),
         // and at least the largest record so far.
-        let budget = (window / RUNS).min(proto::MAX_RECORD as usize).max(proto::run_frame_len(self.ahead.largest)).max(bs);
+        let budget = (window / RUNS).min(proto::MAX_RECORD as usize).max(proto::run::frame_len(self.ahead.largest)).max(bs);
         let mut sent = false;
         while self.ahead.inflight < RUNS {
             let held = self.ahead.inflight_bytes + self.ahead.buffered() + self.rbytes;
@@ -136,7 +135,7 @@ impl Drv {
                 req.length = (req.count as u64) * bs as u64;
             } else {
                 // Every record takes at least one data byte and its framing.
-                req.count = i32::try_from(budget / (proto::RUN_OVERHEAD + 1)).unwrap_or(i32::MAX).max(1);
+                req.count = i32::try_from(budget / (proto::run::OVERHEAD + 1)).unwrap_or(i32::MAX).max(1);
                 req.length = budget as u64;
             }
             let len = req.length as usize;
@@ -179,7 +178,7 @@ impl Drv {
         };
         let at = run.data.get(run.off..).unwrap_or_default();
         // Checked whole when the run arrived (the reply boundary).
-        let Some((len, frame)) = boundary::run_record(at) else {
+        let Some((len, frame)) = proto::run::first(at).map(|(d, f)| (d.len(), f)) else {
             self.pos_unknown = true;
             return Err(Errno::Io);
         };

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use tracing::warn;
 
+use pmt::proto::run;
+
 use crate::media::record::{self, Codec, Header, Refusal};
 use crate::medium::{Changer, Medium, MediumError, Object, Room, Stop, Written};
 
@@ -294,7 +296,7 @@ impl<M: Medium> Medium for Filtered<M> {
         let n = self.inner.read_run(&mut self.run, count, budget, None)?;
         let (mut k, mut off, mut used) = (0usize, 0usize, 0usize);
         while k < n {
-            let Some((len, frame)) = self.run.get(off..).and_then(pmt::boundary::run_record) else {
+            let Some((len, frame)) = self.run.get(off..).and_then(run::first).map(|(d, f)| (d.len(), f)) else {
                 break;
             };
             let Some(stored) = self.run.get_mut(off + 4..off + 4 + len) else {
@@ -304,23 +306,20 @@ impl<M: Medium> Medium for Filtered<M> {
                 break;
             };
             let olen = h.length as usize;
-            if exact.is_some_and(|e| e != olen) || used + pmt::proto::run_frame_len(olen) > budget {
+            if exact.is_some_and(|e| e != olen) || used + run::frame_len(olen) > budget {
                 break;
             }
-            let mark = out.len();
-            out.extend_from_slice(&(olen as u32).to_ne_bytes());
+            let Ok(f) = run::begin(out, olen) else {
+                break;
+            };
             match self.codec.decode(stored, start + k as u64, out, olen) {
-                Ok(l) if l == olen && out.len() == mark + 4 + olen => {}
+                Ok(l) if l == olen && out.len() == f.data_at() + olen => run::end(out, f),
                 _ => {
-                    out.truncate(mark);
+                    out.truncate(f.start());
                     break;
                 }
             }
-            if olen % 2 == 1 {
-                out.push(0);
-            }
-            out.extend_from_slice(&(olen as u32).to_ne_bytes());
-            used += pmt::proto::run_frame_len(olen);
+            used += run::frame_len(olen);
             off += frame;
             k += 1;
         }

@@ -231,7 +231,7 @@ impl Medium for TapMedium {
         while good < n {
             let want = t.obj(from + good).map_or(0, |o| o.len);
             let word = |at: usize| out.get(at..at + 4).and_then(|w| w.try_into().ok()).map(u32::from_le_bytes);
-            let frame = pmt::proto::run_frame_len(want as usize);
+            let frame = pmt::proto::run::frame_len(want as usize);
             if word(off) != Some(want) || word(off + frame - 4) != Some(want) {
                 break;
             }

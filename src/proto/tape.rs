@@ -1,45 +1,21 @@
-//! The slave protocol: the Rust mirror of `include/pmt_proto.h`.
-//!
-//! The C header is the definition; every size and offset here is pinned to it
-//! with `static_assertions`, and `tests/c/layout.c` pins the same numbers on
-//! the C side. Frames are encoded field by field in native byte order, so the
-//! code needs no `unsafe` and no assumption about padding.
+//! The tape pair's frames: drive requests and the drive's replies
+//! (`struct pmt_req`, `struct pmt_rep`, `struct pmt_status`).
 
 use core::mem::{offset_of, size_of};
 use static_assertions::const_assert_eq;
 
-/// Protocol version carried in every frame header (2: READRUN).
-pub const VERSION: u16 = 2;
-/// Frames in a batch start at multiples of this many bytes.
-pub const FRAME_ALIGN: usize = 8;
-/// Largest record, in bytes (the 24-bit length of a SIMH record).
-pub const MAX_RECORD: u32 = 0x00ff_ffff;
-/// Medium bytes charged per record or filemark beyond its payload, at most.
-pub const RECORD_COST: u64 = 64;
-/// `ds_room` value meaning "no early warning ahead".
-pub const ROOM_UNLIMITED: u64 = u64::MAX;
-/// Framing bytes of a record in a READRUN reply (two length words), plus a
-/// pad byte for an odd length.
-pub const RUN_OVERHEAD: usize = 8;
+use super::{get, Hdr, Put, VERSION};
 
-/// Bytes a record of `len` bytes takes in a READRUN reply.
-pub const fn run_frame_len(len: usize) -> usize {
-    len + RUN_OVERHEAD + (len & 1)
-}
-
-/// Size of [`Hdr`] on the wire.
-pub const HDR_SIZE: usize = 16;
 /// Size of [`Req`] on the wire.
 pub const REQ_SIZE: usize = 48;
 /// Size of [`Status`] on the wire.
 pub const STATUS_SIZE: usize = 40;
 /// Size of [`Rep`] on the wire.
 pub const REP_SIZE: usize = 72;
-
-/// Rounds a frame length up to the batch alignment.
-pub const fn align_frame(len: usize) -> usize {
-    (len + FRAME_ALIGN - 1) & !(FRAME_ALIGN - 1)
-}
+/// Medium bytes charged per record or filemark beyond its payload, at most.
+pub const RECORD_COST: u64 = 64;
+/// `ds_room` value meaning "no early warning ahead".
+pub const ROOM_UNLIMITED: u64 = u64::MAX;
 
 /// A drive operation (`h_op`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -281,20 +257,6 @@ bitflags::bitflags! {
     }
 }
 
-/// `struct pmt_hdr`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[repr(C)]
-pub struct Hdr {
-    /// Frame length: header and payload, no padding.
-    pub len: u32,
-    /// [`VERSION`].
-    pub version: u16,
-    /// [`Op`] as a wire value.
-    pub op: u16,
-    /// Request id, echoed by the reply.
-    pub id: u64,
-}
-
 /// `struct pmt_req`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(C)]
@@ -363,12 +325,6 @@ pub struct Rep {
     pub status: Status,
 }
 
-const_assert_eq!(size_of::<Hdr>(), HDR_SIZE);
-const_assert_eq!(offset_of!(Hdr, len), 0);
-const_assert_eq!(offset_of!(Hdr, version), 4);
-const_assert_eq!(offset_of!(Hdr, op), 6);
-const_assert_eq!(offset_of!(Hdr, id), 8);
-
 const_assert_eq!(size_of::<Req>(), REQ_SIZE);
 const_assert_eq!(offset_of!(Req, hdr), 0);
 const_assert_eq!(offset_of!(Req, flags), 16);
@@ -399,47 +355,6 @@ const_assert_eq!(offset_of!(Rep, ascq), 19);
 const_assert_eq!(offset_of!(Rep, spare), 20);
 const_assert_eq!(offset_of!(Rep, resid), 24);
 const_assert_eq!(offset_of!(Rep, status), 32);
-
-/// A little cursor that writes fields at fixed offsets.
-struct Put<'a>(&'a mut [u8]);
-
-impl Put<'_> {
-    fn bytes(&mut self, at: usize, v: &[u8]) {
-        if let Some(dst) = self.0.get_mut(at..at + v.len()) {
-            dst.copy_from_slice(v);
-        }
-    }
-}
-
-/// Reads `N` bytes at `at`, zeroes if out of range (callers pass whole frames).
-fn get<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    if let Some(src) = b.get(at..at + N) {
-        out.copy_from_slice(src);
-    }
-    out
-}
-
-impl Hdr {
-    /// Encodes into the first [`HDR_SIZE`] bytes of `out`.
-    pub fn put(&self, out: &mut [u8]) {
-        let mut p = Put(out);
-        p.bytes(0, &self.len.to_ne_bytes());
-        p.bytes(4, &self.version.to_ne_bytes());
-        p.bytes(6, &self.op.to_ne_bytes());
-        p.bytes(8, &self.id.to_ne_bytes());
-    }
-
-    /// Decodes from the first [`HDR_SIZE`] bytes of `b`.
-    pub fn get(b: &[u8]) -> Hdr {
-        Hdr {
-            len: u32::from_ne_bytes(get(b, 0)),
-            version: u16::from_ne_bytes(get(b, 4)),
-            op: u16::from_ne_bytes(get(b, 6)),
-            id: u64::from_ne_bytes(get(b, 8)),
-        }
-    }
-}
 
 impl Req {
     /// A request for `op` with every other field zero.
@@ -587,6 +502,7 @@ impl Rep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{align_frame, MAX_RECORD};
 
     #[test]
     fn req_round_trip() {
