@@ -21,10 +21,13 @@
  *
  * Locking. Master entry points (pmt_core_m*) are called with the unit's
  * master lock held, one at a time per unit; they may sleep, but only through
- * pmt_os_wait(). Slave entry points never sleep. pmt_core_mcond() and
- * pmt_core_readable() only take the core's channel spinlock (inside
- * pmt_os_atomic_enter/exit) and may be called from a wait condition. The
- * core never allocates, frees or copies user memory with that lock held.
+ * pmt_os_wait(). Slave entry points never sleep. The unit's channel lock
+ * is the glue's (pmt_os_lock/pmt_os_unlock on the context given to
+ * pmt_core_unit_new: a spinlock on Linux, a kmutex on NetBSD, so that the
+ * kernel's lock checkers see it); pmt_core_mcond() and pmt_core_readable()
+ * only take that lock and may be called from a wait condition, with other
+ * glue locks held. The core never sleeps, allocates, frees or copies user
+ * memory with it held.
  */
 #ifndef PMT_CORE_H
 #define PMT_CORE_H
@@ -79,9 +82,11 @@ struct pmt_core_params {
 #define PMT_WAIT_INTR		2	/* a signal: fail with EINTR */
 #define PMT_WAIT_RESTART	3	/* a signal: restart the call if the handler allows */
 
-/* Units. pmt_core_unit_new() returns NULL when memory is short or a
- * parameter is out of range. */
-struct pmt_core_unit *pmt_core_unit_new(unsigned int index, const struct pmt_core_params *p);
+/* Units. host is the glue's context for the unit (its softc), passed back
+ * to pmt_os_lock() and pmt_os_unlock(); it must outlive the unit.
+ * pmt_core_unit_new() returns NULL when memory is short or a parameter is
+ * out of range. */
+struct pmt_core_unit *pmt_core_unit_new(unsigned int index, const struct pmt_core_params *p, void *host);
 void pmt_core_unit_free(struct pmt_core_unit *u);
 
 /*
@@ -119,8 +124,8 @@ int pmt_os_copyout(void *ucookie, size_t off, const void *src, size_t n);
 int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int timeout_secs);
 void pmt_os_wake_slave(void *host);
 bool pmt_os_privileged(void *host, void *cred);		/* may change driver-wide settings */
-void pmt_os_atomic_enter(void);				/* no preemption until exit */
-void pmt_os_atomic_exit(void);
+void pmt_os_lock(void *host);				/* the unit's channel lock */
+void pmt_os_unlock(void *host);
 void pmt_os_panic(const char *msg, size_t len);		/* does not return */
 
 #endif /* PMT_CORE_H */

@@ -9,8 +9,49 @@
 //! its request is refused with EINVAL to the daemon and changes nothing, so
 //! the engine only ever computes with values in these ranges.
 
+#![deny(clippy::arithmetic_side_effects)]
+
+use crate::chan::Frames;
 use crate::errno::{Errno, Result};
-use crate::proto::{self, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, MAX_RECORD};
+use crate::proto::{self, DriveFlags, Hdr, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, Tape, MAX_RECORD};
+
+impl Frames for Tape {
+    type Req = Req;
+    type Rep = Rep;
+    const VERSION: u16 = proto::VERSION;
+    const REQ_SIZE: usize = proto::REQ_SIZE;
+    const REP_SIZE: usize = proto::REP_SIZE;
+
+    fn req_hdr(req: &Req) -> Hdr {
+        req.hdr
+    }
+
+    fn set_req_hdr(req: &mut Req, hdr: Hdr) {
+        req.hdr = hdr;
+    }
+
+    fn rep_hdr(rep: &Rep) -> Hdr {
+        rep.hdr
+    }
+
+    fn encode_req(req: &Req, out: &mut [u8]) {
+        if let Some(o) = out.get_mut(..proto::REQ_SIZE) {
+            o.copy_from_slice(&req.to_bytes());
+        }
+    }
+
+    fn decode_rep(b: &[u8]) -> Rep {
+        Rep::from_bytes(b)
+    }
+
+    fn check(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
+        check_reply(req, rep, dlen)
+    }
+
+    fn check_data(req: &Req, rep: &Rep, data: &[u8]) -> Result<()> {
+        check_data(req, rep, data)
+    }
+}
 
 fn ensure(ok: bool) -> Result<()> {
     if ok {
@@ -48,15 +89,15 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
     ensure(matches!(op, Op::Read | Op::ReadRun) || dlen == 0)?;
     match op {
         Op::Read if fixed => {
-            ensure(count > 0 && length > 0 && length % count == 0)?;
-            let bs = length / count;
+            ensure(count > 0 && length > 0 && length.checked_rem(count) == Some(0))?;
+            let bs = length.checked_div(count).ok_or(Errno::Inval)?;
             let d = i64::try_from(dlen).map_err(|_| Errno::Inval)?;
-            ensure(d <= length && d % bs == 0)?;
+            ensure(d <= length && d.checked_rem(bs) == Some(0))?;
             within(0, count)?;
             // With NO SENSE (a filemark, early warning, a block of the wrong
             // length) the residue counts the blocks not transferred.
             if matches!(key, SenseKey::NoSense | SenseKey::Recovered) {
-                ensure(d == (count - resid) * bs)?;
+                ensure(count.checked_sub(resid).and_then(|n| n.checked_mul(bs)) == Some(d))?;
             }
             Ok(())
         }
@@ -64,9 +105,9 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
             let d = i64::try_from(dlen).map_err(|_| Errno::Inval)?;
             ensure(d <= length)?;
             // requested - actual, with an actual record of 0..=MAX_RECORD.
-            within(length - i64::from(MAX_RECORD), length)?;
+            within(length.saturating_sub(i64::from(MAX_RECORD)), length)?;
             if flags.contains(SenseFlags::ILI) && matches!(key, SenseKey::NoSense | SenseKey::Recovered) {
-                ensure(d == length - resid.max(0))?;
+                ensure(length.checked_sub(resid.max(0)) == Some(d))?;
             }
             Ok(())
         }
@@ -77,7 +118,7 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
             ensure(key == SenseKey::NoSense || dlen == 0)?;
             ensure((dlen as u64) <= req.length)?;
             if fixed {
-                ensure(length % count == 0)?;
+                ensure(length.checked_rem(count) == Some(0))?;
             }
             within(0, count)
         }
@@ -109,10 +150,10 @@ pub fn check_data(req: &Req, rep: &Rep, data: &[u8]) -> Result<()> {
     if req.op() != Some(Op::ReadRun) || rep.sense != SenseKey::NoSense as u8 {
         return Ok(());
     }
-    let records = i64::from(req.count) - rep.resid;
+    let records = i64::from(req.count).checked_sub(rep.resid).ok_or(Errno::Inval)?;
     if req.flags().contains(ReqFlags::FIXED) {
         // check_reply: count > 0 and the length a multiple of it.
-        let bs = req.length / u64::from(req.count.unsigned_abs().max(1));
+        let bs = req.length.checked_div(u64::from(req.count.unsigned_abs())).ok_or(Errno::Inval)?;
         return ensure(u64::try_from(records).ok().and_then(|r| r.checked_mul(bs)) == Some(data.len() as u64));
     }
     let mut n = 0i64;

@@ -1,10 +1,55 @@
-//! What the OS glue provides while a master operation runs: sleeping until the
-//! channel changes, waking the daemon, and copies to and from user memory.
-//! The core never touches user memory itself; it hands buffers to these traits.
+//! The host: what the OS (a kernel's glue, or a daemon serving CUSE
+//! devices) provides to the core. Sleeping until the channel changes, waking
+//! the daemon, the caller's privilege ([`Host`]), copies to and from user
+//! memory ([`UserIn`], [`UserOut`]) and the channel's lock ([`HostLock`]).
+//! The core never touches user memory itself; it hands buffers to these
+//! traits. This module and its implementations are the one boundary between
+//! the core's logic and an OS: the kernel shim implements them over the C
+//! glue, a userland host over threads and CUSE.
 
 use alloc::vec::Vec;
 
 use crate::errno::{Errno, Result};
+
+/// The host's lock around a unit's channel: two functions and the
+/// argument they take (the kernel shim passes the glue's context, whose
+/// spinlock or kmutex the kernel's lock checkers see). Nothing sleeps,
+/// allocates or frees while it is held.
+#[derive(Clone, Copy)]
+pub struct HostLock {
+    lock: fn(usize),
+    unlock: fn(usize),
+    arg: usize,
+}
+
+fn no_lock(_: usize) {}
+
+impl HostLock {
+    /// A host lock of `lock(arg)` and `unlock(arg)`.
+    pub const fn new(lock: fn(usize), unlock: fn(usize), arg: usize) -> HostLock {
+        HostLock { lock, unlock, arg }
+    }
+
+    /// No host lock: the channel's own (a spin mutex) excludes the other
+    /// side. For userland hosts and tests, where a short spin is harmless.
+    pub const NONE: HostLock = HostLock::new(no_lock, no_lock, 0);
+
+    /// Takes the lock.
+    pub fn lock(&self) {
+        (self.lock)(self.arg)
+    }
+
+    /// Releases the lock.
+    pub fn unlock(&self) {
+        (self.unlock)(self.arg)
+    }
+}
+
+impl core::fmt::Debug for HostLock {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostLock").field("arg", &self.arg).finish_non_exhaustive()
+    }
+}
 
 /// What a master waits for. The glue sleeps until [`crate::Unit::cond`] holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

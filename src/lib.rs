@@ -12,12 +12,15 @@
 //! - [`abi`]: per-host tables (Linux, NetBSD): ioctls, `struct mtget`,
 //!   errno values, st conventions;
 //! - [`unit`]: the entry points the glue calls, in Rust;
-//! - `ffi` and `os` (kernel builds): the C interface of include/pmt_core.h,
-//!   what the core exports and what it imports from the glue.
+//! - [`host`]: what a host (a kernel's glue, a daemon serving CUSE devices)
+//!   provides: sleeping, waking, user memory, the channel's lock.
 //!
-//! The only `unsafe` code lives in `ffi` and `os` (the kernel build) and in
-//! the lock checker of the host tests ([`lockcheck`]).
+//! This crate is the logic and has no `unsafe` code. A kernel links it
+//! through its shim (`sys/dev/pmt/shim`: the C entry points of
+//! include/pmt_core.h and what the core imports from the C glue), the only
+//! Rust of pmt that may use `unsafe`.
 #![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
 extern crate alloc;
@@ -28,28 +31,22 @@ pub mod chan;
 pub mod drv;
 pub mod errno;
 pub mod host;
-pub mod iface;
-#[cfg(any(test, feature = "lock-check"))]
-pub mod lockcheck;
 pub mod proto;
-mod sys;
 pub mod unit;
 #[cfg(test)]
 mod hostile;
 #[cfg(test)]
 mod testing;
 
-#[cfg(feature = "kernel")]
-#[allow(unsafe_code)]
-mod ffi;
-#[cfg(feature = "kernel")]
-mod os;
+/// The core's own tests run under the lock checker: memory allocated or
+/// freed inside the channel lock aborts them.
+#[cfg(test)]
+#[global_allocator]
+static ALLOC: pmt_lockcheck::Checked = pmt_lockcheck::Checked;
 
-#[cfg(all(feature = "kernel", feature = "lock-check"))]
-compile_error!("the lock checker is a host allocator: it cannot be built into the kernel object");
-
-pub use abi::{Abi, EomPolicy, Policy};
+pub use abi::Abi;
+pub use drv::{EomPolicy, Policy};
 pub use drv::{MtOp, OpenFlags, TapeStatus};
 pub use errno::{Errno, Result};
-pub use host::{Host, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};
+pub use host::{Host, HostLock, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};
 pub use unit::{Config, Unit};

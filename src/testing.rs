@@ -15,9 +15,12 @@ use core::cell::RefCell;
 use crate::abi::{linux, Abi};
 use crate::drv::OpenFlags;
 use crate::errno::{Errno, Result};
-use crate::host::{Host, KernelBuf, Sleep, Wait, WaitError};
+use crate::host::{Host, HostLock, KernelBuf, Sleep, Wait, WaitError};
 use crate::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Space, Status, REP_SIZE, REQ_SIZE};
 use crate::unit::{Config, Unit};
+
+/// The channel lock of the units under test: the lock checker's marks.
+pub(crate) const LOCK: HostLock = HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0);
 
 /// What a daemon does with one request.
 pub(crate) trait Daemon {
@@ -79,7 +82,7 @@ impl<D: Daemon> Fake<D> {
 
     /// A unit of `abi` with `daemon` holding its slave.
     pub fn with_abi(daemon: D, cfg: Config, abi: Abi) -> Fake<D> {
-        let unit = Unit::new(0, cfg, abi).unwrap();
+        let unit = Unit::new(0, cfg, abi, LOCK).unwrap();
         unit.sopen().unwrap();
         Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0) }
     }
@@ -165,11 +168,11 @@ impl<D: Daemon> Fake<D> {
 
     /// True while the engine's last transfer was a write.
     pub fn writing(&self) -> bool {
-        self.unit.with_drv(&mut self.host(), |d, _| Ok(d.writing())).unwrap_or(false)
+        self.unit.writing()
     }
 
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<()> {
-        self.unit.abi().ioctl(&self.unit, &mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
+        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
     }
 
     /// Linux MTIOCTOP.

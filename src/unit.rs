@@ -1,20 +1,22 @@
-//! One pmt unit: a master (the tape device) and a slave (the daemon's end).
+//! One pmt tape unit: a master (the tape device) and a slave (the daemon's end).
 //!
 //! A unit owns the channel both sides share and the driver state of the
-//! master. The OS glue calls the `m*` entry points from master system calls,
+//! master. The host calls the `m*` entry points from master system calls,
 //! one at a time per unit (it holds the unit's master mutex), and the `s*`
 //! entry points from slave system calls. Master entry points may sleep through
-//! [`Host::wait`]; slave entry points never sleep: the glue does the blocking
+//! [`Host::wait`]; slave entry points never sleep: the host does the blocking
 //! around them, waiting for [`Unit::readable`].
-
-use alloc::vec::Vec;
+//!
+//! Each entry point says how its waits may be ended ([`Sleep`]): a master
+//! operation that sends drive commands is killable, the close paths wait
+//! for nothing but the timeout.
 
 use crate::abi::Abi;
-use crate::chan::{Chan, ChanLock, Limits, Next};
+use crate::chan::{Chan, ChanLock, Limits};
 use crate::drv::{Drv, Link, OpenFlags};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserIn, UserOut, Wait};
-use crate::proto::{self, Rep, REP_SIZE, REQ_SIZE};
+use crate::host::{Host, HostLock, Sleep, UserArg, UserIn, UserOut, Wait};
+use crate::proto::Tape;
 
 /// Limits of a unit, from the module parameters.
 #[derive(Clone, Copy, Debug)]
@@ -53,27 +55,33 @@ impl Config {
             Err(Errno::Inval)
         }
     }
+
+    /// The channel's limits.
+    pub fn limits(&self) -> Limits {
+        Limits { ring: self.ring, window: self.window }
+    }
 }
 
-/// A pmt unit.
+/// A pmt tape unit.
 #[derive(Debug)]
 pub struct Unit {
     cfg: Config,
     abi: Abi,
-    chan: ChanLock,
-    /// Only master system calls touch the driver state, and the glue runs
+    chan: ChanLock<Tape>,
+    /// Only master system calls touch the driver state, and the host runs
     /// them one at a time: the lock is taken with `try_lock` and never waits.
     drv: spin::mutex::SpinMutex<Drv>,
 }
 
 impl Unit {
-    /// Unit `index` for host `abi`, with its ring reserved. EINVAL if a
-    /// limit is out of range, ENOMEM if memory is short.
-    pub fn new(index: u32, cfg: Config, abi: Abi) -> Result<Unit> {
+    /// Unit `index` for host `abi`, with its ring reserved and its channel
+    /// behind `lock`. EINVAL if a limit is out of range, ENOMEM if memory is
+    /// short.
+    pub fn new(index: u32, cfg: Config, abi: Abi, lock: HostLock) -> Result<Unit> {
         cfg.validate()?;
-        let chan = Chan::new(Limits { ring: cfg.ring, window: cfg.window })?;
+        let chan = Chan::new(cfg.limits())?;
         let drv = Drv::new(index, abi.policy(), cfg.timeout);
-        Ok(Unit { cfg, abi, chan: ChanLock::new(chan), drv: spin::mutex::SpinMutex::new(drv) })
+        Ok(Unit { cfg, abi, chan: ChanLock::new(chan, lock), drv: spin::mutex::SpinMutex::new(drv) })
     }
 
     /// The unit's host ABI.
@@ -95,38 +103,53 @@ impl Unit {
         })
     }
 
-    /// Runs a driver operation for a master system call.
-    pub fn with_drv<R>(&self, host: &mut dyn Host, f: impl FnOnce(&mut Drv, &mut Link<'_>) -> Result<R>) -> Result<R> {
+    /// Runs a driver operation for a master system call whose waits sleep
+    /// as `sleep` says.
+    fn with_drv<R>(&self, host: &mut dyn Host, sleep: Sleep, f: impl FnOnce(&mut Drv, &mut Link<'_>) -> Result<R>) -> Result<R> {
         let mut drv = self.drv.try_lock().ok_or(Errno::Busy)?;
-        let mut link = Link { chan: &self.chan, host };
+        let mut link = Link { chan: &self.chan, host, sleep };
         f(&mut drv, &mut link)
     }
 
     /// Master open.
     pub fn mopen(&self, host: &mut dyn Host, flags: OpenFlags) -> Result<()> {
-        self.with_drv(host, |d, l| d.open(l, flags))
+        self.with_drv(host, Sleep::Killable, |d, l| d.open(l, flags))
     }
 
     /// The last close() of a master file: filemarks, rewind.
     pub fn mflush(&self, host: &mut dyn Host) -> Result<()> {
-        self.with_drv(host, |d, l| d.flush(l))
+        self.with_drv(host, Sleep::Uninterruptible, |d, l| d.flush(l))
     }
 
     /// Master release: the daemon gets the close; the unit is free again.
     pub fn mrelease(&self, host: &mut dyn Host) -> Result<()> {
-        self.with_drv(host, |d, l| d.release(l))
+        self.with_drv(host, Sleep::Uninterruptible, |d, l| d.release(l))
     }
 
     /// Master read(): one record (or fixed blocks) into `out`.
     pub fn mread(&self, host: &mut dyn Host, out: &mut dyn UserOut, count: usize) -> Result<usize> {
         let window = self.cfg.window;
-        self.with_drv(host, |d, l| d.read(l, out, count, window))
+        self.with_drv(host, Sleep::Killable, |d, l| d.read(l, out, count, window))
     }
 
     /// Master write(): one record (or fixed blocks) from `src`.
     pub fn mwrite(&self, host: &mut dyn Host, src: &mut dyn UserIn, count: usize) -> Result<usize> {
         let window = self.cfg.window;
-        self.with_drv(host, |d, l| d.write(l, src, count, window))
+        self.with_drv(host, Sleep::Killable, |d, l| d.write(l, src, count, window))
+    }
+
+    /// Master ioctl: the host's ABI decodes the command and its argument,
+    /// the engine runs it, the ABI lays the answer out in the argument.
+    /// `compat32`: a 32-bit caller on a 64-bit kernel (Linux).
+    pub fn mioctl(&self, host: &mut dyn Host, cmd: u64, arg: &mut dyn UserArg, compat32: bool) -> Result<()> {
+        let ioctl = self.abi.decode_ioctl(cmd, arg, compat32)?;
+        let answer = self.with_drv(host, Sleep::Killable, |d, l| d.ioctl(l, ioctl.what))?;
+        self.abi.encode_ioctl(&ioctl, answer, arg)
+    }
+
+    /// Bytes of an ioctl's argument that the command's encoding names.
+    pub fn ioctl_size(&self, cmd: u64) -> usize {
+        self.abi.ioctl_size(cmd)
     }
 
     /// A daemon opens the slave.
@@ -148,71 +171,19 @@ impl Unit {
     /// at an aligned offset. EAGAIN when none is queued, EMSGSIZE when the
     /// first does not fit.
     pub fn sread(&self, out: &mut dyn UserOut, len: usize) -> Result<usize> {
-        let mut off = 0usize;
-        loop {
-            let next = self.chan.with(|c| c.next_request(len - off));
-            let (req, mut data) = match next {
-                Next::Empty if off == 0 => return Err(Errno::Again),
-                Next::TooSmall(_) if off == 0 => return Err(Errno::MsgSize),
-                Next::Empty | Next::TooSmall(_) => return Ok(off),
-                Next::Frame(req, data) => (req, data),
-            };
-            let flen = REQ_SIZE + data.len();
-            let pad = proto::align_frame(flen) - flen;
-            let copied = out
-                .write(off, &req.to_bytes())
-                .and_then(|()| if data.is_empty() { Ok(()) } else { out.write(off + REQ_SIZE, &data) })
-                .and_then(|()| if pad == 0 { Ok(()) } else { out.write(off + flen, [0u8; proto::FRAME_ALIGN].get(..pad).unwrap_or(&[])) });
-            if let Err(e) = copied {
-                // The daemon did not get it: put it back for the next read.
-                self.chan.with(|c| c.unsend(req.hdr.id, &mut data));
-                return if off == 0 { Err(e) } else { Ok(off) };
-            }
-            // Kept for the next write, or freed here, outside the lock.
-            drop(self.chan.with(|c| c.recycle(data)));
-            off += flen + pad;
-        }
+        self.chan.slave_read(out, len)
     }
 
     /// Slave write(): one or more replies, each at an aligned offset. A
     /// malformed reply is refused with EINVAL and changes nothing; replies
     /// before it in the same write stay accepted (a short write).
     pub fn swrite(&self, src: &mut dyn UserIn, len: usize) -> Result<usize> {
-        let mut off = 0usize;
-        while off < len {
-            match self.one_reply(src, off, len) {
-                Ok(flen) => off = off.saturating_add(proto::align_frame(flen)).min(len),
-                Err(e) if off == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(off)
+        self.chan.slave_write(src, len)
     }
 
-    fn one_reply(&self, src: &mut dyn UserIn, off: usize, len: usize) -> Result<usize> {
-        if len - off < REP_SIZE {
-            return Err(Errno::Inval);
-        }
-        let mut hb = [0u8; REP_SIZE];
-        src.read(off, &mut hb)?;
-        let rep = Rep::from_bytes(&hb);
-        let flen = rep.hdr.len as usize;
-        if flen < REP_SIZE || flen > len - off {
-            return Err(Errno::Inval);
-        }
-        let dlen = flen - REP_SIZE;
-        // Checked before allocating, so a bad length never costs memory.
-        let req = self.chan.with(|c| c.check_reply(&rep, dlen))?;
-        let mut data = if dlen > 0 { self.chan.with(|c| c.take_buffer(dlen)).unwrap_or_default() } else { Vec::new() };
-        if dlen > 0 {
-            src.read_vec(off + REP_SIZE, dlen, &mut data).map_err(|e| if e == Errno::Overflow { Errno::NoMem } else { e })?;
-        }
-        // A read-ahead run's records are checked once they are here, outside
-        // the lock.
-        crate::boundary::check_data(&req, &rep, &data)?;
-        let r = self.chan.with(|c| c.reply(rep, &mut data));
-        // On failure the data is still ours; it is freed here, unlocked.
-        drop(data);
-        r.map(|()| flen)
+    /// True while the engine's last transfer was a write (for tests).
+    #[cfg(test)]
+    pub(crate) fn writing(&self) -> bool {
+        self.drv.try_lock().is_some_and(|d| d.writing())
     }
 }

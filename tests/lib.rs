@@ -12,13 +12,16 @@ pub mod model;
 /// checker: memory allocated or freed inside the channel lock (where the
 /// kernel has preemption off) aborts the run.
 #[global_allocator]
-static ALLOC: pmt::lockcheck::Checked = pmt::lockcheck::Checked;
+static ALLOC: pmt_lockcheck::Checked = pmt_lockcheck::Checked;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use pmt::abi::linux;
-use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, HostLock, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
+
+/// The channel lock of the units under test: the lock checker's marks.
+pub const LOCK: HostLock = HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0);
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::tap::TapOptions;
@@ -108,7 +111,7 @@ impl Sim {
     /// temporary directory, with `dcfg`.
     pub fn with_changer(make: impl FnOnce(&Path) -> DynChanger, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
-        let unit = Unit::new(0, ucfg, abi).expect("unit");
+        let unit = Unit::new(0, ucfg, abi, LOCK).expect("unit");
         unit.sopen().expect("slave open");
         let drive = Drive::new(make(dir.path()), dcfg).expect("drive");
         Sim {
@@ -203,7 +206,7 @@ impl Sim {
     /// An ioctl in the unit's ABI with its argument in `arg`, read and
     /// written in place.
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
-        self.unit.abi().ioctl(&self.unit, &mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
+        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
     }
 
     /// MTIOCTOP.

@@ -14,7 +14,7 @@ use pmt::abi::linux;
 use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
 
 #[global_allocator]
-static ALLOC: pmt::lockcheck::Checked = pmt::lockcheck::Checked;
+static ALLOC: pmt_lockcheck::Checked = pmt_lockcheck::Checked;
 
 struct Daemon<'a> {
     unit: &'a Unit,
@@ -79,7 +79,7 @@ fn mt(unit: &Unit, d: &Daemon<'_>, op: i16, count: i32) -> Result<(), Errno> {
     let mut arg = [0u8; 8];
     arg[0..2].copy_from_slice(&op.to_ne_bytes());
     arg[4..8].copy_from_slice(&count.to_ne_bytes());
-    unit.abi().ioctl(unit, &mut H(d), u64::from(linux::MTIOCTOP), &mut KernelBuf(&mut arg), false)
+    unit.mioctl(&mut H(d), u64::from(linux::MTIOCTOP), &mut KernelBuf(&mut arg), false)
 }
 
 fn read(unit: &Unit, d: &Daemon<'_>, n: usize) {
@@ -91,7 +91,7 @@ fn read(unit: &Unit, d: &Daemon<'_>, n: usize) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let unit = Unit::new(0, Config { ring: 8, window: 64 * 1024, timeout: 1 }, Abi::Linux).unwrap();
+    let unit = Unit::new(0, Config { ring: 8, window: 64 * 1024, timeout: 1 }, Abi::Linux, pmt::HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0)).unwrap();
     unit.sopen().unwrap();
     let d = Daemon { unit: &unit, input: RefCell::new(data), last: Cell::new(None) };
     let rw = OpenFlags { read: true, write: true, nonblock: false, norewind: false };
@@ -115,9 +115,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = mt(&unit, &d, op, n);
         }
         let mut st = [0u8; linux::MTGET_SIZE];
-        let _ = unit.abi().ioctl(&unit, &mut H(&d), u64::from(linux::MTIOCGET), &mut KernelBuf(&mut st), false);
+        let _ = unit.mioctl(&mut H(&d), u64::from(linux::MTIOCGET), &mut KernelBuf(&mut st), false);
         let mut pos = [0u8; 8];
-        let _ = unit.abi().ioctl(&unit, &mut H(&d), u64::from(linux::MTIOCPOS), &mut KernelBuf(&mut pos), false);
+        let _ = unit.mioctl(&mut H(&d), u64::from(linux::MTIOCPOS), &mut KernelBuf(&mut pos), false);
         let _ = unit.mflush(&mut H(&d));
         let _ = unit.mrelease(&mut H(&d));
     }

@@ -1,9 +1,8 @@
 //! The Linux mtio ABI (include/uapi/linux/mtio.h) and st's ioctl dispatch.
 
-use crate::drv::{MtOp, TapeStatus};
+use crate::drv::{Answer, Ioctl, MtOp, TapeStatus};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserArg};
-use crate::unit::Unit;
+use crate::host::{UserIn, UserOut};
 
 /// `_IOW('m', 1, struct mtop)`.
 pub const MTIOCTOP: u32 = 0x4008_6d01;
@@ -236,13 +235,13 @@ pub fn mtget32(s: &TapeStatus) -> [u8; MTGET32_SIZE] {
     b
 }
 
-/// st_ioctl (and st_compat_ioctl when `compat`): the master's ioctl, with
-/// its argument read and written in place.
-pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, arg: &mut dyn UserArg, compat: bool) -> Result<()> {
-    let (cmd, wide) = match (compat, cmd) {
-        (true, MTIOCGET32) => (MTIOCGET, false),
-        (true, MTIOCPOS32) => (MTIOCPOS, false),
-        _ => (cmd, true),
+/// Decodes st_ioctl's commands (st_compat_ioctl's when `compat`), the
+/// argument of MTIOCTOP read from `arg`.
+pub fn decode_ioctl(cmd: u32, arg: &mut dyn UserIn, compat: bool) -> Result<Ioctl> {
+    let cmd = match (compat, cmd) {
+        (true, MTIOCGET32) => MTIOCGET,
+        (true, MTIOCPOS32) => MTIOCPOS,
+        _ => cmd,
     };
     let ty = (cmd >> 8) & 0xff;
     let nr = cmd & 0xff;
@@ -250,43 +249,34 @@ pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, arg: &mut dyn UserArg, 
     if ty != u32::from(b'm') {
         return Err(Errno::NoTty);
     }
-    if nr == 1 {
-        if size != 8 {
-            return Err(Errno::Inval);
+    match nr {
+        1 => {
+            if size != 8 {
+                return Err(Errno::Inval);
+            }
+            let op = i16::from_ne_bytes(super::read_arg::<2>(arg, 0)?);
+            let count = i32::from_ne_bytes(super::read_arg::<4>(arg, 4)?);
+            let op = decode_op(op).ok_or(Errno::NoSys)?;
+            Ok(Ioctl::Op(op, count))
         }
-        let op = i16::from_ne_bytes(super::read_arg::<2>(arg, 0)?);
-        let count = i32::from_ne_bytes(super::read_arg::<4>(arg, 4)?);
-        let op = decode_op(op).ok_or(Errno::NoSys)?;
-        return unit.with_drv(host, |d, l| d.mtop(l, op, count));
+        2 if size == MTGET_SIZE => Ok(Ioctl::Status),
+        3 if size == 8 => Ok(Ioctl::Tell),
+        // st flushes before it looks at any other command of its own.
+        2 | 3 => Ok(Ioctl::Refuse(Errno::Inval)),
+        _ => Ok(Ioctl::Refuse(Errno::NoTty)),
     }
-    unit.with_drv(host, |d, l| {
-        d.ioctl_flush(l, nr == 2)?;
-        match nr {
-            2 => {
-                if size != MTGET_SIZE {
-                    return Err(Errno::Inval);
-                }
-                let s = d.status(l);
-                if wide {
-                    arg.write(0, &mtget(&s))
-                } else {
-                    arg.write(0, &mtget32(&s))
-                }
-            }
-            3 => {
-                if size != 8 {
-                    return Err(Errno::Inval);
-                }
-                let blk = d.tell(l)?;
-                if wide {
-                    arg.write(0, &i64::from(blk).to_ne_bytes())
-                } else {
-                    arg.write(0, &blk.to_ne_bytes())
-                }
-            }
-            _ => Err(Errno::NoTty),
-        }
-    })
+}
+
+/// Lays an answer out as st does: `struct mtget` and `struct mtpos`, in
+/// their 32-bit layouts for a 32-bit caller.
+pub fn encode_answer(answer: Answer, compat: bool, arg: &mut dyn UserOut) -> Result<()> {
+    match answer {
+        Answer::Done => Ok(()),
+        Answer::Status(s) if compat => arg.write(0, &mtget32(&s)),
+        Answer::Status(s) => arg.write(0, &mtget(&s)),
+        Answer::Block(blk) if compat => arg.write(0, &blk.to_ne_bytes()),
+        Answer::Block(blk) => arg.write(0, &i64::from(blk).to_ne_bytes()),
+    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 //! Host ABIs: how each host OS numbers the tape ioctls and operations, lays
 //! out `struct mtget`, numbers its errors, and which st conventions its
-//! driver follows ([`Policy`]). The engine ([`crate::drv`]) is shared; a
-//! unit is created for one [`Abi`] and keeps it.
+//! driver follows (a [`Policy`] of the engine). The engine ([`crate::drv`])
+//! is shared; a unit is created for one [`Abi`] and keeps it. The tables
+//! only decode and encode: an ioctl is decoded into the engine's [`Ioctl`],
+//! run by the unit, and its [`Answer`] laid out in the host's structures.
 
 pub mod linux;
-pub mod mtst;
 pub mod netbsd;
 
+pub use crate::drv::{Answer, Ioctl, Policy};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserArg, UserIn};
-use crate::unit::Unit;
+use crate::host::{UserIn, UserOut};
 
 /// A host ABI, chosen when a unit is created (`PMT_ABI_*` in pmt_core.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,15 +47,25 @@ impl Abi {
         }
     }
 
-    /// A master ioctl whose argument `arg` holds the bytes the command's
-    /// encoding names (in user memory, or already copied in by the kernel).
-    /// `compat32`: a 32-bit caller on a 64-bit kernel (Linux only).
-    pub fn ioctl(self, unit: &Unit, host: &mut dyn Host, cmd: u64, arg: &mut dyn UserArg, compat32: bool) -> Result<()> {
+    /// Decodes a master ioctl whose argument `arg` holds the bytes the
+    /// command's encoding names (in user memory, or already copied in by
+    /// the kernel). `compat32`: a 32-bit caller on a 64-bit kernel (Linux
+    /// only). ENOTTY for a command this host's st does not have.
+    pub fn decode_ioctl(self, cmd: u64, arg: &mut dyn UserIn, compat32: bool) -> Result<TapeIoctl> {
         // Ioctl numbers are 32-bit on both hosts; anything wider is unknown.
         let cmd = u32::try_from(cmd).map_err(|_| Errno::NoTty)?;
+        let what = match self {
+            Abi::Linux => linux::decode_ioctl(cmd, arg, compat32)?,
+            Abi::NetBsd => netbsd::decode_ioctl(cmd, arg)?,
+        };
+        Ok(TapeIoctl { what, compat32 })
+    }
+
+    /// Lays the engine's answer to `ioctl` out in its argument.
+    pub fn encode_ioctl(self, ioctl: &TapeIoctl, answer: Answer, arg: &mut dyn UserOut) -> Result<()> {
         match self {
-            Abi::Linux => linux::ioctl(unit, host, cmd, arg, compat32),
-            Abi::NetBsd => netbsd::ioctl(unit, host, cmd, arg),
+            Abi::Linux => linux::encode_answer(answer, ioctl.compat32, arg),
+            Abi::NetBsd => netbsd::encode_answer(answer, arg),
         }
     }
 
@@ -67,51 +78,13 @@ impl Abi {
     }
 }
 
-/// Host conventions that differ between st implementations.
+/// A tape ioctl decoded from a host's numbering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Policy {
-    /// How early warning reaches the writer.
-    pub eom: EomPolicy,
-    /// Write two filemarks at close (backspacing over the second).
-    pub two_fm: bool,
-    /// errno for a record larger than the read buffer.
-    pub short_read: Errno,
-    /// Whether such a record counts as a block read (Linux's st: the drive
-    /// passed it; NetBSD's st does not count it).
-    pub short_read_counts: bool,
-    /// Whether MTEOM loses the file and block numbers (NetBSD's st: "this
-    /// loses us relative position"; Linux's st counts the files crossed).
-    pub eom_loses_position: bool,
-}
-
-/// How a host reports early warning to a writer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EomPolicy {
-    /// Linux: the write that meets it succeeds, the next fails with ENOSPC,
-    /// then success and ENOSPC alternate until the end of medium.
-    Enospc,
-    /// NetBSD: with MTEWARN the write that meets it succeeds and the next
-    /// transfer fails with EIO; without it writes go on to the end of medium.
-    Eio,
-}
-
-impl Policy {
-    /// Linux st.
-    pub const LINUX: Policy = Policy {
-        eom: EomPolicy::Enospc,
-        two_fm: false,
-        short_read: Errno::NoMem,
-        short_read_counts: true,
-        eom_loses_position: false,
-    };
-    /// NetBSD st.
-    pub const NETBSD: Policy = Policy {
-        eom: EomPolicy::Eio,
-        two_fm: true,
-        short_read: Errno::Io,
-        short_read_counts: false,
-        eom_loses_position: true,
-    };
+pub struct TapeIoctl {
+    /// What the engine runs.
+    pub what: Ioctl,
+    /// From a 32-bit caller (Linux): the answer takes the 32-bit layout.
+    pub compat32: bool,
 }
 
 /// Reads a native-endian integer of `N` bytes at `at` from an ioctl argument.

@@ -2,10 +2,9 @@
 //! `struct mtget`, and the ioctl dispatch of NetBSD's st.c (stioctl) for a
 //! unit created with [`crate::Abi::NetBsd`].
 
-use crate::drv::{MtOp, TapeStatus};
+use crate::drv::{Answer, Ioctl, MtOp, TapeStatus};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, UserArg};
-use crate::unit::Unit;
+use crate::host::{UserIn, UserOut};
 
 /// `_IOW('m', 1, struct mtop)` (IOC_IN is 0x80000000 on NetBSD).
 pub const MTIOCTOP: u32 = 0x8008_6d01;
@@ -122,33 +121,35 @@ pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
     b
 }
 
-/// The master's ioctl, NetBSD numbering (st.c's stioctl), with its argument
-/// (already copied in by the kernel) read and written in place.
-pub fn ioctl(unit: &Unit, host: &mut dyn Host, cmd: u32, arg: &mut dyn UserArg) -> Result<()> {
+/// Decodes the master's ioctls in NetBSD's numbering (st.c's stioctl),
+/// the argument (already copied in by the kernel) read from `arg`.
+pub fn decode_ioctl(cmd: u32, arg: &mut dyn UserIn) -> Result<Ioctl> {
     match cmd {
         MTIOCTOP => {
             let op = i16::from_ne_bytes(super::read_arg::<2>(arg, 0)?);
             let count = i32::from_ne_bytes(super::read_arg::<4>(arg, 4)?);
             let op = decode_op(op).ok_or(Errno::Inval)?;
-            unit.with_drv(host, |d, l| d.mtop(l, op, count))
+            Ok(Ioctl::Op(op, count))
         }
-        MTIOCGET => unit.with_drv(host, |d, l| {
-            d.ioctl_flush(l, true)?;
-            let s = d.status(l);
-            arg.write(0, &mtget(&s))
-        }),
-        MTIOCRDSPOS | MTIOCRDHPOS => unit.with_drv(host, |d, l| {
-            d.ioctl_flush(l, false)?;
-            let blk = d.tell(l)?;
-            arg.write(0, &blk.to_ne_bytes())
-        }),
+        MTIOCGET => Ok(Ioctl::Status),
+        MTIOCRDSPOS | MTIOCRDHPOS => Ok(Ioctl::Tell),
         MTIOCSLOCATE | MTIOCHLOCATE => {
             let blk = u32::from_ne_bytes(super::read_arg::<4>(arg, 0)?);
-            unit.with_drv(host, |d, l| d.mtop(l, MtOp::Seek, blk as i32))
+            // The engine's SEEK takes st's int, as MTIOCTOP's count.
+            Ok(Ioctl::Op(MtOp::Seek, blk as i32))
         }
         // st(4) accepts these and keeps its EOT reporting as set by MTEWARN.
-        MTIOCIEOT | MTIOCEEOT => Ok(()),
+        MTIOCIEOT | MTIOCEEOT => Ok(Ioctl::Nothing),
         _ => Err(Errno::NoTty),
+    }
+}
+
+/// Lays an answer out as NetBSD's st does.
+pub fn encode_answer(answer: Answer, arg: &mut dyn UserOut) -> Result<()> {
+    match answer {
+        Answer::Done => Ok(()),
+        Answer::Status(s) => arg.write(0, &mtget(&s)),
+        Answer::Block(blk) => arg.write(0, &blk.to_ne_bytes()),
     }
 }
 

@@ -20,7 +20,8 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use super::{Drv, Eof, Link, MtOp, Rw};
-use crate::chan::{Kind, Outcome};
+use super::Outcome;
+use crate::chan::Kind;
 use crate::errno::{Errno, Result};
 use crate::host::UserOut;
 use crate::proto::{self, Op, Req, ReqFlags, SenseKey};
@@ -70,7 +71,7 @@ impl Ahead {
 impl Drv {
     /// A run completed (reaped from the ring).
     pub(super) fn ahead_done(&mut self, req: &Req, outcome: Outcome, data: Vec<u8>) {
-        let a = &mut self.ahead;
+        let a = &mut self.open.ahead;
         a.inflight = a.inflight.saturating_sub(1);
         a.inflight_bytes = a.inflight_bytes.saturating_sub(req.length as usize);
         let rep = match outcome {
@@ -81,7 +82,7 @@ impl Drv {
                 return;
             }
         };
-        self.room = rep.status.room;
+        self.drive.room = rep.status.room;
         if rep.sense != SenseKey::NoSense as u8 {
             // The drive did not move: the plain read meets what it met.
             a.stopped = true;
@@ -103,27 +104,27 @@ impl Drv {
             // delivered, so the position is lost (EIO until a rewind), as
             // after a command that failed half way.
             a.stopped = true;
-            self.pos_unknown = true;
+            self.drive.pos_unknown = true;
         }
     }
 
     /// Issues runs while fewer than [`RUNS`] are in flight and they fit the
     /// window with what is held. Never waits.
     pub(super) fn ahead_refill(&mut self, l: &mut Link<'_>, window: usize) {
-        let a = &self.ahead;
-        if !self.opts.read_ahead || a.stopped || a.unsupported || self.ps.eof != Eof::No || self.ps.rw != Rw::Reading {
+        let a = &self.open.ahead;
+        if !self.cfg.opts.read_ahead || a.stopped || a.unsupported || self.drive.ps.eof != Eof::No || self.drive.ps.rw != Rw::Reading {
             return;
         }
-        if self.ahead.runs.capacity() < RUNS && self.ahead.runs.try_reserve(RUNS).is_err() {
+        if self.open.ahead.runs.capacity() < RUNS && self.open.ahead.runs.try_reserve(RUNS).is_err() {
             return;
         }
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         // A quarter of the window (runs of more than 16 MiB gain nothing),
         // and at least the largest record so far.
-        let budget = (window / RUNS).min(proto::MAX_RECORD as usize).max(proto::run::frame_len(self.ahead.largest)).max(bs);
+        let budget = (window / RUNS).min(proto::MAX_RECORD as usize).max(proto::run::frame_len(self.open.ahead.largest)).max(bs);
         let mut sent = false;
-        while self.ahead.inflight < RUNS {
-            let held = self.ahead.inflight_bytes + self.ahead.buffered() + self.rbytes;
+        while self.open.ahead.inflight < RUNS {
+            let held = self.open.ahead.inflight_bytes + self.open.ahead.buffered() + self.open.rbytes;
             // Within the window; one run at least, even if a record is larger.
             if held + budget > window && held > 0 {
                 break;
@@ -143,8 +144,8 @@ impl Drv {
             if !matches!(r, Some(Ok(_))) {
                 break;
             }
-            self.ahead.inflight += 1;
-            self.ahead.inflight_bytes += len;
+            self.open.ahead.inflight += 1;
+            self.open.ahead.inflight_bytes += len;
             sent = true;
         }
         if sent {
@@ -156,14 +157,14 @@ impl Drv {
     /// None when nothing is read ahead.
     pub(super) fn ahead_next(&mut self, l: &mut Link<'_>) -> Result<Option<Run>> {
         loop {
-            if let Some(r) = self.ahead.runs.pop_front() {
+            if let Some(r) = self.open.ahead.runs.pop_front() {
                 return Ok(Some(r));
             }
-            if self.ahead.inflight == 0 {
+            if self.open.ahead.inflight == 0 {
                 return Ok(None);
             }
             self.reap(l, None);
-            if !self.ahead.runs.is_empty() || self.ahead.inflight == 0 {
+            if !self.open.ahead.runs.is_empty() || self.open.ahead.inflight == 0 {
                 continue;
             }
             self.wait_front(l)?;
@@ -179,7 +180,7 @@ impl Drv {
         let at = run.data.get(run.off..).unwrap_or_default();
         // Checked whole when the run arrived (the reply boundary).
         let Some((len, frame)) = proto::run::first(at).map(|(d, f)| (d.len(), f)) else {
-            self.pos_unknown = true;
+            self.drive.pos_unknown = true;
             return Err(Errno::Io);
         };
         // Past the record; a run used up goes back to the channel's pool.
@@ -190,26 +191,26 @@ impl Drv {
                 d.advance_block(1);
             }
             if run.left > 0 {
-                d.ahead.runs.push_front(run);
+                d.open.ahead.runs.push_front(run);
             } else {
                 d.recycle(l, run.data);
             }
         };
         if len > count {
             // As st: the record is consumed and the buffer was too small.
-            let counted = self.policy.short_read_counts;
+            let counted = self.cfg.policy.short_read_counts;
             consume(self, l, run, counted);
-            return Err(self.policy.short_read);
+            return Err(self.cfg.policy.short_read);
         }
         let data = at.get(4..4 + len).ok_or(Errno::Io)?;
         if let Err(e) = out.write(0, data) {
             // Not delivered: it stays for the next read.
-            self.ahead.runs.push_front(run);
+            self.open.ahead.runs.push_front(run);
             return Err(e);
         }
         consume(self, l, run, true);
-        if self.ps.eof == Eof::Fm {
-            self.ps.eof = Eof::No;
+        if self.drive.ps.eof == Eof::Fm {
+            self.drive.ps.eof = Eof::No;
         }
         Ok(Some(len))
     }
@@ -220,10 +221,10 @@ impl Drv {
         let Some(run) = self.ahead_next(l)? else {
             return Ok(false);
         };
-        let old = core::mem::replace(&mut self.rbuf, run.data);
+        let old = core::mem::replace(&mut self.open.rbuf, run.data);
         self.recycle(l, old);
-        self.rptr = 0;
-        self.rbytes = self.rbuf.len();
+        self.open.rptr = 0;
+        self.open.rbytes = self.open.rbuf.len();
         self.advance_block(run.left as i64);
         Ok(true)
     }
@@ -233,17 +234,17 @@ impl Drv {
     /// the user did not have: the caller spaces back over them, unless the
     /// next motion is absolute.
     pub(super) fn ahead_settle(&mut self, l: &mut Link<'_>) -> Result<u64> {
-        while self.ahead.inflight > 0 {
+        while self.open.ahead.inflight > 0 {
             self.reap(l, None);
-            if self.ahead.inflight == 0 {
+            if self.open.ahead.inflight == 0 {
                 break;
             }
             self.wait_front(l)?;
         }
-        let unread = self.ahead.unread();
+        let unread = self.open.ahead.unread();
         // The buffers are freed here (no lock is held).
-        self.ahead.runs.clear();
-        self.ahead.stopped = false;
+        self.open.ahead.runs.clear();
+        self.open.ahead.stopped = false;
         Ok(unread)
     }
 
@@ -257,18 +258,18 @@ impl Drv {
     /// user did not have: the block number, which counts only what the user
     /// had, does not change. Never over a filemark: runs do not cross them.
     pub(super) fn space_back_unseen(&mut self, l: &mut Link<'_>, mut n: u64) -> Result<()> {
-        let block = self.ps.drv_block;
+        let block = self.drive.ps.drv_block;
         while n > 0 {
             let k = n.min(super::MAX_MOTION as u64);
             self.int_ioctl(l, MtOp::Bsr, k as i64)?;
             n -= k;
         }
-        self.ps.drv_block = block;
+        self.drive.ps.drv_block = block;
         Ok(())
     }
 
     /// Forgets the read-ahead state (a new session).
     pub(super) fn ahead_reset(&mut self) {
-        self.ahead = Ahead::default();
+        self.open.ahead = Ahead::default();
     }
 }

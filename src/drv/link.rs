@@ -5,14 +5,15 @@
 use alloc::vec::Vec;
 
 use super::{cost, Done, Drv, Eof, Link, Sense};
-use crate::chan::{Kind, Outcome};
+use super::Outcome;
+use crate::chan::Kind;
 use crate::errno::{Errno, Result};
 use crate::host::{Sleep, Wait, WaitError};
 use crate::proto::{self, Req, ReqFlags, SenseFlags, SenseKey};
 
 impl Drv {
     pub(super) fn session_alive(&self, l: &Link<'_>) -> bool {
-        match self.session {
+        match self.drive.session {
             Some(g) => l.chan.with(|c| c.slave_present() && c.generation() == g),
             None => false,
         }
@@ -47,17 +48,17 @@ impl Drv {
 
     /// st's write_behind_check for one completed write-behind request.
     pub(super) fn behind_done(&mut self, req: &Req, outcome: Outcome) {
-        self.behind_cost = self.behind_cost.saturating_sub(cost(req));
+        self.open.behind_cost = self.open.behind_cost.saturating_sub(cost(req));
         let blocks = if req.flags().contains(ReqFlags::FIXED) { req.count.max(0) } else { 1 };
         let rep = match outcome {
             Outcome::Reply(rep) => rep,
             Outcome::Lost => {
-                self.ps.drv_block = -1;
-                self.behind_err = Some(Errno::Io);
+                self.drive.ps.drv_block = -1;
+                self.open.behind_err = Some(Errno::Io);
                 return;
             }
         };
-        self.room = rep.status.room;
+        self.drive.room = rep.status.room;
         self.advance_block(i64::from(blocks));
         let s = Sense::of(&rep);
         if s.good || (s.key == SenseKey::Recovered && s.flags.is_empty()) {
@@ -71,11 +72,11 @@ impl Drv {
             err = Errno::NoSpc;
         }
         if err == Errno::Io {
-            self.ps.drv_block = -1;
+            self.drive.ps.drv_block = -1;
         }
         // The first error is the one reported; EIO outranks early warning.
-        if self.behind_err != Some(Errno::Io) {
-            self.behind_err = Some(err);
+        if self.open.behind_err != Some(Errno::Io) {
+            self.open.behind_err = Some(err);
         }
     }
 
@@ -94,11 +95,11 @@ impl Drv {
     /// EINTR; the command timeout leaves the position unknown (EIO), as a
     /// drive that stopped answering does.
     pub(super) fn wait_front(&mut self, l: &mut Link<'_>) -> Result<()> {
-        match l.host.wait(Wait::Front, self.sleep, self.timeout) {
+        match l.host.wait(Wait::Front, l.sleep, self.cfg.timeout) {
             Ok(()) => Ok(()),
             Err(WaitError::Interrupted | WaitError::Restart) => Err(Errno::Intr),
             Err(WaitError::TimedOut) => {
-                self.pos_unknown = true;
+                self.drive.pos_unknown = true;
                 Err(Errno::Io)
             }
         }
@@ -111,7 +112,7 @@ impl Drv {
         } else {
             self.reap(l, None);
         }
-        match self.behind_err.take() {
+        match self.open.behind_err.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -128,7 +129,7 @@ impl Drv {
                 Ok(id) => break id,
                 Err(Errno::Again) => {
                     self.reap(l, None);
-                    match l.host.wait(Wait::Space(0), self.sleep, timeout) {
+                    match l.host.wait(Wait::Space(0), l.sleep, timeout) {
                         Ok(()) => continue,
                         Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
                         Err(WaitError::TimedOut) => return Err(Errno::Io),
@@ -146,7 +147,7 @@ impl Drv {
             if let Some((outcome, data)) = self.reap(l, Some(id)) {
                 return match outcome {
                     Outcome::Reply(rep) => {
-                        self.room = rep.status.room;
+                        self.drive.room = rep.status.room;
                         let sense = Sense::of(&rep);
                         Ok(Done { rep, sense, data })
                     }
@@ -156,13 +157,13 @@ impl Drv {
                     }
                 };
             }
-            match l.host.wait(Wait::Front, self.sleep, timeout) {
+            match l.host.wait(Wait::Front, l.sleep, timeout) {
                 Ok(()) => {}
                 Err(e) => {
                     // The command is in flight: its effect on the position is
                     // unknown from now on.
                     l.chan.with(|c| c.orphan(id));
-                    self.pos_unknown = true;
+                    self.drive.pos_unknown = true;
                     return Err(match e {
                         WaitError::Interrupted | WaitError::Restart => Errno::Intr,
                         WaitError::TimedOut => Errno::Io,
@@ -174,8 +175,8 @@ impl Drv {
 
     /// The daemon went away: the position of the medium is unknown.
     pub(super) fn lose_session(&mut self) {
-        if self.session.is_some() {
-            self.pos_unknown = true;
+        if self.drive.session.is_some() {
+            self.drive.pos_unknown = true;
         }
     }
 
@@ -185,13 +186,13 @@ impl Drv {
             return Ok(());
         }
         if s.key == SenseKey::UnitAttention && s.asc == 0x29 {
-            self.pos_unknown = true;
+            self.drive.pos_unknown = true;
         }
         if s.asc == 0 && s.ascq == 0x17 {
-            self.cleaning_req = true;
+            self.drive.cleaning_req = true;
         }
         if s.key == SenseKey::Recovered {
-            self.recover_reg = self.recover_reg.saturating_add(1);
+            self.open.recover_reg = self.open.recover_reg.saturating_add(1);
             if s.flags.is_empty() {
                 return Ok(());
             }
@@ -202,10 +203,10 @@ impl Drv {
     /// Whether a write costing `c` may go behind: asynchronous writes on, not
     /// past early warning, no early warning within reach, and it fits the window.
     pub(super) fn can_write_behind(&self, c: u64, len: usize, window: usize) -> bool {
-        self.opts.async_writes
-            && self.ps.eof < Eof::EomOk
+        self.cfg.opts.async_writes
+            && self.drive.ps.eof < Eof::EomOk
             && len <= window
-            && (self.room == proto::ROOM_UNLIMITED || self.behind_cost.saturating_add(c) <= self.room)
+            && (self.drive.room == proto::ROOM_UNLIMITED || self.open.behind_cost.saturating_add(c) <= self.drive.room)
     }
 
     pub(super) fn submit_behind(&mut self, l: &mut Link<'_>, req: Req, mut data: Vec<u8>, c: u64) -> Result<()> {
@@ -221,7 +222,7 @@ impl Drv {
                 Some(Err(e)) => return Err(e),
                 None => {
                     self.reap(l, None);
-                    match l.host.wait(Wait::Space(len), Sleep::Interruptible, self.timeout) {
+                    match l.host.wait(Wait::Space(len), Sleep::Interruptible, self.cfg.timeout) {
                         Ok(()) => {}
                         // Nothing of this request was queued: the call may restart.
                         Err(WaitError::Restart) => return Err(Errno::RestartSys),
@@ -231,7 +232,7 @@ impl Drv {
                 }
             }
         }
-        self.behind_cost = self.behind_cost.saturating_add(c);
+        self.open.behind_cost = self.open.behind_cost.saturating_add(c);
         l.host.wake_slave();
         Ok(())
     }

@@ -21,7 +21,9 @@
 //!   round trip;
 //! - [`tapeop`]: MTIOCTOP (st_ioctl, st_int_ioctl), load, lock, locate;
 //! - [`options`]: driver options (MTSETDRVBUFFER) and mode defaults;
-//! - [`status`]: MTIOCGET and MTIOCPOS.
+//! - [`status`]: MTIOCGET and MTIOCPOS;
+//! - [`options`] and [`mtst`]: st's driver options in Linux's MT_ST terms
+//!   (every host keeps them so), [`policy`]: what differs between hosts.
 //!
 //! Write-behind: a write is acknowledged once it is queued for the daemon,
 //! like st's asynchronous writes but with a window of many records (the
@@ -33,8 +35,10 @@
 
 mod ahead;
 mod link;
+pub mod mtst;
 mod open;
 mod options;
+mod policy;
 mod rw;
 mod status;
 mod tapeop;
@@ -43,11 +47,14 @@ mod tests;
 
 use alloc::vec::Vec;
 
-pub use crate::abi::{EomPolicy, Policy};
+pub use policy::{EomPolicy, Policy};
 use crate::chan::ChanLock;
+
+/// How a drive command ended.
+type Outcome = crate::chan::Outcome<Rep>;
 use crate::errno::{Errno, Result};
 use crate::host::{Host, Sleep};
-use crate::proto::{self, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey};
+use crate::proto::{self, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Tape};
 
 /// st's fixed-block buffer (ST_FIXED_BUFFER_BLOCKS KiB).
 pub const FIXED_BUFFER_SIZE: usize = 32 * 1024;
@@ -349,17 +356,72 @@ struct Done {
 /// The engine's view of the channel and the host for one system call.
 pub struct Link<'a> {
     /// The unit's channel.
-    pub chan: &'a ChanLock,
-    /// The OS glue.
+    pub chan: &'a ChanLock<Tape>,
+    /// The host.
     pub host: &'a mut dyn Host,
+    /// How this call's waits for the drive sleep.
+    pub sleep: Sleep,
 }
 
-/// The driver state of one unit (`struct scsi_tape` and its partition state).
+/// A tape ioctl as the engine runs it, whatever the host's numbering
+/// (decoded by the host's ABI table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ioctl {
+    /// MTIOCTOP: an operation and its count.
+    Op(MtOp, i32),
+    /// MTIOCGET: the status.
+    Status,
+    /// MTIOCPOS (NetBSD: MTIOCRDSPOS, MTIOCRDHPOS): the logical block.
+    Tell,
+    /// Accepted, nothing to do (NetBSD's MTIOCIEOT and MTIOCEEOT).
+    Nothing,
+    /// A command of st's own it refuses, after flushing as it does before
+    /// any command other than MTIOCTOP.
+    Refuse(Errno),
+}
+
+/// What an ioctl answers, for the host's ABI table to lay out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Done; nothing to copy out.
+    Done,
+    /// The status (MTIOCGET).
+    Status(TapeStatus),
+    /// The logical block (MTIOCPOS).
+    Block(u32),
+}
+
+/// The driver state of one unit (st's `struct scsi_tape` and its partition
+/// state), in three lifetimes: the unit's settings, what the driver knows of
+/// the drive and its medium (kept across opens), and the state of one open
+/// (made anew at every open).
 #[derive(Debug)]
 pub struct Drv {
+    cfg: Settings,
+    drive: DriveState,
+    open: OpenState,
+}
+
+/// The unit's settings: its host's conventions, the driver options and
+/// defaults (MTSETDRVBUFFER), the timeouts.
+#[derive(Debug)]
+struct Settings {
     policy: Policy,
     /// Unit number, sent with OPEN.
     unit: u32,
+    opts: Opts,
+    default_blksize: Option<u32>,
+    default_density: Option<u8>,
+    default_drvbuffer: Option<u8>,
+    default_compression: Option<bool>,
+    timeout: u32,
+    long_timeout: u32,
+}
+
+/// What the driver knows of the drive and its medium, across opens.
+#[derive(Debug)]
+struct DriveState {
+    /// A master file is open.
     in_use: bool,
     /// The daemon instance of the current session.
     session: Option<u64>,
@@ -367,43 +429,58 @@ pub struct Drv {
     last_gen: Option<u64>,
     ready: Ready,
     pos_unknown: bool,
-    write_prot: bool,
     drv_write_prot: bool,
     block_size: u32,
     density: u8,
     drv_buffer: u8,
     min_block: u32,
     max_block: u32,
-    rew_at_close: bool,
-    autorew_dev: bool,
-    opts: Opts,
-    default_blksize: Option<u32>,
-    default_density: Option<u8>,
-    default_drvbuffer: Option<u8>,
-    default_compression: Option<bool>,
     blksize_changed: bool,
     density_changed: bool,
     compression_changed: bool,
     door: Door,
     ps: PartStat,
-    recover_reg: u32,
     cleaning_req: bool,
-    timeout: u32,
-    long_timeout: u32,
-    /// How master waits sleep in this system call.
-    sleep: Sleep,
+    /// Bytes before early warning at the last reply.
+    room: u64,
+}
+
+/// The state of one open, made anew at every open.
+#[derive(Debug)]
+struct OpenState {
+    rew_at_close: bool,
+    autorew_dev: bool,
+    write_prot: bool,
+    recover_reg: u32,
     /// The read buffer: data of the last READ and how much is left.
     rbuf: Vec<u8>,
     rptr: usize,
     rbytes: usize,
-    /// Bytes before early warning at the last reply, and the cost of the
-    /// write-behind requests issued since.
-    room: u64,
+    /// The cost of the write-behind requests issued since the last reply
+    /// that said how much room is left.
     behind_cost: u64,
     /// Result of reaped write-behind requests not yet reported.
     behind_err: Option<Errno>,
     /// Read-ahead runs, in flight and completed.
     ahead: ahead::Ahead,
+}
+
+impl OpenState {
+    /// The state of an open with `flags`, as st_open sets it up.
+    fn new(flags: OpenFlags) -> OpenState {
+        OpenState {
+            rew_at_close: !flags.norewind,
+            autorew_dev: !flags.norewind,
+            write_prot: flags.read && !flags.write,
+            recover_reg: 0,
+            rbuf: Vec::new(),
+            rptr: 0,
+            rbytes: 0,
+            behind_cost: 0,
+            behind_err: None,
+            ahead: ahead::Ahead::default(),
+        }
+    }
 }
 
 /// Largest count of a SPACE or WRITE FILEMARKS command: SCSI's 24 bits.
@@ -437,44 +514,58 @@ impl Drv {
     /// A unit's driver state, as after st's probe.
     pub fn new(unit: u32, policy: Policy, timeout: u32) -> Drv {
         Drv {
-            policy,
-            unit,
-            in_use: false,
-            session: None,
-            last_gen: None,
-            ready: Ready::NotReady,
-            pos_unknown: false,
-            write_prot: false,
-            drv_write_prot: false,
-            block_size: 0,
-            density: 0,
-            drv_buffer: 0,
-            min_block: 0,
-            max_block: 0,
-            rew_at_close: true,
-            autorew_dev: true,
-            opts: Opts::st_default(&policy),
-            default_blksize: None,
-            default_density: None,
-            default_drvbuffer: None,
-            default_compression: None,
-            blksize_changed: false,
-            density_changed: false,
-            compression_changed: false,
-            door: Door::Unlocked,
-            ps: PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 },
-            recover_reg: 0,
-            cleaning_req: false,
-            timeout: if timeout == 0 { TIMEOUT } else { timeout },
-            long_timeout: LONG_TIMEOUT.max(timeout),
-            sleep: Sleep::Killable,
-            rbuf: Vec::new(),
-            rptr: 0,
-            rbytes: 0,
-            room: proto::ROOM_UNLIMITED,
-            behind_cost: 0,
-            behind_err: None,
-            ahead: ahead::Ahead::default(),
+            cfg: Settings {
+                policy,
+                unit,
+                opts: Opts::st_default(&policy),
+                default_blksize: None,
+                default_density: None,
+                default_drvbuffer: None,
+                default_compression: None,
+                timeout: if timeout == 0 { TIMEOUT } else { timeout },
+                long_timeout: LONG_TIMEOUT.max(timeout),
+            },
+            drive: DriveState {
+                in_use: false,
+                session: None,
+                last_gen: None,
+                ready: Ready::NotReady,
+                pos_unknown: false,
+                drv_write_prot: false,
+                block_size: 0,
+                density: 0,
+                drv_buffer: 0,
+                min_block: 0,
+                max_block: 0,
+                blksize_changed: false,
+                density_changed: false,
+                compression_changed: false,
+                door: Door::Unlocked,
+                ps: PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 },
+                cleaning_req: false,
+                room: proto::ROOM_UNLIMITED,
+            },
+            open: OpenState::new(OpenFlags::default()),
+        }
+    }
+
+    /// Runs a decoded master ioctl.
+    pub fn ioctl(&mut self, l: &mut Link<'_>, what: Ioctl) -> Result<Answer> {
+        match what {
+            Ioctl::Op(op, count) => self.mtop(l, op, count).map(|()| Answer::Done),
+            Ioctl::Status => {
+                self.ioctl_flush(l, true)?;
+                Ok(Answer::Status(self.status(l)))
+            }
+            Ioctl::Tell => {
+                self.ioctl_flush(l, false)?;
+                self.tell(l).map(Answer::Block)
+            }
+            Ioctl::Nothing => Ok(Answer::Done),
+            Ioctl::Refuse(e) => {
+                self.ioctl_flush(l, false)?;
+                Err(e)
+            }
         }
     }
 }
@@ -483,7 +574,7 @@ impl Drv {
 impl Drv {
     /// True while the last transfer was a write (for tests).
     pub(crate) fn writing(&self) -> bool {
-        self.ps.rw == Rw::Writing
+        self.drive.ps.rw == Rw::Writing
     }
 }
 

@@ -4,14 +4,13 @@
 use alloc::vec::Vec;
 
 use super::{eom_written, Drv, Eof, Link, MtOp, OpenFlags, PartStat, Ready, Rw, Door};
-use crate::abi::mtst;
+use super::mtst;
 use crate::errno::{Errno, Result};
-use crate::host::Sleep;
 use crate::proto::{self, asc, DriveFlags, Op, Req, ReqFlags, SenseKey};
 
 impl Drv {
     pub(super) fn not_ready_err(&self) -> Errno {
-        if self.ready == Ready::NoTape {
+        if self.drive.ready == Ready::NoTape {
             Errno::NoMedium
         } else {
             Errno::Io
@@ -19,41 +18,31 @@ impl Drv {
     }
 
     pub(super) fn apply_status(&mut self, st: &proto::Status) {
-        self.min_block = st.minblk;
-        self.max_block = st.maxblk;
-        self.density = st.density;
-        self.block_size = st.blksize & mtst::BLKSIZE_MASK;
-        self.drv_buffer = st.drvbuf & 7;
-        self.drv_write_prot = st.flags().contains(DriveFlags::WRPROT);
+        self.drive.min_block = st.minblk;
+        self.drive.max_block = st.maxblk;
+        self.drive.density = st.density;
+        self.drive.block_size = st.blksize & mtst::BLKSIZE_MASK;
+        self.drive.drv_buffer = st.drvbuf & 7;
+        self.drive.drv_write_prot = st.flags().contains(DriveFlags::WRPROT);
         if st.flags().contains(DriveFlags::CLEAN) {
-            self.cleaning_req = true;
+            self.drive.cleaning_req = true;
         }
     }
 
     pub(super) fn new_session_positions(&mut self) {
-        self.pos_unknown = false;
-        self.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: 0, drv_block: 0 };
+        self.drive.pos_unknown = false;
+        self.drive.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: 0, drv_block: 0 };
     }
 
     /// st_open + check_tape. `gen` is the daemon instance at open, if any.
     pub fn open(&mut self, l: &mut Link<'_>, flags: OpenFlags) -> Result<()> {
-        if self.in_use {
+        if self.drive.in_use {
             return Err(Errno::Busy);
         }
-        self.sleep = Sleep::Killable;
         // Anything left by an interrupted earlier session is reaped first.
         self.reap(l, None);
-        self.behind_err = None;
-        self.behind_cost = 0;
-        self.rew_at_close = !flags.norewind;
-        self.autorew_dev = !flags.norewind;
-        self.write_prot = flags.read && !flags.write;
-        self.ps.rw = Rw::Idle;
-        self.recover_reg = 0;
-        self.rbuf = Vec::new();
-        self.rptr = 0;
-        self.rbytes = 0;
-        self.ahead_reset();
+        self.open = super::OpenState::new(flags);
+        self.drive.ps.rw = Rw::Idle;
         match self.check_tape(l, flags) {
             Ok(true) => {}
             Ok(false) if flags.nonblock => {}
@@ -67,16 +56,16 @@ impl Drv {
                 return Err(e);
             }
         }
-        self.in_use = true;
+        self.drive.in_use = true;
         Ok(())
     }
 
     /// Tells the daemon the master closed, if a session exists.
     pub(super) fn close_session(&mut self, l: &mut Link<'_>) {
         if self.session_alive(l) {
-            let _ = self.call(l, Req::new(Op::Close), Vec::new(), self.timeout);
+            let _ = self.call(l, Req::new(Op::Close), Vec::new(), self.cfg.timeout);
         }
-        self.session = None;
+        self.drive.session = None;
     }
 
     /// check_tape: Ok(true) ready, Ok(false) not ready, or an error.
@@ -84,12 +73,12 @@ impl Drv {
         let gen = l.chan.with(|c| c.slave_present().then(|| c.generation()));
         let Some(gen) = gen else {
             self.set_not_ready(Ready::NotReady);
-            self.session = None;
+            self.drive.session = None;
             return Ok(false);
         };
-        let new_daemon = self.last_gen != Some(gen);
-        self.session = Some(gen);
-        self.last_gen = Some(gen);
+        let new_daemon = self.drive.last_gen != Some(gen);
+        self.drive.session = Some(gen);
+        self.drive.last_gen = Some(gen);
         let mut req = Req::new(Op::Open);
         let mut rf = ReqFlags::empty();
         if flags.read {
@@ -105,8 +94,8 @@ impl Drv {
             rf |= ReqFlags::OPEN_NOREWIND;
         }
         req.flags = rf.bits();
-        req.arg = u64::from(self.unit);
-        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
+        req.arg = u64::from(self.cfg.unit);
+        let d = self.call(l, req, Vec::new(), self.cfg.long_timeout)?;
         let s = d.sense;
         let mut new_session = new_daemon;
         if !s.good {
@@ -120,29 +109,29 @@ impl Drv {
                 _ => return Err(Errno::Io),
             }
         }
-        self.ready = Ready::Ready;
+        self.drive.ready = Ready::Ready;
         if new_session {
             self.new_session_positions();
-            self.density_changed = false;
-            self.blksize_changed = false;
-            self.compression_changed = false;
+            self.drive.density_changed = false;
+            self.drive.blksize_changed = false;
+            self.drive.compression_changed = false;
         }
         self.apply_status(&d.rep.status);
-        if self.opts.no_blklims {
-            self.min_block = 0;
-            self.max_block = 0;
+        if self.cfg.opts.no_blklims {
+            self.drive.min_block = 0;
+            self.drive.max_block = 0;
         }
-        if self.drv_write_prot {
-            self.write_prot = true;
+        if self.drive.drv_write_prot {
+            self.open.write_prot = true;
             if !flags.nonblock && flags.write {
                 return Err(Errno::RoFs);
             }
         }
         if new_session {
-            if !self.opts.def_writes {
+            if !self.cfg.opts.def_writes {
                 self.set_mode_densblk(l)?;
             }
-            if let Some(b) = self.default_drvbuffer {
+            if let Some(b) = self.cfg.default_drvbuffer {
                 let _ = self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(b));
             }
         }
@@ -150,21 +139,20 @@ impl Drv {
     }
 
     pub(super) fn set_not_ready(&mut self, r: Ready) {
-        self.ready = r;
-        self.density = 0;
-        self.write_prot = false;
-        self.block_size = 0;
-        self.ps.drv_file = -1;
-        self.ps.drv_block = -1;
-        self.door = Door::Unlocked;
+        self.drive.ready = r;
+        self.drive.density = 0;
+        self.open.write_prot = false;
+        self.drive.block_size = 0;
+        self.drive.ps.drv_file = -1;
+        self.drive.ps.drv_block = -1;
+        self.drive.door = Door::Unlocked;
     }
 
     /// st_flush: the work of the last close() of the master file.
     pub fn flush(&mut self, l: &mut Link<'_>) -> Result<()> {
-        self.sleep = Sleep::Uninterruptible;
         let mut result: Result<()> = Ok(());
         let mut skip_to_rewind = false;
-        if self.ps.rw == Rw::Writing && !self.pos_unknown {
+        if self.drive.ps.rw == Rw::Writing && !self.drive.pos_unknown {
             if let Err(e) = self.flush_write_buffer(l) {
                 if e != Errno::NoSpc {
                     result = Err(e);
@@ -173,19 +161,19 @@ impl Drv {
             }
         }
         if !skip_to_rewind {
-            if self.ps.rw == Rw::Writing && !self.pos_unknown {
+            if self.drive.ps.rw == Rw::Writing && !self.drive.pos_unknown {
                 let mut req = Req::new(Op::Wfm);
-                if self.opts.nowait_eof {
+                if self.cfg.opts.nowait_eof {
                     req.flags = ReqFlags::IMMED.bits();
                 }
-                req.count = 1 + i32::from(self.opts.two_fm);
-                match self.call(l, req, Vec::new(), self.timeout) {
+                req.count = 1 + i32::from(self.cfg.opts.two_fm);
+                match self.call(l, req, Vec::new(), self.cfg.timeout) {
                     Ok(d) if d.sense.good || eom_written(&d.sense) => {
                         self.bump_file();
-                        if self.opts.two_fm {
+                        if self.cfg.opts.two_fm {
                             let _ = self.cross_eof(l, false);
                         }
-                        self.ps.eof = Eof::Fm;
+                        self.drive.ps.eof = Eof::Fm;
                     }
                     Ok(_) | Err(_) => {
                         if result.is_ok() {
@@ -193,30 +181,30 @@ impl Drv {
                         }
                     }
                 }
-            } else if !self.rew_at_close {
-                if !self.opts.sysv || self.ps.rw != Rw::Reading {
-                    if self.opts.can_bsr {
+            } else if !self.open.rew_at_close {
+                if !self.cfg.opts.sysv || self.drive.ps.rw != Rw::Reading {
+                    if self.cfg.opts.can_bsr {
                         result = self.flush_buffer(l, false);
-                    } else if self.ps.eof == Eof::FmHit {
+                    } else if self.drive.ps.eof == Eof::FmHit {
                         if self.cross_eof(l, false).is_err() {
                             self.bump_file();
-                            self.ps.eof = Eof::Fm;
+                            self.drive.ps.eof = Eof::Fm;
                         } else {
-                            self.ps.eof = Eof::No;
+                            self.drive.ps.eof = Eof::No;
                         }
                     }
                 } else {
-                    let crossed = self.ps.eof == Eof::No && self.cross_eof(l, true).is_ok();
-                    if crossed || self.ps.eof == Eof::FmHit {
+                    let crossed = self.drive.ps.eof == Eof::No && self.cross_eof(l, true).is_ok();
+                    if crossed || self.drive.ps.eof == Eof::FmHit {
                         self.bump_file();
-                        self.ps.eof = Eof::Fm;
+                        self.drive.ps.eof = Eof::Fm;
                     }
                 }
             }
         }
-        if self.rew_at_close {
+        if self.open.rew_at_close {
             // What was read ahead goes: the rewind is absolute.
-            if self.ps.rw == Rw::Reading {
+            if self.drive.ps.rw == Rw::Reading {
                 let _ = self.ahead_settle(l);
             }
             let r2 = self.int_ioctl(l, MtOp::Rew, 1);
@@ -229,51 +217,50 @@ impl Drv {
 
     /// st_release: the master file is gone. Tells the daemon.
     pub fn release(&mut self, l: &mut Link<'_>) -> Result<()> {
-        self.sleep = Sleep::Uninterruptible;
-        if self.door == Door::Auto {
+        if self.drive.door == Door::Auto {
             let _ = self.door_lock(l, false);
         }
         // Nothing may stay queued past close: the daemon must have the data.
         let mut result = self.drain(l);
         if result.is_ok() {
-            if let Some(e) = self.behind_err.take() {
+            if let Some(e) = self.open.behind_err.take() {
                 if e != Errno::NoSpc {
                     result = Err(e);
                 }
             }
         }
         if self.session_alive(l) {
-            let r2 = self.call(l, Req::new(Op::Close), Vec::new(), self.timeout).and_then(|d| self.chk(&d.sense));
+            let r2 = self.call(l, Req::new(Op::Close), Vec::new(), self.cfg.timeout).and_then(|d| self.chk(&d.sense));
             if result.is_ok() {
                 result = r2;
             }
         }
-        self.rbuf = Vec::new();
-        self.rbytes = 0;
-        self.rptr = 0;
+        self.open.rbuf = Vec::new();
+        self.open.rbytes = 0;
+        self.open.rptr = 0;
         self.ahead_reset();
-        self.in_use = false;
-        self.session = None;
+        self.drive.in_use = false;
+        self.drive.session = None;
         result
     }
 
     /// Crossed a filemark forward: the next file, at its first block.
     pub(super) fn bump_file(&mut self) {
         self.bump_file_only();
-        self.ps.drv_block = 0;
+        self.drive.ps.drv_block = 0;
     }
 
     /// The file number one on (unknown stays unknown).
     pub(super) fn bump_file_only(&mut self) {
-        if self.ps.drv_file >= 0 {
-            self.ps.drv_file = super::pos(i64::from(self.ps.drv_file) + 1);
+        if self.drive.ps.drv_file >= 0 {
+            self.drive.ps.drv_file = super::pos(i64::from(self.drive.ps.drv_file) + 1);
         }
     }
 
     /// The block number `n` blocks on (unknown stays unknown).
     pub(super) fn advance_block(&mut self, n: i64) {
-        if self.ps.drv_block >= 0 {
-            self.ps.drv_block = super::pos(i64::from(self.ps.drv_block).saturating_add(n));
+        if self.drive.ps.drv_block >= 0 {
+            self.drive.ps.drv_block = super::pos(i64::from(self.drive.ps.drv_block).saturating_add(n));
         }
     }
 }

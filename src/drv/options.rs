@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::{Drv, Link, MtOp, Ready};
-use crate::abi::mtst;
+use super::mtst;
 use crate::errno::{Errno, Result};
 use crate::proto::{Op, Req, ReqFlags};
 
@@ -12,7 +12,7 @@ impl Drv {
     /// st_set_options: MTSETDRVBUFFER with an option code.
     pub(super) fn set_options(&mut self, l: &mut Link<'_>, options: u32) -> Result<()> {
         let code = options & mtst::OPTIONS;
-        let o = &mut self.opts;
+        let o = &mut self.cfg.opts;
         if code == mtst::BOOLEANS {
             o.buffer_writes = options & mtst::BUFFER_WRITES != 0;
             o.async_writes = options & mtst::ASYNC_WRITES != 0;
@@ -54,20 +54,20 @@ impl Drv {
         } else if code == mtst::DEF_BLKSIZE {
             let value = options & !mtst::OPTIONS;
             if value == !mtst::OPTIONS {
-                self.default_blksize = None;
+                self.cfg.default_blksize = None;
             } else {
-                self.default_blksize = Some(value);
-                if self.ready == Ready::Ready {
-                    self.blksize_changed = false;
+                self.cfg.default_blksize = Some(value);
+                if self.drive.ready == Ready::Ready {
+                    self.drive.blksize_changed = false;
                     let _ = self.set_mode_densblk(l);
                 }
             }
         } else if code == mtst::TIMEOUTS {
             let value = options & !mtst::OPTIONS;
             if value & mtst::SET_LONG_TIMEOUT != 0 {
-                self.long_timeout = value & !mtst::SET_LONG_TIMEOUT;
+                self.cfg.long_timeout = value & !mtst::SET_LONG_TIMEOUT;
             } else {
-                self.timeout = value;
+                self.cfg.timeout = value;
             }
         } else if code == mtst::SET_CLN {
             let value = options & !mtst::OPTIONS & 0xff;
@@ -79,30 +79,30 @@ impl Drv {
             let value = options & mtst::CLEAR_DEFAULT;
             if sel == mtst::DEF_DENSITY {
                 if value == mtst::CLEAR_DEFAULT {
-                    self.default_density = None;
+                    self.cfg.default_density = None;
                 } else {
-                    self.default_density = Some((value & 0xff) as u8);
-                    if self.ready == Ready::Ready {
-                        self.density_changed = false;
+                    self.cfg.default_density = Some((value & 0xff) as u8);
+                    if self.drive.ready == Ready::Ready {
+                        self.drive.density_changed = false;
                         let _ = self.set_mode_densblk(l);
                     }
                 }
             } else if sel == mtst::DEF_DRVBUFFER {
                 if value == mtst::CLEAR_DEFAULT {
-                    self.default_drvbuffer = None;
+                    self.cfg.default_drvbuffer = None;
                 } else {
-                    self.default_drvbuffer = Some((value & 7) as u8);
-                    if self.ready == Ready::Ready {
+                    self.cfg.default_drvbuffer = Some((value & 7) as u8);
+                    if self.drive.ready == Ready::Ready {
                         let _ = self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(value & 7));
                     }
                 }
             } else if sel == mtst::DEF_COMPRESSION {
                 if value == mtst::CLEAR_DEFAULT {
-                    self.default_compression = None;
+                    self.cfg.default_compression = None;
                 } else if value & 0xff != 0xff {
-                    self.default_compression = Some(value & 1 != 0);
-                    if self.ready == Ready::Ready {
-                        self.compression_changed = false;
+                    self.cfg.default_compression = Some(value & 1 != 0);
+                    if self.drive.ready == Ready::Ready {
+                        self.drive.compression_changed = false;
                         let _ = self.compression(l, value & 1 != 0);
                     }
                 }
@@ -117,14 +117,14 @@ impl Drv {
     pub(super) fn set_mode_densblk(&mut self, l: &mut Link<'_>) -> Result<()> {
         let mut req = Req::new(Op::Mode);
         let mut rf = ReqFlags::empty();
-        if !self.density_changed {
-            if let Some(d) = self.default_density.filter(|d| *d != self.density) {
+        if !self.drive.density_changed {
+            if let Some(d) = self.cfg.default_density.filter(|d| *d != self.drive.density) {
                 rf |= ReqFlags::SET_DENSITY;
                 req.arg = u64::from(d);
             }
         }
-        if !self.blksize_changed {
-            if let Some(b) = self.default_blksize.filter(|b| *b != self.block_size) {
+        if !self.drive.blksize_changed {
+            if let Some(b) = self.cfg.default_blksize.filter(|b| *b != self.drive.block_size) {
                 rf |= ReqFlags::SET_BLKSIZE;
                 req.length = u64::from(b);
             }
@@ -133,13 +133,13 @@ impl Drv {
             return Ok(());
         }
         req.flags = rf.bits();
-        let d = self.call(l, req, Vec::new(), self.timeout)?;
+        let d = self.call(l, req, Vec::new(), self.cfg.timeout)?;
         if self.chk(&d.sense).is_ok() {
             if rf.contains(ReqFlags::SET_BLKSIZE) {
-                self.block_size = req.length as u32;
+                self.drive.block_size = req.length as u32;
             }
             if rf.contains(ReqFlags::SET_DENSITY) {
-                self.density = req.arg as u8;
+                self.drive.density = req.arg as u8;
             }
         }
         // st only warns when the defaults cannot be set.
@@ -148,15 +148,15 @@ impl Drv {
 
     /// st_compression.
     pub(super) fn compression(&mut self, l: &mut Link<'_>, on: bool) -> Result<()> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Err(Errno::Io);
         }
         let mut req = Req::new(Op::Mode);
         req.flags = ReqFlags::SET_COMPRESS.bits();
         req.count = i32::from(on);
-        let d = self.call(l, req, Vec::new(), self.timeout)?;
+        let d = self.call(l, req, Vec::new(), self.cfg.timeout)?;
         self.chk(&d.sense)?;
-        self.compression_changed = true;
+        self.drive.compression_changed = true;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::{clamp_len, cost, write_req, Door, Drv, EomPolicy, Eof, Link, MtOp, Ready, Rw, FIXED_BUFFER_SIZE, FIXED_WRITE_CHUNK};
 use crate::errno::{Errno, Result};
-use crate::host::{Sleep, UserIn, UserOut};
+use crate::host::{UserIn, UserOut};
 use crate::proto::{self, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
 
 impl Drv {
@@ -16,33 +16,33 @@ impl Drv {
 
     /// flush_buffer: before an operation that moves the tape.
     pub(super) fn flush_buffer(&mut self, l: &mut Link<'_>, seek_next: bool) -> Result<()> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Ok(());
         }
-        if self.pos_unknown {
+        if self.drive.pos_unknown {
             return Err(Errno::Io);
         }
-        if self.ps.rw == Rw::Writing {
+        if self.drive.ps.rw == Rw::Writing {
             return self.flush_write_buffer(l);
         }
         // What the drive read ahead and the user did not have.
         let unseen = self.ahead_settle(l)?;
-        if self.block_size == 0 {
+        if self.drive.block_size == 0 {
             return if seek_next || unseen == 0 { Ok(()) } else { self.space_back_unseen(l, unseen) };
         }
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         // Whole blocks read ahead that the user has not touched (reads are
         // whole blocks: the reply boundary checks it).
-        let backspace = ((self.rbytes + self.rptr) / bs).saturating_sub(self.rptr.div_ceil(bs));
-        self.rbuf = Vec::new();
-        self.rbytes = 0;
-        self.rptr = 0;
+        let backspace = ((self.open.rbytes + self.open.rptr) / bs).saturating_sub(self.open.rptr.div_ceil(bs));
+        self.open.rbuf = Vec::new();
+        self.open.rbytes = 0;
+        self.open.rptr = 0;
         let mut result = Ok(());
         if !seek_next {
-            if self.ps.eof == Eof::FmHit {
+            if self.drive.ps.eof == Eof::FmHit {
                 result = self.cross_eof(l, false);
                 if result.is_ok() {
-                    self.ps.eof = Eof::No;
+                    self.drive.ps.eof = Eof::No;
                 } else {
                     self.bump_file();
                 }
@@ -53,9 +53,9 @@ impl Drv {
             if result.is_ok() && backspace > 0 {
                 result = self.int_ioctl(l, MtOp::Bsr, backspace as i64);
             }
-        } else if self.ps.eof == Eof::FmHit {
+        } else if self.drive.ps.eof == Eof::FmHit {
             self.bump_file();
-            self.ps.eof = Eof::No;
+            self.drive.ps.eof = Eof::No;
         }
         result
     }
@@ -65,33 +65,33 @@ impl Drv {
         let mut req = Req::new(Op::Space);
         req.arg = Space::Filemarks as u64;
         req.count = if forward { 1 } else { -1 };
-        let t = self.timeout;
+        let t = self.cfg.timeout;
         let d = self.call(l, req, Vec::new(), t)?;
         self.chk(&d.sense)
     }
 
     /// rw_checks: common to read and write.
     pub(super) fn rw_checks(&mut self, l: &mut Link<'_>, count: usize) -> Result<()> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Err(self.not_ready_err());
         }
-        if self.pos_unknown || !self.session_alive(l) {
+        if self.drive.pos_unknown || !self.session_alive(l) {
             return Err(Errno::Io);
         }
         if count == 0 {
             return Ok(());
         }
-        if count > proto::MAX_RECORD as usize && self.block_size == 0 {
+        if count > proto::MAX_RECORD as usize && self.drive.block_size == 0 {
             return Err(Errno::Inval);
         }
-        if self.block_size == 0
-            && self.max_block > 0
-            && (count < self.min_block as usize || count > self.max_block as usize)
+        if self.drive.block_size == 0
+            && self.drive.max_block > 0
+            && (count < self.drive.min_block as usize || count > self.drive.max_block as usize)
         {
             return Err(Errno::Inval);
         }
-        if self.opts.auto_lock && self.door == Door::Unlocked && self.door_lock(l, true).is_ok() {
-            self.door = Door::Auto;
+        if self.cfg.opts.auto_lock && self.drive.door == Door::Unlocked && self.door_lock(l, true).is_ok() {
+            self.drive.door = Door::Auto;
         }
         Ok(())
     }
@@ -100,25 +100,24 @@ impl Drv {
     /// [`FIXED_WRITE_CHUNK`] bytes; a write that ends early returns the bytes
     /// written, as st does.
     pub fn write(&mut self, l: &mut Link<'_>, src: &mut dyn UserIn, count: usize, window: usize) -> Result<usize> {
-        self.sleep = Sleep::Killable;
         self.rw_checks(l, count)?;
         if count == 0 {
             return Ok(0);
         }
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         if bs != 0 && count % bs != 0 {
             return Err(Errno::Inval);
         }
-        if self.write_prot {
+        if self.open.write_prot {
             return Err(Errno::Acces);
         }
-        if self.ps.rw == Rw::Reading {
+        if self.drive.ps.rw == Rw::Reading {
             self.flush_buffer(l, false)?;
-            self.ps.rw = Rw::Writing;
-        } else if self.ps.rw != Rw::Writing && self.ps.drv_file == 0 && self.ps.drv_block == 0 {
+            self.drive.ps.rw = Rw::Writing;
+        } else if self.drive.ps.rw != Rw::Writing && self.drive.ps.drv_file == 0 && self.drive.ps.drv_block == 0 {
             self.set_mode_densblk(l)?;
-            if let Some(on) = self.default_compression {
-                if !self.compression_changed {
+            if let Some(on) = self.cfg.default_compression {
+                if !self.drive.compression_changed {
                     // st only warns when the default cannot be set.
                     let _ = self.compression(l, on);
                 }
@@ -129,22 +128,22 @@ impl Drv {
         let behind = self.can_write_behind(cost(&first), count.min(chunk), window);
         match self.write_behind_check(l, !behind) {
             Ok(()) => {}
-            Err(Errno::NoSpc) => self.ps.eof = Eof::EomOk,
+            Err(Errno::NoSpc) => self.drive.ps.eof = Eof::EomOk,
             Err(Errno::Intr) => return Err(Errno::Intr),
-            Err(_) => self.ps.eof = Eof::EomError,
+            Err(_) => self.drive.ps.eof = Eof::EomError,
         }
-        if self.ps.eof == Eof::EomOk {
-            return match self.policy.eom {
+        if self.drive.ps.eof == Eof::EomOk {
+            return match self.cfg.policy.eom {
                 EomPolicy::Enospc => {
-                    self.ps.eof = Eof::Eod1;
+                    self.drive.ps.eof = Eof::Eod1;
                     Err(Errno::NoSpc)
                 }
                 EomPolicy::Eio => Err(Errno::Io),
             };
-        } else if self.ps.eof == Eof::EomError {
+        } else if self.drive.ps.eof == Eof::EomError {
             return Err(Errno::Io);
         }
-        self.ps.rw = Rw::Writing;
+        self.drive.ps.rw = Rw::Writing;
         let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
         let mut done = 0usize;
         while done < count {
@@ -155,7 +154,7 @@ impl Drv {
                 return partial(done, e);
             }
             let c = cost(&req);
-            if self.ps.eof < Eof::EomOk && self.can_write_behind(c, n, window) {
+            if self.drive.ps.eof < Eof::EomOk && self.can_write_behind(c, n, window) {
                 if let Err(e) = self.submit_behind(l, req, data, c) {
                     return partial(done, e);
                 }
@@ -171,10 +170,10 @@ impl Drv {
             }
             done += n;
         }
-        if self.ps.eof == Eof::Eod1 {
-            self.ps.eof = Eof::EomOk;
-        } else if self.ps.eof != Eof::EomOk {
-            self.ps.eof = Eof::No;
+        if self.drive.ps.eof == Eof::Eod1 {
+            self.drive.ps.eof = Eof::EomOk;
+        } else if self.drive.ps.eof != Eof::EomOk {
+            self.drive.ps.eof = Eof::No;
         }
         Ok(count)
     }
@@ -183,17 +182,17 @@ impl Drv {
     /// it completed normally, Some(result) when the write ends here: the
     /// bytes of this request that were written, or an error.
     pub(super) fn write_sync(&mut self, l: &mut Link<'_>, req: Req, data: Vec<u8>) -> Result<Option<Result<usize>>> {
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         let total = data.len();
         let blks = total.checked_div(bs).unwrap_or(1);
-        let d = self.call(l, req, data, self.timeout)?;
+        let d = self.call(l, req, data, self.cfg.timeout)?;
         let s = d.sense;
         if self.chk(&s).is_ok() {
             self.advance_block(blks as i64);
             return Ok(None);
         }
         if !s.flags.contains(SenseFlags::EOM) {
-            self.ps.drv_block = -1;
+            self.drive.ps.drv_block = -1;
             return Ok(Some(Err(Errno::Io)));
         }
         // End of medium: the residue (within the request, checked at the
@@ -205,20 +204,20 @@ impl Drv {
         let undone = usize::try_from(undone).unwrap_or(usize::MAX);
         if undone > total {
             // EOM for data written earlier: st's "EOM with lost data".
-            self.ps.eof = Eof::EomError;
-            self.ps.drv_block = -1;
+            self.drive.ps.eof = Eof::EomError;
+            self.drive.ps.drv_block = -1;
             return Ok(Some(Err(Errno::Io)));
         }
         let written = total - undone;
         self.advance_block(written.checked_div(bs).map_or(i64::from(written > 0), |n| n as i64));
-        if self.policy.eom == EomPolicy::Eio && !self.opts.ewarn && written == total {
+        if self.cfg.policy.eom == EomPolicy::Eio && !self.cfg.opts.ewarn && written == total {
             // NetBSD without MTEWARN does not report early warning.
             return Ok(None);
         }
-        self.ps.eof = Eof::EomOk;
+        self.drive.ps.eof = Eof::EomOk;
         Ok(Some(if written > 0 {
             Ok(written)
-        } else if self.policy.eom == EomPolicy::Eio {
+        } else if self.cfg.policy.eom == EomPolicy::Eio {
             Err(Errno::Io)
         } else {
             Err(Errno::NoSpc)
@@ -231,13 +230,13 @@ impl Drv {
         if count == 0 {
             return Ok(false);
         }
-        if self.ps.eof == Eof::FmHit {
+        if self.drive.ps.eof == Eof::FmHit {
             return Ok(true);
         }
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         let (blks, bytes) = if bs == 0 {
             (1usize, count.min(proto::MAX_RECORD as usize))
-        } else if self.opts.read_ahead {
+        } else if self.cfg.opts.read_ahead {
             let blks = (FIXED_BUFFER_SIZE.max(bs) / bs).max(1);
             (blks, blks * bs)
         } else {
@@ -251,15 +250,15 @@ impl Drv {
         if bs != 0 {
             rf |= ReqFlags::FIXED;
             req.count = i32::try_from(blks).map_err(|_| Errno::Inval)?;
-        } else if self.opts.sili {
+        } else if self.cfg.opts.sili {
             rf |= ReqFlags::SILI;
         }
         req.flags = rf.bits();
-        let d = self.call(l, req, Vec::new(), self.timeout)?;
-        self.rbuf = d.data;
-        self.rptr = 0;
-        self.ps.at_sm = false;
-        let got = self.rbuf.len();
+        let d = self.call(l, req, Vec::new(), self.cfg.timeout)?;
+        self.open.rbuf = d.data;
+        self.open.rptr = 0;
+        self.drive.ps.at_sm = false;
+        let got = self.open.rbuf.len();
         let s = d.sense;
         let mut special = false;
         if self.chk(&s).is_err() {
@@ -279,61 +278,61 @@ impl Drv {
                 }
                 if flags.contains(SenseFlags::ILI) {
                     if bs == 0 && transfer < 0 {
-                        if self.policy.short_read_counts {
+                        if self.cfg.policy.short_read_counts {
                             self.advance_block(1);
                         }
-                        self.rbytes = 0;
-                        self.rbuf = Vec::new();
+                        self.open.rbytes = 0;
+                        self.open.rbuf = Vec::new();
                         let len = (bytes as i64).saturating_sub(transfer);
-                        self.ahead.largest = self.ahead.largest.max(usize::try_from(len).unwrap_or(0));
-                        return Err(self.policy.short_read);
+                        self.open.ahead.largest = self.open.ahead.largest.max(usize::try_from(len).unwrap_or(0));
+                        return Err(self.cfg.policy.short_read);
                     } else if bs == 0 {
                         nbytes = (bytes as i64).saturating_sub(transfer);
                     } else {
                         if transfer == blks as i64 {
                             self.advance_block(1);
-                            self.rbytes = 0;
+                            self.open.rbytes = 0;
                             let _ = self.int_ioctl(l, MtOp::Bsr, 1);
                             return Err(Errno::Io);
                         }
                         nbytes = (blks as i64).saturating_sub(transfer).saturating_mul(bs as i64);
                         self.advance_block(1);
-                        self.rbytes = clamp_len(nbytes, got);
+                        self.open.rbytes = clamp_len(nbytes, got);
                         if self.int_ioctl(l, MtOp::Bsr, 1).is_err() {
                             return Err(Errno::Io);
                         }
                     }
                 } else if flags.contains(SenseFlags::FMK) {
-                    self.ps.eof = if self.ps.eof != Eof::FmHit { Eof::FmHit } else { Eof::Eod2 };
+                    self.drive.ps.eof = if self.drive.ps.eof != Eof::FmHit { Eof::FmHit } else { Eof::Eod2 };
                     nbytes = if bs == 0 { 0 } else { (bytes as i64).saturating_sub(transfer.saturating_mul(bs as i64)) };
                 } else if flags.contains(SenseFlags::EOM) {
-                    self.ps.eof = if self.ps.eof == Eof::Fm { Eof::Eod1 } else { Eof::EomOk };
+                    self.drive.ps.eof = if self.drive.ps.eof == Eof::Fm { Eof::Eod1 } else { Eof::EomOk };
                     let undone = if bs == 0 { transfer } else { transfer.saturating_mul(bs as i64) };
                     nbytes = (bytes as i64).saturating_sub(undone);
                 } else {
                     nbytes = 0;
                 }
             } else {
-                self.ps.drv_block = -1;
+                self.drive.ps.drv_block = -1;
                 nbytes = 0;
-                if self.ps.eof == Eof::Fm && s.key == SenseKey::BlankCheck {
-                    self.ps.eof = Eof::Eod2;
+                if self.drive.ps.eof == Eof::Fm && s.key == SenseKey::BlankCheck {
+                    self.drive.ps.eof = Eof::Eod2;
                 } else {
-                    self.rbytes = 0;
-                    self.rbuf = Vec::new();
+                    self.open.rbytes = 0;
+                    self.open.rbuf = Vec::new();
                     return Err(Errno::Io);
                 }
             }
             if nbytes < 0 {
                 nbytes = 0;
             }
-            self.rbytes = clamp_len(nbytes, got);
+            self.open.rbytes = clamp_len(nbytes, got);
         } else {
-            self.rbytes = if bs == 0 { got } else { clamp_len(bytes as i64, got) };
+            self.open.rbytes = if bs == 0 { got } else { clamp_len(bytes as i64, got) };
         }
-        self.advance_block(self.rbytes.checked_div(bs).map_or(1, |n| n as i64));
+        self.advance_block(self.open.rbytes.checked_div(bs).map_or(1, |n| n as i64));
         if bs == 0 {
-            self.ahead.largest = self.ahead.largest.max(self.rbytes);
+            self.open.ahead.largest = self.open.ahead.largest.max(self.open.rbytes);
         }
         Ok(special)
     }
@@ -341,28 +340,27 @@ impl Drv {
     /// st_read. Served from the read-ahead when it holds records (see
     /// [`super::ahead`]); `window` bounds what the read-ahead may hold.
     pub fn read(&mut self, l: &mut Link<'_>, out: &mut dyn UserOut, count: usize, window: usize) -> Result<usize> {
-        self.sleep = Sleep::Killable;
         self.rw_checks(l, count)?;
         if count == 0 {
             return Ok(0);
         }
-        let bs = self.block_size as usize;
-        if bs != 0 && count % bs != 0 && !self.opts.read_ahead {
+        let bs = self.drive.block_size as usize;
+        if bs != 0 && count % bs != 0 && !self.cfg.opts.read_ahead {
             return Err(Errno::Inval);
         }
-        if self.ps.rw == Rw::Writing {
+        if self.drive.ps.rw == Rw::Writing {
             self.flush_buffer(l, false)?;
-            self.ps.rw = Rw::Reading;
+            self.drive.ps.rw = Rw::Reading;
         }
-        if self.rbytes == 0 && self.ps.eof >= Eof::Eod1 {
-            if self.ps.eof < Eof::Eod {
-                self.ps.eof = if self.ps.eof == Eof::Eod1 { Eof::Eod2 } else { Eof::Eod };
+        if self.open.rbytes == 0 && self.drive.ps.eof >= Eof::Eod1 {
+            if self.drive.ps.eof < Eof::Eod {
+                self.drive.ps.eof = if self.drive.ps.eof == Eof::Eod1 { Eof::Eod2 } else { Eof::Eod };
                 return Ok(0);
             }
             return Err(Errno::Io);
         }
-        self.ps.rw = Rw::Reading;
-        if bs == 0 && self.rbytes == 0 {
+        self.drive.ps.rw = Rw::Reading;
+        if bs == 0 && self.open.rbytes == 0 {
             if let Some(n) = self.ahead_read(l, out, count)? {
                 self.ahead_refill(l, window);
                 return Ok(n);
@@ -371,46 +369,46 @@ impl Drv {
         let mut total = 0usize;
         let mut special = false;
         while total < count && !special {
-            if self.rbytes == 0 && !(bs != 0 && self.ahead_fill(l)?) {
+            if self.open.rbytes == 0 && !(bs != 0 && self.ahead_fill(l)?) {
                 special = self.read_tape(l, count - total)?;
             }
-            if self.rbytes > 0 {
-                let transfer = self.rbytes.min(count - total);
-                let chunk = self.rbuf.get(self.rptr..self.rptr + transfer).ok_or(Errno::Io)?;
+            if self.open.rbytes > 0 {
+                let transfer = self.open.rbytes.min(count - total);
+                let chunk = self.open.rbuf.get(self.open.rptr..self.open.rptr + transfer).ok_or(Errno::Io)?;
                 out.write(total, chunk)?;
-                self.rptr += transfer;
-                self.rbytes -= transfer;
+                self.open.rptr += transfer;
+                self.open.rbytes -= transfer;
                 total += transfer;
             }
-            if self.rbytes == 0 {
-                let used = core::mem::take(&mut self.rbuf);
+            if self.open.rbytes == 0 {
+                let used = core::mem::take(&mut self.open.rbuf);
                 self.recycle(l, used);
-                self.rptr = 0;
+                self.open.rptr = 0;
             }
             if bs == 0 {
                 break;
             }
         }
         if total == 0 {
-            match self.ps.eof {
+            match self.drive.ps.eof {
                 Eof::FmHit => {
-                    self.ps.eof = Eof::Fm;
+                    self.drive.ps.eof = Eof::Fm;
                     self.bump_file();
                 }
                 Eof::Eod1 => {
-                    self.ps.eof = Eof::Eod2;
+                    self.drive.ps.eof = Eof::Eod2;
                     self.bump_file();
                 }
-                Eof::Eod2 => self.ps.eof = Eof::Eod,
+                Eof::Eod2 => self.drive.ps.eof = Eof::Eod,
                 _ => {}
             }
-        } else if self.ps.eof == Eof::Fm {
-            self.ps.eof = Eof::No;
+        } else if self.drive.ps.eof == Eof::Fm {
+            self.drive.ps.eof = Eof::No;
         }
-        if total > 0 && self.ps.eof == Eof::No {
+        if total > 0 && self.drive.ps.eof == Eof::No {
             // A record (a short one reports ILI, nothing else) while
             // reading sequentially: the drive reads ahead.
-            self.ahead.stopped = false;
+            self.open.ahead.stopped = false;
             self.ahead_refill(l, window);
         }
         Ok(total)

@@ -5,24 +5,22 @@ use alloc::vec::Vec;
 
 use super::{Drv, Link, Ready, Rw, TapeStatus, Eof};
 use crate::errno::Result;
-use crate::host::Sleep;
 use crate::proto::{DriveFlags, Op, Req};
 
 impl Drv {
     /// The flush st_ioctl does before MTIOCGET, MTIOCPOS and other ioctls.
     pub fn ioctl_flush(&mut self, l: &mut Link<'_>, for_status: bool) -> Result<()> {
-        self.sleep = Sleep::Killable;
         // With variable blocks st has nothing to flush for a status: the
         // file and block numbers count what the user had, so the
         // read-ahead may stay.
-        if for_status && self.block_size == 0 && self.ps.rw == Rw::Reading && !self.pos_unknown {
+        if for_status && self.drive.block_size == 0 && self.drive.ps.rw == Rw::Reading && !self.drive.pos_unknown {
             return Ok(());
         }
         match self.flush_buffer(l, false) {
             Ok(()) => Ok(()),
-            Err(_) if for_status && self.pos_unknown => {
+            Err(_) if for_status && self.drive.pos_unknown => {
                 self.reset_state();
-                self.pos_unknown = true;
+                self.drive.pos_unknown = true;
                 Ok(())
             }
             Err(e) => Err(e),
@@ -37,48 +35,48 @@ impl Drv {
     /// MTIOCGET (after [`Drv::ioctl_flush`]): st's status, with the drive
     /// asked whether a medium is still loaded and writable.
     pub fn status(&mut self, l: &mut Link<'_>) -> TapeStatus {
-        if self.ready != Ready::NotReady && self.session_alive(l) {
-            if let Ok(d) = self.call(l, Req::new(Op::Status), Vec::new(), self.timeout) {
+        if self.drive.ready != Ready::NotReady && self.session_alive(l) {
+            if let Ok(d) = self.call(l, Req::new(Op::Status), Vec::new(), self.cfg.timeout) {
                 let f = d.rep.status.flags();
-                self.drv_write_prot = f.contains(DriveFlags::WRPROT);
+                self.drive.drv_write_prot = f.contains(DriveFlags::WRPROT);
                 if f.contains(DriveFlags::CLEAN) {
-                    self.cleaning_req = true;
+                    self.drive.cleaning_req = true;
                 }
-                if !f.contains(DriveFlags::READY) && self.ready == Ready::Ready {
+                if !f.contains(DriveFlags::READY) && self.drive.ready == Ready::Ready {
                     self.set_not_ready(Ready::NoTape);
                 }
             }
-        } else if self.ready == Ready::Ready && !self.session_alive(l) {
+        } else if self.drive.ready == Ready::Ready && !self.session_alive(l) {
             // The daemon is gone: the drive is not ready any more.
-            self.ready = Ready::NotReady;
+            self.drive.ready = Ready::NotReady;
         }
-        let ps = self.ps;
+        let ps = self.drive.ps;
         let mut blkno = ps.drv_block;
-        let bs = self.block_size as usize;
+        let bs = self.drive.block_size as usize;
         if bs != 0 && blkno >= 0 && ps.rw == Rw::Reading {
             // Blocks read ahead into the buffer are not yet the user's.
-            blkno = super::pos(i64::from(blkno) - self.rbytes.div_ceil(bs) as i64);
+            blkno = super::pos(i64::from(blkno) - self.open.rbytes.div_ceil(bs) as i64);
         }
         let st = TapeStatus {
-            blksize: self.block_size,
-            density: self.density,
+            blksize: self.drive.block_size,
+            density: self.drive.density,
             fileno: ps.drv_file,
             blkno,
-            soft_errors: self.recover_reg,
+            soft_errors: self.open.recover_reg,
             partition: 0,
             bot: blkno == 0 && ps.drv_file == 0,
             eof: blkno == 0 && ps.drv_file != 0,
             eot: ps.eof == Eof::EomOk || ps.eof == Eof::EomError,
             sm: ps.at_sm,
             eod: ps.eof > Eof::EomError,
-            wr_prot: self.drv_write_prot,
-            online: self.ready == Ready::Ready,
-            dr_open: self.ready == Ready::NoTape,
-            im_rep_en: self.opts.async_writes || (self.opts.buffer_writes && bs != 0) || self.drv_buffer != 0,
-            cln: self.cleaning_req,
+            wr_prot: self.drive.drv_write_prot,
+            online: self.drive.ready == Ready::Ready,
+            dr_open: self.drive.ready == Ready::NoTape,
+            im_rep_en: self.cfg.opts.async_writes || (self.cfg.opts.buffer_writes && bs != 0) || self.drive.drv_buffer != 0,
+            cln: self.drive.cleaning_req,
             fixed: bs != 0,
         };
-        self.recover_reg = 0;
+        self.open.recover_reg = 0;
         st
     }
 }

@@ -5,14 +5,13 @@
 use alloc::vec::Vec;
 
 use super::{pos, s24, u24, Door, Drv, Eof, Link, MtOp, PartStat, Ready, Rw, MAX_MOTION};
-use crate::abi::mtst;
+use super::mtst;
 use crate::errno::{Errno, Result};
-use crate::host::Sleep;
 use crate::proto::{DriveFlags, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
 
 impl Drv {
     pub(super) fn immed(&self) -> ReqFlags {
-        if self.opts.nowait {
+        if self.cfg.opts.nowait {
             ReqFlags::IMMED
         } else {
             ReqFlags::empty()
@@ -21,7 +20,6 @@ impl Drv {
 
     /// st_ioctl for MTIOCTOP.
     pub fn mtop(&mut self, l: &mut Link<'_>, op: MtOp, count: i32) -> Result<()> {
-        self.sleep = Sleep::Killable;
         let mut count = i64::from(count);
         if op == MtOp::SetDrvBuffer && !l.host.privileged() {
             return Err(Errno::Perm);
@@ -36,8 +34,8 @@ impl Drv {
         if (motion && !(-MAX_MOTION..=MAX_MOTION).contains(&count)) || (marks && !(0..=MAX_MOTION).contains(&count)) {
             return Err(Errno::Inval);
         }
-        if !self.pos_unknown {
-            if self.ps.eof == Eof::FmHit {
+        if !self.drive.pos_unknown {
+            if self.drive.ps.eof == Eof::FmHit {
                 if matches!(op, MtOp::Fsf | MtOp::Fsfm | MtOp::Eom) {
                     count -= 1;
                     self.bump_file_only();
@@ -70,12 +68,12 @@ impl Drv {
                 self.ahead_settle_back(l)?;
             }
             self.flush_buffer(l, seek_next)?;
-            if self.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
+            if self.drive.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
                 self.int_ioctl(l, MtOp::Weof, 1)?;
                 if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
                     count += 1;
                 }
-                self.ps.rw = Rw::Idle;
+                self.drive.ps.rw = Rw::Idle;
             }
         } else {
             if !matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Load | MtOp::Reten | MtOp::Erase | MtOp::Seek | MtOp::Eom) {
@@ -84,9 +82,9 @@ impl Drv {
             self.reset_state();
         }
         if !matches!(op, MtOp::Nop | MtOp::SetBlk | MtOp::SetDensity | MtOp::Wsm | MtOp::SetDrvBuffer | MtOp::SetPart) {
-            self.ps.rw = Rw::Idle;
+            self.drive.ps.rw = Rw::Idle;
         }
-        if op == MtOp::Offl && self.door != Door::Unlocked {
+        if op == MtOp::Offl && self.drive.door != Door::Unlocked {
             let _ = self.door_lock(l, false);
         }
         let ucount = count as u32;
@@ -95,7 +93,7 @@ impl Drv {
             MtOp::SetPart | MtOp::MkPart => Err(Errno::Inval),
             MtOp::Seek => {
                 let r = self.set_location(l, count as u32);
-                self.ps.rw = Rw::Idle;
+                self.drive.ps.rw = Rw::Idle;
                 r
             }
             MtOp::Unload | MtOp::Offl => self.do_load_unload(l, false, false),
@@ -106,7 +104,7 @@ impl Drv {
                 self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(op == MtOp::Cache))
             }
             MtOp::Ewarn => {
-                self.opts.ewarn = count != 0;
+                self.cfg.opts.ewarn = count != 0;
                 Ok(())
             }
             MtOp::Nbsf => {
@@ -120,21 +118,21 @@ impl Drv {
     }
 
     pub(super) fn reset_state(&mut self) {
-        self.pos_unknown = false;
-        self.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 };
+        self.drive.pos_unknown = false;
+        self.drive.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 };
     }
 
     /// st_int_ioctl: one drive command for a tape operation.
     pub(super) fn int_ioctl(&mut self, l: &mut Link<'_>, op: MtOp, arg: i64) -> Result<()> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Err(self.not_ready_err());
         }
-        let mut timeout = self.long_timeout;
+        let mut timeout = self.cfg.long_timeout;
         // st's predicted position, in a width where the count cannot wrap
         // it; stored through pos(), which keeps -1 for anything out of range.
-        let mut fileno = i64::from(self.ps.drv_file);
-        let mut blkno = i64::from(self.ps.drv_block);
-        let mut at_sm = self.ps.at_sm;
+        let mut fileno = i64::from(self.drive.ps.drv_file);
+        let mut blkno = i64::from(self.drive.ps.drv_block);
+        let mut at_sm = self.drive.ps.at_sm;
         let mut chg_eof = true;
         let mut req;
         let space = |kind: Space, n: i32| {
@@ -185,7 +183,7 @@ impl Drv {
                 }
             }
             MtOp::Weof | MtOp::Weofi | MtOp::Wsm => {
-                if self.write_prot {
+                if self.open.write_prot {
                     return Err(Errno::Acces);
                 }
                 req = Req::new(Op::Wfm);
@@ -193,12 +191,12 @@ impl Drv {
                 if op == MtOp::Wsm {
                     rf |= ReqFlags::SETMARK;
                 }
-                if op == MtOp::Weofi || (op == MtOp::Weof && self.opts.nowait_eof) {
+                if op == MtOp::Weofi || (op == MtOp::Weof && self.cfg.opts.nowait_eof) {
                     rf |= ReqFlags::IMMED;
                 }
                 req.flags = rf.bits();
                 req.count = u24(arg);
-                timeout = self.timeout;
+                timeout = self.cfg.timeout;
                 if fileno >= 0 {
                     fileno += arg;
                 }
@@ -221,13 +219,13 @@ impl Drv {
                 at_sm = false;
             }
             MtOp::Eom => {
-                if !self.opts.fast_mteom {
+                if !self.cfg.opts.fast_mteom {
                     let _ = self.int_ioctl(l, MtOp::Fsf, MAX_MOTION);
-                    fileno = i64::from(self.ps.drv_file);
-                    if self.ps.eof >= Eof::Eod1 {
-                        if self.policy.eom_loses_position {
-                            self.ps.drv_file = -1;
-                            self.ps.drv_block = -1;
+                    fileno = i64::from(self.drive.ps.drv_file);
+                    if self.drive.ps.eof >= Eof::Eod1 {
+                        if self.cfg.policy.eom_loses_position {
+                            self.drive.ps.drv_file = -1;
+                            self.drive.ps.drv_block = -1;
                         }
                         return Ok(());
                     }
@@ -239,7 +237,7 @@ impl Drv {
                 at_sm = false;
             }
             MtOp::Erase => {
-                if self.write_prot {
+                if self.open.write_prot {
                     return Err(Errno::Acces);
                 }
                 req = Req::new(Op::Erase);
@@ -248,18 +246,18 @@ impl Drv {
                     rf |= ReqFlags::LONG;
                 }
                 req.flags = rf.bits();
-                timeout = self.long_timeout.saturating_mul(8);
+                timeout = self.cfg.long_timeout.saturating_mul(8);
             }
             MtOp::SetBlk | MtOp::SetDensity | MtOp::SetDrvBuffer => {
                 chg_eof = false;
-                if self.rbytes != 0 {
+                if self.open.rbytes != 0 {
                     return Err(Errno::Io);
                 }
                 let a = arg as u32;
                 if op == MtOp::SetBlk
                     && a & mtst::BLKSIZE_MASK != 0
-                    && self.max_block > 0
-                    && ((a & mtst::BLKSIZE_MASK) < self.min_block || (a & mtst::BLKSIZE_MASK) > self.max_block)
+                    && self.drive.max_block > 0
+                    && ((a & mtst::BLKSIZE_MASK) < self.drive.min_block || (a & mtst::BLKSIZE_MASK) > self.drive.max_block)
                 {
                     return Err(Errno::Inval);
                 }
@@ -267,12 +265,12 @@ impl Drv {
                 let rf = match op {
                     MtOp::SetBlk => {
                         req.length = u64::from(a & mtst::BLKSIZE_MASK);
-                        self.blksize_changed = true;
+                        self.drive.blksize_changed = true;
                         ReqFlags::SET_BLKSIZE
                     }
                     MtOp::SetDensity => {
                         req.arg = u64::from(a & 0xff);
-                        self.density_changed = true;
+                        self.drive.density_changed = true;
                         ReqFlags::SET_DENSITY
                     }
                     _ => {
@@ -281,7 +279,7 @@ impl Drv {
                     }
                 };
                 req.flags = rf.bits();
-                timeout = self.timeout;
+                timeout = self.cfg.timeout;
             }
             _ => return Err(Errno::NoSys),
         }
@@ -289,9 +287,9 @@ impl Drv {
         let s = d.sense;
         let result = self.chk(&s);
         if result.is_ok() {
-            self.ps.drv_block = pos(blkno);
-            self.ps.drv_file = pos(fileno);
-            self.ps.at_sm = at_sm;
+            self.drive.ps.drv_block = pos(blkno);
+            self.drive.ps.drv_file = pos(fileno);
+            self.drive.ps.at_sm = at_sm;
             let mut r = Ok(());
             if op == MtOp::Bsfm {
                 r = self.int_ioctl(l, MtOp::Fsf, 1);
@@ -300,27 +298,27 @@ impl Drv {
             }
             match op {
                 MtOp::SetBlk => {
-                    self.block_size = (arg as u32) & mtst::BLKSIZE_MASK;
-                    self.rbytes = 0;
-                    self.rptr = 0;
+                    self.drive.block_size = (arg as u32) & mtst::BLKSIZE_MASK;
+                    self.open.rbytes = 0;
+                    self.open.rptr = 0;
                 }
-                MtOp::SetDrvBuffer => self.drv_buffer = (arg as u8) & 7,
-                MtOp::SetDensity => self.density = arg as u8,
+                MtOp::SetDrvBuffer => self.drive.drv_buffer = (arg as u8) & 7,
+                MtOp::SetDensity => self.drive.density = arg as u8,
                 _ => {}
             }
             if op == MtOp::Eom {
-                self.ps.eof = Eof::Eod;
-                if self.policy.eom_loses_position {
-                    self.ps.drv_file = -1;
-                    self.ps.drv_block = -1;
+                self.drive.ps.eof = Eof::Eod;
+                if self.cfg.policy.eom_loses_position {
+                    self.drive.ps.drv_file = -1;
+                    self.drive.ps.drv_block = -1;
                 }
             } else if op == MtOp::Fsf {
-                self.ps.eof = Eof::Fm;
+                self.drive.ps.eof = Eof::Fm;
             } else if chg_eof {
-                self.ps.eof = Eof::No;
+                self.drive.ps.eof = Eof::No;
             }
             if matches!(op, MtOp::Weof | MtOp::Weofi) {
-                self.ps.rw = Rw::Idle;
+                self.drive.ps.rw = Rw::Idle;
             }
             return r;
         }
@@ -328,83 +326,83 @@ impl Drv {
         let mut result = result;
         if s.flags.contains(SenseFlags::EOM) {
             if !matches!(op, MtOp::Bsf | MtOp::Bsfm | MtOp::Bsr | MtOp::Bss) {
-                self.ps.eof = Eof::EomOk;
+                self.drive.ps.eof = Eof::EomOk;
             }
-            self.ps.drv_block = 0;
+            self.drive.ps.drv_block = 0;
         }
         // The residue: within the command's count (the reply boundary).
         let mut undone = s.resid;
         if matches!(op, MtOp::Weof | MtOp::Weofi) && s.flags.contains(SenseFlags::EOM) {
             if matches!(s.key, SenseKey::NoSense | SenseKey::Recovered) {
                 result = Ok(());
-                self.ps.eof = Eof::No;
-                self.ps.rw = Rw::Idle;
+                self.drive.ps.eof = Eof::No;
+                self.drive.ps.rw = Rw::Idle;
             } else {
                 if fileno >= 0 {
                     fileno -= undone;
                 }
                 if undone < arg {
-                    self.ps.eof = Eof::No;
+                    self.drive.ps.eof = Eof::No;
                 }
             }
-            self.ps.drv_file = pos(fileno);
+            self.drive.ps.drv_file = pos(fileno);
         } else if matches!(op, MtOp::Fsf | MtOp::Fsfm) {
-            self.ps.drv_file = if fileno >= 0 { pos(fileno - undone) } else { -1 };
-            self.ps.drv_block = -1;
-            self.ps.eof = Eof::No;
+            self.drive.ps.drv_file = if fileno >= 0 { pos(fileno - undone) } else { -1 };
+            self.drive.ps.drv_block = -1;
+            self.drive.ps.eof = Eof::No;
         } else if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
             if arg > 0 && undone < 0 {
                 undone = -undone;
             }
-            if self.ps.drv_file >= 0 {
-                self.ps.drv_file = pos(fileno + undone);
+            if self.drive.ps.drv_file >= 0 {
+                self.drive.ps.drv_file = pos(fileno + undone);
             }
-            self.ps.drv_block = 0;
-            self.ps.eof = Eof::No;
+            self.drive.ps.drv_block = 0;
+            self.drive.ps.eof = Eof::No;
         } else if op == MtOp::Fsr {
             if s.flags.contains(SenseFlags::FMK) {
                 self.bump_file();
-                self.ps.eof = Eof::Fm;
+                self.drive.ps.eof = Eof::Fm;
             } else {
-                self.ps.drv_block = if blkno >= undone { pos(blkno - undone) } else { -1 };
-                self.ps.eof = Eof::No;
+                self.drive.ps.drv_block = if blkno >= undone { pos(blkno - undone) } else { -1 };
+                self.drive.ps.eof = Eof::No;
             }
         } else if op == MtOp::Bsr {
             if s.flags.contains(SenseFlags::FMK) {
                 // Backward over a filemark: in the previous file, block
                 // unknown (st decrements whatever it had).
-                self.ps.drv_file = pos(i64::from(self.ps.drv_file) - 1);
-                self.ps.drv_block = -1;
+                self.drive.ps.drv_file = pos(i64::from(self.drive.ps.drv_file) - 1);
+                self.drive.ps.drv_block = -1;
             } else {
                 if arg > 0 && undone < 0 {
                     undone = -undone;
                 }
-                if self.ps.drv_block >= 0 {
-                    self.ps.drv_block = pos(blkno + undone);
+                if self.drive.ps.drv_block >= 0 {
+                    self.drive.ps.drv_block = pos(blkno + undone);
                 }
             }
-            self.ps.eof = Eof::No;
+            self.drive.ps.eof = Eof::No;
         } else if op == MtOp::Eom {
-            self.ps.drv_file = -1;
-            self.ps.drv_block = -1;
-            self.ps.eof = Eof::Eod;
+            self.drive.ps.drv_file = -1;
+            self.drive.ps.drv_block = -1;
+            self.drive.ps.eof = Eof::Eod;
         } else if matches!(op, MtOp::SetBlk | MtOp::SetDensity | MtOp::SetDrvBuffer) {
             // st retries with the other page-format setting; the daemon has one.
         } else if chg_eof {
-            self.ps.eof = Eof::No;
+            self.drive.ps.eof = Eof::No;
         }
         if s.key == SenseKey::BlankCheck {
-            self.ps.eof = Eof::Eod;
+            self.drive.ps.eof = Eof::Eod;
         }
         result
     }
 
     /// do_load_unload.
     pub(super) fn do_load_unload(&mut self, l: &mut Link<'_>, load: bool, reten: bool) -> Result<()> {
-        if self.ready != Ready::Ready && !load {
+        if self.drive.ready != Ready::Ready && !load {
             return Err(self.not_ready_err());
         }
-        if self.session.is_none() || !self.session_alive(l) {
+        if self.drive.session.is_none() || !self.session_alive(l) {
             // No drive to talk to (opened O_NONBLOCK without a daemon).
             return Err(Errno::Io);
         }
@@ -417,25 +415,25 @@ impl Drv {
             rf |= ReqFlags::RETEN;
         }
         req.flags = rf.bits();
-        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
+        let d = self.call(l, req, Vec::new(), self.cfg.long_timeout)?;
         let r = self.chk(&d.sense);
         if r.is_ok() {
             if !load {
-                self.rew_at_close = false;
-                self.ready = Ready::NoTape;
+                self.open.rew_at_close = false;
+                self.drive.ready = Ready::NoTape;
             } else {
-                self.rew_at_close = self.autorew_dev;
+                self.open.rew_at_close = self.open.autorew_dev;
                 // check_tape on the medium just loaded: a new session.
-                self.ready = Ready::Ready;
+                self.drive.ready = Ready::Ready;
                 self.new_session_positions();
                 self.apply_status(&d.rep.status);
-                if self.drv_write_prot {
-                    self.write_prot = true;
+                if self.drive.drv_write_prot {
+                    self.open.write_prot = true;
                 }
             }
         } else {
-            self.ps.drv_file = -1;
-            self.ps.drv_block = -1;
+            self.drive.ps.drv_file = -1;
+            self.drive.ps.drv_block = -1;
         }
         r
     }
@@ -444,8 +442,8 @@ impl Drv {
     pub(super) fn door_lock(&mut self, l: &mut Link<'_>, lock: bool) -> Result<()> {
         let mut req = Req::new(Op::Lock);
         req.count = i32::from(lock);
-        let r = self.call(l, req, Vec::new(), self.timeout).and_then(|d| self.chk(&d.sense));
-        self.door = match (&r, lock) {
+        let r = self.call(l, req, Vec::new(), self.cfg.timeout).and_then(|d| self.chk(&d.sense));
+        self.drive.door = match (&r, lock) {
             (Ok(()), true) => Door::Explicit,
             (Ok(()), false) => Door::Unlocked,
             (Err(_), _) => Door::Fails,
@@ -455,17 +453,17 @@ impl Drv {
 
     /// get_location: MTIOCPOS.
     pub(super) fn get_location(&mut self, l: &mut Link<'_>) -> Result<u32> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Err(Errno::Io);
         }
-        let d = self.call(l, Req::new(Op::ReadPos), Vec::new(), self.timeout)?;
+        let d = self.call(l, Req::new(Op::ReadPos), Vec::new(), self.cfg.timeout)?;
         if self.chk(&d.sense).is_err() {
             return Err(Errno::Io);
         }
         let st = d.rep.status;
         if st.flags().contains(DriveFlags::BOP) {
-            self.ps.drv_block = 0;
-            self.ps.drv_file = 0;
+            self.drive.ps.drv_block = 0;
+            self.drive.ps.drv_file = 0;
         }
         // st reads a 32-bit block address; a larger one cannot be reported
         // truthfully.
@@ -474,23 +472,23 @@ impl Drv {
 
     /// set_location: MTSEEK.
     pub(super) fn set_location(&mut self, l: &mut Link<'_>, block: u32) -> Result<()> {
-        if self.ready != Ready::Ready {
+        if self.drive.ready != Ready::Ready {
             return Err(Errno::Io);
         }
         let mut req = Req::new(Op::Locate);
         req.arg = u64::from(block);
         req.flags = self.immed().bits();
-        let d = self.call(l, req, Vec::new(), self.long_timeout)?;
-        self.ps.drv_block = -1;
-        self.ps.drv_file = -1;
-        self.ps.eof = Eof::No;
+        let d = self.call(l, req, Vec::new(), self.cfg.long_timeout)?;
+        self.drive.ps.drv_block = -1;
+        self.drive.ps.drv_file = -1;
+        self.drive.ps.eof = Eof::No;
         if self.chk(&d.sense).is_err() {
             return Err(Errno::Io);
         }
-        self.ps.at_sm = false;
+        self.drive.ps.at_sm = false;
         if block == 0 {
-            self.ps.drv_block = 0;
-            self.ps.drv_file = 0;
+            self.drive.ps.drv_block = 0;
+            self.drive.ps.drv_file = 0;
         }
         Ok(())
     }

@@ -14,12 +14,7 @@ use crate::proto::{Op, Rep, Req, REP_SIZE};
 use crate::testing::{frame, Daemon, Fake, Honest, RW};
 use crate::unit::Config;
 
-const MTFSF: i16 = 1;
-const MTBSF: i16 = 2;
-const MTFSR: i16 = 3;
-const MTWEOF: i16 = 5;
-const MTREW: i16 = 6;
-const MTSETBLK: i16 = 20;
+use crate::abi::linux::op::{BSF as MTBSF, FSF as MTFSF, FSR as MTFSR, REW as MTREW, SETBLK as MTSETBLK, WEOF as MTWEOF};
 
 fn rec(i: usize, n: usize) -> Vec<u8> {
     (0..n).map(|j| (i * 31 + j * 7) as u8).collect()

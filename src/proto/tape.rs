@@ -6,6 +6,11 @@ use static_assertions::const_assert_eq;
 
 use super::{get, Hdr, Put, VERSION};
 
+/// The tape pair's frames (the channel's frame kind; the reply boundary
+/// says what its replies may carry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tape;
+
 /// Size of [`Req`] on the wire.
 pub const REQ_SIZE: usize = 48;
 /// Size of [`Status`] on the wire.

@@ -22,7 +22,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
-#include <linux/preempt.h>
+#include <linux/spinlock.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -59,6 +59,13 @@ struct pmt_softc {
 	 * the core's own state needs no other lock on the master side.
 	 */
 	struct mutex		 sc_mlock;
+	/*
+	 * sc_clock is the core's channel lock (pmt_os_lock): the requests and
+	 * replies both sides share. Nothing sleeps under it; it is taken
+	 * inside the wait conditions below, never around a copy to or from
+	 * user space.
+	 */
+	spinlock_t		 sc_clock;
 	/*
 	 * Master waiters (a reply, room in the write-behind window) sleep on
 	 * sc_mwait; every slave read, write and close wakes it.
@@ -155,14 +162,18 @@ bool pmt_os_privileged(void *host, void *cred)
 	return capable(CAP_SYS_ADMIN);
 }
 
-void pmt_os_atomic_enter(void)
+void pmt_os_lock(void *host)
 {
-	preempt_disable();
+	struct pmt_softc *sc = host;
+
+	spin_lock(&sc->sc_clock);
 }
 
-void pmt_os_atomic_exit(void)
+void pmt_os_unlock(void *host)
 {
-	preempt_enable();
+	struct pmt_softc *sc = host;
+
+	spin_unlock(&sc->sc_clock);
 }
 
 void pmt_os_panic(const char *msg, size_t len)
@@ -439,9 +450,10 @@ static int __init pmt_init(void)
 
 		sc->sc_unit = i;
 		mutex_init(&sc->sc_mlock);
+		spin_lock_init(&sc->sc_clock);
 		init_waitqueue_head(&sc->sc_mwait);
 		init_waitqueue_head(&sc->sc_swait);
-		sc->sc_core = pmt_core_unit_new(i, &p);
+		sc->sc_core = pmt_core_unit_new(i, &p, sc);
 		if (sc->sc_core == NULL) {
 			error = -ENOMEM;
 			goto out_units;

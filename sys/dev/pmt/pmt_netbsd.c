@@ -70,10 +70,16 @@ struct pmt_softc {
 	 * sc_lock guards sc_flags and the klist of sc_rsel, and is the
 	 * interlock of the three condvars below, so that a wakeup cannot
 	 * fall between a waiter's test of the core's state and its sleep
-	 * (the core keeps its own state under its own spin lock; wakers
-	 * change that state first, then broadcast under sc_lock).
+	 * (the core keeps its own state under sc_clock; wakers change that
+	 * state first, then broadcast under sc_lock).
 	 */
 	kmutex_t		 sc_lock;
+	/*
+	 * sc_clock is the core's channel lock (pmt_os_lock): the requests
+	 * and replies both sides share. Nothing sleeps under it. It is taken
+	 * after sc_lock when a waiter tests the core's state, never before it.
+	 */
+	kmutex_t		 sc_clock;
 	/*
 	 * The master lock, PMT_MLOCKED: serialises master system calls on
 	 * the unit as st's does, and is held across sleeps for the daemon
@@ -254,17 +260,19 @@ pmt_os_privileged(void *host, void *cred)
 }
 
 void
-pmt_os_atomic_enter(void)
+pmt_os_lock(void *host)
 {
+	struct pmt_softc *sc = host;
 
-	kpreempt_disable();
+	mutex_enter(&sc->sc_clock);
 }
 
 void
-pmt_os_atomic_exit(void)
+pmt_os_unlock(void *host)
 {
+	struct pmt_softc *sc = host;
 
-	kpreempt_enable();
+	mutex_exit(&sc->sc_clock);
 }
 
 void
@@ -681,6 +689,7 @@ pmt_free_units(u_int n)
 		cv_destroy(&sc->sc_scv);
 		cv_destroy(&sc->sc_mcv);
 		cv_destroy(&sc->sc_lockcv);
+		mutex_destroy(&sc->sc_clock);
 		mutex_destroy(&sc->sc_lock);
 	}
 	kmem_free(pmt_softcs, PMT_NUNITS * sizeof(*pmt_softcs));
@@ -706,11 +715,12 @@ pmt_init(void)
 		sc = &pmt_softcs[i];
 		sc->sc_unit = i;
 		mutex_init(&sc->sc_lock, MUTEX_DEFAULT, IPL_NONE);
+		mutex_init(&sc->sc_clock, MUTEX_DEFAULT, IPL_NONE);
 		cv_init(&sc->sc_lockcv, "pmtmlock");
 		cv_init(&sc->sc_mcv, "pmtm");
 		cv_init(&sc->sc_scv, "pmts");
 		selinit(&sc->sc_rsel);
-		if ((sc->sc_core = pmt_core_unit_new(i, &p)) == NULL) {
+		if ((sc->sc_core = pmt_core_unit_new(i, &p, sc)) == NULL) {
 			pmt_free_units(i + 1);
 			return ENOMEM;
 		}

@@ -100,56 +100,13 @@ pub const POLLOUT: i16 = 0x4;
 /// Normal data readable.
 pub const POLLRDNORM: i16 = 0x40;
 
-const IOC_VOID: u32 = 0x2000_0000;
-const IOC_OUT: u32 = 0x4000_0000;
-const IOC_IN: u32 = 0x8000_0000;
-/// NetBSD's _IOC(): direction | length << 16 | group << 8 | number.
-const fn ioc(dir: u32, group: u8, num: u8, len: u32) -> u32 {
-    dir | (len & 0x1fff) << 16 | (group as u32) << 8 | num as u32
-}
-/// _IOW('m', 1, struct mtop)
-pub const MTIOCTOP: u32 = ioc(IOC_IN, b'm', 1, 8);
-/// _IOR('m', 2, struct mtget)
-pub const MTIOCGET: u32 = ioc(IOC_OUT, b'm', 2, 56);
-/// _IO('m', 3)
-pub const MTIOCIEOT: u32 = ioc(IOC_VOID, b'm', 3, 0);
-/// _IO('m', 4)
-pub const MTIOCEEOT: u32 = ioc(IOC_VOID, b'm', 4, 0);
-/// _IOR('m', 5, uint32_t)
-pub const MTIOCRDSPOS: u32 = ioc(IOC_OUT, b'm', 5, 4);
-/// _IOW('m', 5, uint32_t)
-pub const MTIOCSLOCATE: u32 = ioc(IOC_IN, b'm', 5, 4);
-/// _IOR('m', 1, struct dkbad)-like number nobody handles: an unknown ioctl.
-pub const UNKNOWN_IOCTL: u32 = ioc(IOC_OUT, b'm', 99, 4);
-/// Linux's MTIOCGET number (_IOR('m', 2, 48 bytes) in Linux's encoding).
-pub const LINUX_MTIOCGET: u32 = 0x8030_6d02;
+/// NetBSD's mtio numbers, as the core defines them once.
+pub use pmt::abi::netbsd::{op as mt, MTIOCEEOT, MTIOCGET, MTIOCIEOT, MTIOCRDSPOS, MTIOCSLOCATE, MTIOCTOP, MT_DS_MOUNTED, MT_DS_RDONLY};
 
-/// NetBSD mt operations (sys/sys/mtio.h; they differ from Linux's).
-pub mod mt {
-    /// Write filemarks.
-    pub const WEOF: i16 = 0;
-    /// Forward space files.
-    pub const FSF: i16 = 1;
-    /// Backward space files.
-    pub const BSF: i16 = 2;
-    /// Forward space records.
-    pub const FSR: i16 = 3;
-    /// Backward space records.
-    pub const BSR: i16 = 4;
-    /// Rewind.
-    pub const REW: i16 = 5;
-    /// No operation.
-    pub const NOP: i16 = 7;
-    /// Space to end of data.
-    pub const EOM: i16 = 10;
-    /// Early-warning reporting on (count 1) or off (0).
-    pub const EWARN: i16 = 17;
-}
-
-/// `mt_dsreg` bits.
-pub const MT_DS_RDONLY: u16 = 0x10;
-/// Mounted.
-pub const MT_DS_MOUNTED: u16 = 0x03;
+/// An `_IOR('m', 99, uint32_t)` nobody handles: an unknown ioctl.
+pub const UNKNOWN_IOCTL: u32 = 0x4000_0000 | 4 << 16 | (b'm' as u32) << 8 | 99;
+/// Linux's MTIOCGET number, which NetBSD's st does not know.
+pub const LINUX_MTIOCGET: u32 = pmt::abi::linux::MTIOCGET;
 
 /// A NetBSD errno.
 pub type Errno = i32;

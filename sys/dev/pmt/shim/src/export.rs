@@ -1,23 +1,20 @@
 //! The C entry points of the core (`pmt_core_*`, include/pmt_core.h), for
 //! any OS glue.
 //!
-//! Each entry point turns its C arguments into the core's Rust types (the
-//! unit, the host context, user buffers named by the glue's cookies) and its
+//! Each entry point turns its C arguments into the logic's types (the unit,
+//! the host context, user buffers named by the glue's cookies) and its
 //! result into the unit's host errno (0 or a nonzero errno value; counts go
 //! through a pointer). Everything the core needs from the glue goes through
-//! [`crate::os`]. User memory is only ever touched by the glue's copy
+//! [`crate::import`]. User memory is only ever touched by the glue's copy
 //! functions, through cookies the core never dereferences.
 
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
-use crate::abi::Abi;
-use crate::drv::OpenFlags;
-use crate::errno::{Errno, Result};
-use crate::host::{Host, KernelBuf, Sleep, UserIn, UserOut, Wait, WaitError};
-use crate::iface::*;
-use crate::os::{self, UserCookie};
-use crate::unit::{Config, Unit};
+use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Result, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
+
+use crate::cdefs::*;
+use crate::import::{self as os, UserCookie};
 
 // ----- user memory ------------------------------------------------------------------
 
@@ -149,13 +146,15 @@ unsafe fn run_count(u: *const Unit, done: *mut usize, f: impl FnOnce(&Unit) -> R
 
 // ----- entry points ----------------------------------------------------------------------
 
-/// Creates unit `index`. Returns null if memory is short or a parameter is
-/// out of range.
+/// Creates unit `index`, whose glue context is `host` (the argument of
+/// `pmt_os_lock` and `pmt_os_unlock` for its channel lock). Returns null if
+/// memory is short or a parameter is out of range.
 ///
 /// # Safety
-/// `p` must point to a valid `struct pmt_core_params`, or be null.
+/// `p` must point to a valid `struct pmt_core_params`, or be null; `host`
+/// must stay valid until the unit is freed.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params) -> *mut Unit {
+pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *mut c_void) -> *mut Unit {
     // SAFETY: guaranteed by the caller.
     let Some(p) = (unsafe { p.as_ref() }) else {
         return core::ptr::null_mut();
@@ -164,7 +163,7 @@ pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params) -> *mut
         return core::ptr::null_mut();
     };
     let cfg = Config { ring: p.ring as usize, window: p.window as usize, timeout: p.timeout };
-    let Ok(u) = Unit::new(index, cfg, abi) else {
+    let Ok(u) = Unit::new(index, cfg, abi, os::host_lock(host)) else {
         return core::ptr::null_mut();
     };
     // A one-element vector gives a fallible heap allocation on stable Rust.
@@ -271,8 +270,8 @@ pub unsafe extern "C" fn pmt_core_mioctl(
             // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
             #[allow(clippy::useless_conversion)]
             let cmd = u64::from(cmd);
-            let mut arg = UserCookie::new(cookie, u.abi().ioctl_size(cmd));
-            u.abi().ioctl(u, &mut KernelHost { host, cred }, cmd, &mut arg, flags & IOCTL_COMPAT32 != 0)
+            let mut arg = UserCookie::new(cookie, u.ioctl_size(cmd));
+            u.mioctl(&mut KernelHost { host, cred }, cmd, &mut arg, flags & IOCTL_COMPAT32 != 0)
         })
     }
 }
@@ -297,7 +296,7 @@ pub unsafe extern "C" fn pmt_core_mioctl_data(
             // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
             #[allow(clippy::useless_conversion)]
             let cmd = u64::from(cmd);
-            let size = u.abi().ioctl_size(cmd);
+            let size = u.ioctl_size(cmd);
             let buf: &mut [u8] = if size == 0 || data.is_null() {
                 &mut []
             } else {
@@ -305,7 +304,7 @@ pub unsafe extern "C" fn pmt_core_mioctl_data(
                 // the kernel for the whole call.
                 core::slice::from_raw_parts_mut(data.cast::<u8>(), size)
             };
-            u.abi().ioctl(u, &mut KernelHost { host, cred }, cmd, &mut KernelBuf(buf), false)
+            u.mioctl(&mut KernelHost { host, cred }, cmd, &mut KernelBuf(buf), false)
         })
     }
 }

@@ -1,41 +1,51 @@
-//! The one interface through which the core reaches its host kernel: the
-//! `pmt_os_*` functions every OS glue provides (include/pmt_core.h), behind
-//! safe wrappers, and the two services Rust itself needs from the host (the
-//! global allocator and the panic handler).
+//! What the shim imports from its kernel: the `pmt_os_*` functions every
+//! OS glue provides (include/pmt_core.h), behind safe wrappers, and the two
+//! services Rust itself needs from the host (the global allocator and the
+//! panic handler). The entry points ([`crate::export`]) implement the
+//! logic's host traits with these wrappers. Nothing here knows which kernel
+//! it runs in.
 //!
-//! Only the kernel build (feature `kernel`) links against a glue. The rest
-//! of the core sees this module through [`crate::sys::Atomic`] and through
-//! the entry points (`ffi`), which implement the engine's [`crate::Host`]
-//! and user buffer traits with these wrappers. Nothing here knows which
-//! kernel it runs in.
-#![allow(unsafe_code)]
+//! The allocator and the panic handler are the kernel build's (a target
+//! without an OS); a host build of the shim (its tests, clippy) has std's.
 
-use core::alloc::{GlobalAlloc, Layout};
 use core::ffi::c_void;
 
 extern "C" {
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     fn pmt_os_alloc(size: usize) -> *mut c_void;
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     fn pmt_os_free(p: *mut c_void, size: usize);
     fn pmt_os_copyin(cookie: *mut c_void, off: usize, dst: *mut c_void, n: usize) -> i32;
     fn pmt_os_copyout(cookie: *mut c_void, off: usize, src: *const c_void, n: usize) -> i32;
     fn pmt_os_wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32;
     fn pmt_os_wake_slave(host: *mut c_void);
     fn pmt_os_privileged(host: *mut c_void, cred: *mut c_void) -> bool;
-    fn pmt_os_atomic_enter();
-    fn pmt_os_atomic_exit();
+    fn pmt_os_lock(host: *mut c_void);
+    fn pmt_os_unlock(host: *mut c_void);
+    #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     fn pmt_os_panic(msg: *const u8, len: usize);
 }
 
-/// Enters an atomic section: no preemption until [`atomic_exit`].
-pub(crate) fn atomic_enter() {
-    // SAFETY: the glue's preemption switch has no preconditions.
-    unsafe { pmt_os_atomic_enter() }
+/// The glue's context, as the host lock carries it.
+fn context(arg: usize) -> *mut c_void {
+    core::ptr::with_exposed_provenance_mut(arg)
 }
 
-/// Leaves the atomic section entered by [`atomic_enter`].
-pub(crate) fn atomic_exit() {
-    // SAFETY: paired with atomic_enter by crate::sys::Atomic.
-    unsafe { pmt_os_atomic_exit() }
+fn lock(arg: usize) {
+    // SAFETY: arg is the glue's context given to pmt_core_unit_new, which
+    // outlives the unit (the glue frees the unit before its context).
+    unsafe { pmt_os_lock(context(arg)) }
+}
+
+fn unlock(arg: usize) {
+    // SAFETY: as in lock; the core pairs every unlock with its lock.
+    unsafe { pmt_os_unlock(context(arg)) }
+}
+
+/// The channel lock of the unit whose glue context is `host`: the glue's
+/// spinlock (Linux) or kmutex (NetBSD), which the kernel's lock checkers see.
+pub(crate) fn host_lock(host: *mut c_void) -> pmt::HostLock {
+    pmt::HostLock::new(lock, unlock, host.expose_provenance())
 }
 
 /// A user buffer the glue names by an opaque cookie (a user address on
@@ -85,7 +95,7 @@ impl UserCookie {
 
 /// Sleeps in the glue until the unit's condition `what`/`arg` holds, a
 /// signal (per `how`) or the timeout. Returns a `PMT_WAIT*` code
-/// ([`crate::iface`]).
+/// ([`crate::cdefs`]).
 pub(crate) fn wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32 {
     // SAFETY: host is the glue's context for the current call, which the
     // glue passed in and keeps alive for the whole call.
@@ -107,39 +117,48 @@ pub(crate) fn privileged(host: *mut c_void, cred: *mut c_void) -> bool {
 
 // ----- what Rust needs from the host ---------------------------------------------
 
-struct HostAlloc;
+/// The kernel build's runtime (a target without an OS): the glue's
+/// allocator, and a panic handler that reports and stops.
+#[cfg(target_os = "none")]
+mod rt {
+    use core::alloc::{GlobalAlloc, Layout};
 
-// SAFETY: the glue's allocator (kvmalloc on Linux, kmem_alloc on NetBSD)
-// returns memory aligned to at least 8 bytes; larger alignments are refused
-// with a null pointer, which callers handle as allocation failure. Frees get
-// the size that was allocated, as kmem_free needs.
-unsafe impl GlobalAlloc for HostAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() > 8 {
-            return core::ptr::null_mut();
+    use super::{pmt_os_alloc, pmt_os_free, pmt_os_panic};
+
+    struct HostAlloc;
+
+    // SAFETY: the glue's allocator (kvmalloc on Linux, kmem_alloc on NetBSD)
+    // returns memory aligned to at least 8 bytes; larger alignments are refused
+    // with a null pointer, which callers handle as allocation failure. Frees get
+    // the size that was allocated, as kmem_free needs.
+    unsafe impl GlobalAlloc for HostAlloc {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if layout.align() > 8 {
+                return core::ptr::null_mut();
+            }
+            // SAFETY: the allocation may sleep; the core never allocates with the
+            // channel lock held (the lock checker's tests drive the real Unit).
+            unsafe { pmt_os_alloc(layout.size()).cast() }
         }
-        // SAFETY: the allocation may sleep; the core never allocates with the
-        // channel lock held (the lock checker's tests drive the real Unit).
-        unsafe { pmt_os_alloc(layout.size()).cast() }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: ptr came from pmt_os_alloc with this layout's size (the
+            // contract of dealloc).
+            unsafe { pmt_os_free(ptr.cast(), layout.size()) }
+        }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: ptr came from pmt_os_alloc with this layout's size (the
-        // contract of dealloc).
-        unsafe { pmt_os_free(ptr.cast(), layout.size()) }
-    }
-}
+    #[global_allocator]
+    static ALLOC: HostAlloc = HostAlloc;
 
-#[global_allocator]
-static ALLOC: HostAlloc = HostAlloc;
-
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    const MSG: &str = "rust core panicked";
-    // SAFETY: pmt_os_panic reports and stops the machine; the message is
-    // static. ud2 ends the function for objtool if it ever returned.
-    unsafe {
-        pmt_os_panic(MSG.as_ptr(), MSG.len());
-        core::arch::asm!("ud2", options(noreturn));
+    #[panic_handler]
+    fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+        const MSG: &str = "rust core panicked";
+        // SAFETY: pmt_os_panic reports and stops the machine; the message is
+        // static. ud2 ends the function for objtool if it ever returned.
+        unsafe {
+            pmt_os_panic(MSG.as_ptr(), MSG.len());
+            core::arch::asm!("ud2", options(noreturn));
+        }
     }
 }

@@ -3,13 +3,11 @@
 //! in the kernel that section runs with preemption off, where allocating or
 //! freeing may sleep.
 //!
-//! The core's own unit tests install it; other test binaries (the stack and
-//! property tests driving a real [`crate::Unit`]) enable the `lock-check`
-//! feature and install it with
-//! `#[global_allocator] static A: pmt::lockcheck::Checked = pmt::lockcheck::Checked;`.
-#![allow(unsafe_code)]
-
-extern crate std;
+//! Test binaries that drive a real unit (the core's own unit tests, the
+//! stack and property tests, the fuzz targets) install it with
+//! `#[global_allocator] static A: pmt_lockcheck::Checked = pmt_lockcheck::Checked;`
+//! and give their units the host lock [`LOCK`]'s functions mark: the core's
+//! `HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0)`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -18,13 +16,13 @@ std::thread_local! {
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
 
-/// Notes entering an atomic section on this thread.
-pub(crate) fn enter() {
+/// Notes entering an atomic section on this thread (a host lock's `lock`).
+pub fn enter(_: usize) {
     DEPTH.with(|d| d.set(d.get() + 1));
 }
 
-/// Notes leaving it.
-pub(crate) fn exit() {
+/// Notes leaving it (a host lock's `unlock`).
+pub fn exit(_: usize) {
     DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
 }
 
@@ -64,35 +62,3 @@ unsafe impl GlobalAlloc for Checked {
     }
 }
 
-#[cfg(test)]
-#[global_allocator]
-static ALLOC: Checked = Checked;
-
-#[cfg(test)]
-mod tests {
-    use crate::chan::{Chan, ChanLock, Limits};
-
-    /// Run in a child process by the test below: allocates inside the lock.
-    #[test]
-    fn probe_allocation_under_the_lock() {
-        if std::env::var_os("PMT_LOCKCHECK_PROBE").is_none() {
-            return;
-        }
-        let lock = ChanLock::new(Chan::new(Limits { ring: 2, window: 4096 }).unwrap());
-        let v = lock.with(|_| std::vec::Vec::<u8>::with_capacity(64));
-        std::println!("not caught: {}", v.capacity());
-    }
-
-    #[test]
-    fn the_checker_catches_an_allocation_under_the_lock() {
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args(["--exact", "lockcheck::tests::probe_allocation_under_the_lock", "--nocapture", "--test-threads=1"])
-            .env("PMT_LOCKCHECK_PROBE", "1")
-            .output()
-            .unwrap();
-        let err = std::string::String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "the probe was not stopped");
-        assert!(err.contains("inside the channel lock"), "{err}");
-    }
-}

@@ -1,6 +1,7 @@
-//! The numbers of the core's C interface (include/pmt_core.h), shared by
-//! the entry points (`ffi`) and the OS interface (`os`) of the kernel build.
-//! A unit test reads the header and checks every one of them.
+//! The numbers and structures of the core's C interface
+//! (include/pmt_core.h), shared by the entry points ([`crate::export`]) and
+//! the imports from the glue. A unit test reads the header and checks every
+//! one of them.
 
 use core::mem::{offset_of, size_of};
 use static_assertions::const_assert_eq;
@@ -71,7 +72,7 @@ mod tests {
     use std::string::String;
 
     fn defines() -> HashMap<String, i64> {
-        let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/pmt_core.h")).unwrap();
+        let h = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../../include/pmt_core.h")).unwrap();
         h.lines()
             .filter_map(|l| {
                 let mut w = l.split_whitespace();
@@ -114,7 +115,7 @@ mod tests {
 
     #[test]
     fn abi_numbers_name_the_abis() {
-        assert_eq!(crate::Abi::from_wire(ABI_LINUX), Some(crate::Abi::Linux));
-        assert_eq!(crate::Abi::from_wire(ABI_NETBSD), Some(crate::Abi::NetBsd));
+        assert_eq!(pmt::Abi::from_wire(ABI_LINUX), Some(pmt::Abi::Linux));
+        assert_eq!(pmt::Abi::from_wire(ABI_NETBSD), Some(pmt::Abi::NetBsd));
     }
 }
