@@ -22,7 +22,7 @@ use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, Wai
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
+use pmtd::medium::{boxed, DynVolumes};
 use pmtd::serve::{self, Received};
 use pmtd::transport::{SimSlave, SliceIn as In, SliceOut as Out};
 
@@ -31,7 +31,7 @@ pub struct Sim {
     /// The core unit.
     pub unit: Unit,
     /// The daemon's drive; None while no daemon holds the slave.
-    pub drive: RefCell<Option<Drive<DynChanger>>>,
+    pub drive: RefCell<Option<Drive<DynVolumes>>>,
     buf: RefCell<Vec<u8>>,
     out: RefCell<Vec<u8>>,
     /// Batches the daemon processed.
@@ -87,7 +87,7 @@ pub const NRW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false,
 pub const RO: OpenFlags = OpenFlags { read: true, write: false, nonblock: false, norewind: false };
 
 /// An autoloader magazine of `volumes` (names inside `dir`) opened with `opts`.
-pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynChanger {
+pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynVolumes {
     let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.join(v)).collect();
     boxed(Magazine::new(paths, opts))
 }
@@ -101,12 +101,12 @@ impl Sim {
 
     /// Like [`Sim::new`] for another host's ABI (numbering, st conventions).
     pub fn with_abi(volumes: &[&str], opts: TapOptions, ucfg: Config, abi: Abi) -> Sim {
-        Sim::with_changer(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
+        Sim::with_volumes(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
     }
 
-    /// A unit whose daemon serves the changer `make` builds in the
+    /// A unit whose daemon serves the volume sequence `make` builds in the
     /// temporary directory, with `dcfg`.
-    pub fn with_changer(make: impl FnOnce(&Path) -> DynChanger, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
+    pub fn with_volumes(make: impl FnOnce(&Path) -> DynVolumes, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
         let unit = Unit::new(0, ucfg, abi).expect("unit");
         unit.sopen().expect("slave open");
@@ -161,10 +161,10 @@ impl Sim {
         self.start_daemon_with(magazine(self.dir.path(), volumes, opts), DriveConfig::default());
     }
 
-    /// A new daemon starts with `changer`.
-    pub fn start_daemon_with(&self, changer: DynChanger, dcfg: DriveConfig) {
+    /// A new daemon starts with `volumes`.
+    pub fn start_daemon_with(&self, volumes: DynVolumes, dcfg: DriveConfig) {
         self.unit.sopen().expect("slave open");
-        *self.drive.borrow_mut() = Some(Drive::new(changer, dcfg).expect("drive"));
+        *self.drive.borrow_mut() = Some(Drive::new(volumes, dcfg).expect("drive"));
     }
 
     fn host(&self) -> SimHost<'_> {

@@ -9,11 +9,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pmt_tests::record;
-use pmtd::media::rmt::image::{RmtImage, RmtImageChanger};
-use pmtd::media::rmt::{connect_drive, RmtDevice, RmtDriveChanger};
+use pmtd::media::rmt::image::{RmtImage, RmtImageVolumes};
+use pmtd::media::rmt::{connect_drive, RmtDevice, RmtDriveVolumes};
 use pmtd::media::spec::{parse, RmtSpec, RmtTapSpec, Spec};
 use pmtd::media::tape::TapeMedium;
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room, Stop};
+use pmtd::medium::{Volumes, Medium, MediumError, Object, Room, Stop};
 
 const RSH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rsh-local");
 const SILENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/silent-rmt");
@@ -226,7 +226,7 @@ fn remote_image_changer_walks_the_pattern() {
     let dir = tempfile::tempdir().unwrap();
     let pattern = dir.path().join("vol%d.tap");
     let spec = tap_spec(server, &pattern, ",volumes=2");
-    let mut ch = RmtImageChanger::new(spec);
+    let mut ch = RmtImageVolumes::new(spec);
     assert!(ch.has_next());
     for v in 1..=2usize {
         let mut m = ch.load_next().unwrap().expect("a volume");
@@ -390,7 +390,7 @@ fn remote_drive_early_warning_as_e28_then_overflow() {
 fn remote_drive_changer_offlines_and_reconnects_for_the_next_volume() {
     let dir = tempfile::tempdir().unwrap();
     let spec = drive_spec(dir.path(), "--volume v1.tap --volume v2.tap", ",load-timeout=1");
-    let mut ch = RmtDriveChanger::remote(spec);
+    let mut ch = RmtDriveVolumes::remote(spec);
     for v in 1..=2usize {
         let mut m = ch.load_next().unwrap().expect("a volume");
         assert_eq!(ch.volume(), Some(v));

@@ -14,8 +14,8 @@ use pmt_tests::{objects, record, Sim};
 use pmtd::media::tap::TapOptions;
 use pmtd::media::spec::TapeOptions;
 use pmtd::media::stdev::{gmt, MtStatus, StDevice, StOpener};
-use pmtd::media::tape::{TapeChanger, TapeMedium};
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room, Stop};
+use pmtd::media::tape::{TapeVolumes, TapeMedium};
+use pmtd::medium::{Volumes, Medium, MediumError, Object, Room, Stop};
 
 type Shared = Arc<Mutex<Sim>>;
 
@@ -467,7 +467,7 @@ fn a_dead_daemon_is_an_immediate_io_error() {
 #[test]
 fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
     let dcfg = pmtd::drive::DriveConfig { max_block: 64 * 1024, ..pmtd::drive::DriveConfig::default() };
-    let sim: Shared = Arc::new(Mutex::new(Sim::with_changer(
+    let sim: Shared = Arc::new(Mutex::new(Sim::with_volumes(
         |d| pmt_tests::magazine(d, &["b.tap"], TapOptions::default()),
         dcfg,
         Config::default(),
@@ -489,7 +489,7 @@ fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
 fn changer_unloads_with_offline_and_waits_for_the_next_medium() {
     let sim = shared(&["v1.tap", "v2.tap"], TapOptions::default());
     let topts = TapeOptions { load_timeout: Duration::from_millis(300), poll: Duration::from_millis(50), ..opts() };
-    let mut ch = TapeChanger::new(SimOpener { sim: Arc::clone(&sim), blind: false }, topts);
+    let mut ch = TapeVolumes::new(SimOpener { sim: Arc::clone(&sim), blind: false }, topts);
     assert_eq!(ch.volume(), None);
     let mut v1 = ch.load_next().unwrap().expect("volume 1");
     assert_eq!(ch.volume(), Some(1));

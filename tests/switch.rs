@@ -9,12 +9,12 @@ use pmt::abi::linux::gmt;
 use pmt::{Config, Errno};
 use pmt_tests::{objects, Sim, NRW, RO, RW};
 use pmtd::drive::{Drive, DriveConfig};
-use pmtd::media::filter::{Filter, FilterChanger, Key};
+use pmtd::media::filter::{Filter, FilterVolumes, Key};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::mirror::MirrorChanger;
+use pmtd::media::mirror::MirrorVolumes;
 use pmtd::media::record::MAX_OVERHEAD;
 use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
+use pmtd::medium::{boxed, DynVolumes};
 
 const MTFSF: i16 = 1;
 const MTREW: i16 = 6;
@@ -39,12 +39,12 @@ fn filter(key: u8) -> Filter {
 
 /// Volumes a1.. (300 KiB, early warning 50 KiB before the end) mirrored with
 /// b1.. (120 KiB, early warning 30 KiB before the end), through `filter`.
-fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynChanger {
+fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynVolumes {
     let names = |p: &str| (1..=volumes).map(|i| dir.join(format!("{p}{i}.tap"))).collect::<Vec<_>>();
     let a = Magazine::new(names("a"), TapOptions { capacity: Some(300 << 10), early_warning: 50 << 10, read_only: false });
     let b = Magazine::new(names("b"), TapOptions { capacity: Some(120 << 10), early_warning: 30 << 10, read_only: false });
-    let m = MirrorChanger::new(vec![boxed(a), boxed(b)], false).expect("mirror");
-    boxed(FilterChanger::new(boxed(m), filter))
+    let m = MirrorVolumes::new(vec![boxed(a), boxed(b)], false).expect("mirror");
+    boxed(FilterVolumes::new(boxed(m), filter))
 }
 
 fn cfg() -> DriveConfig {
@@ -52,7 +52,7 @@ fn cfg() -> DriveConfig {
 }
 
 fn sim(volumes: usize) -> Sim {
-    Sim::with_changer(|d| mirror(d, volumes, filter(1)), cfg(), Config::default(), pmt::Abi::Linux)
+    Sim::with_volumes(|d| mirror(d, volumes, filter(1)), cfg(), Config::default(), pmt::Abi::Linux)
 }
 
 fn same(sim: &Sim, a: &str, b: &str) -> bool {

@@ -2,7 +2,7 @@
 //! loaded medium, answering as a SCSI stream device (SSC) would: sense key,
 //! FMK/EOM/ILI flags, residue, and the drive status.
 //!
-//! The drive is the front end over a [`Changer`]: what stores the tape, its
+//! The drive is the front end over a [`Volumes`]: what stores the tape, its
 //! capacity and its early warning are the medium's ([`Medium::room`],
 //! [`Written::early_warning`], [`MediumError::Overflow`]). Past early warning
 //! every write and filemark still succeeds but reports EOM; a write that
@@ -12,7 +12,7 @@
 use pmt::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Space, Status, REP_SIZE};
 use tracing::{debug, info, warn};
 
-use crate::medium::{Changer, Medium, MediumError, Object, Stop, Written};
+use crate::medium::{Volumes, Medium, MediumError, Object, Stop, Written};
 
 pub use crate::media::tap::FILEMARK_RESERVE;
 
@@ -92,18 +92,18 @@ impl Sense {
     }
 }
 
-/// A tape drive in front of a [`Changer`] (an autoloader magazine, a mirror
-/// of changers...).
+/// A tape drive in front of a [`Volumes`] (an autoloader magazine, a mirror
+/// of volume sequences...).
 ///
 /// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
 /// the volume and loads the next one; a close right after a rewind once the
 /// volume went past early warning (what dump and GNU tar do at the end of a
-/// tape) swaps in the next volume too, if there is one. When the changer is
+/// tape) swaps in the next volume too, if there is one. When the volume sequence is
 /// exhausted the drive is empty: NOT READY, medium not present.
 #[derive(Debug)]
-pub struct Drive<C: Changer> {
+pub struct Drive<C: Volumes> {
     cfg: DriveConfig,
-    changer: C,
+    volumes: C,
     tape: Option<C::Medium>,
     /// A new medium was loaded and no OPEN has been told yet.
     attention: bool,
@@ -132,12 +132,12 @@ fn failure(e: &MediumError, code: u8) -> Sense {
     }
 }
 
-impl<C: Changer> Drive<C> {
-    /// A drive in front of `changer`; its first volume is loaded.
-    pub fn new(changer: C, cfg: DriveConfig) -> Result<Drive<C>, MediumError> {
+impl<C: Volumes> Drive<C> {
+    /// A drive in front of `volumes`; its first volume is loaded.
+    pub fn new(volumes: C, cfg: DriveConfig) -> Result<Drive<C>, MediumError> {
         let mut d = Drive {
             cfg,
-            changer,
+            volumes,
             tape: None,
             attention: false,
             past_ew: false,
@@ -156,27 +156,27 @@ impl<C: Changer> Drive<C> {
         self.tape.as_ref()
     }
 
-    /// The changer.
-    pub fn changer(&self) -> &C {
-        &self.changer
+    /// The volume sequence.
+    pub fn volumes(&self) -> &C {
+        &self.volumes
     }
 
     /// The loaded volume's number (1-based), if any.
     pub fn volume(&self) -> Option<usize> {
-        self.tape.as_ref().and(self.changer.volume())
+        self.tape.as_ref().and(self.volumes.volume())
     }
 
-    /// Unloads the volume (after making it durable) and gives the changer
+    /// Unloads the volume (after making it durable) and gives the volume sequence
     /// back: what a daemon does when it stops.
     pub fn shut_down(mut self) -> Result<C, MediumError> {
         self.unload()?;
-        Ok(self.changer)
+        Ok(self.volumes)
     }
 
-    /// Loads the next volume of the changer, if there is one.
+    /// Loads the next volume of the volume sequence, if there is one.
     fn load_next(&mut self) -> Result<(), MediumError> {
-        if let Some(m) = self.changer.load_next()? {
-            info!(medium = %m.name(), write_protected = m.readonly(), "volume {} in the drive", self.changer.volume().unwrap_or(0));
+        if let Some(m) = self.volumes.load_next()? {
+            info!(medium = %m.name(), write_protected = m.readonly(), "volume {} in the drive", self.volumes.volume().unwrap_or(0));
             self.tape = Some(m);
             self.attention = true;
             self.past_ew = false;
@@ -187,7 +187,7 @@ impl<C: Changer> Drive<C> {
     /// Ejects the loaded volume (after making it durable).
     fn unload(&mut self) -> Result<(), MediumError> {
         match self.tape.take() {
-            Some(t) => self.changer.unload(t),
+            Some(t) => self.volumes.unload(t),
             None => Ok(()),
         }
     }
@@ -387,7 +387,7 @@ impl<C: Changer> Drive<C> {
             // volumes, if it has another one (else the tape stays, as in a
             // drive without a loader).
             let rewound = self.tape.as_ref().is_some_and(|t| t.at_bot());
-            if self.past_ew && rewound && self.changer.has_next() {
+            if self.past_ew && rewound && self.volumes.has_next() {
                 self.unload()?;
                 self.load_next()?;
             }

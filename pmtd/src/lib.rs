@@ -3,12 +3,12 @@
 //! ([`medium`]), and the replies go back through the same device.
 //!
 //! - [`medium`]: the seam: [`medium::Medium`] (a mounted volume) and
-//!   [`medium::Changer`] (hands out volumes);
+//!   [`medium::Volumes`] (hands out volumes);
 //! - [`media`]: the built-in media: SIMH images, the autoloader magazine,
 //!   the mirror, the compression and encryption filters, a local tape
 //!   device, the rmt client;
 //! - [`tap`]: the SIMH image store (index, recovery, truncation);
-//! - [`drive`]: SCSI stream-device semantics in front of a changer;
+//! - [`drive`]: SCSI stream-device semantics in front of a volume sequence;
 //! - [`transport`] and [`serve`]: the slave device (or a simulated slave)
 //!   and the loop between it and the drive;
 //! - [`spec`] and [`setup`]: medium specs (`tap:...`, `tape:...`,

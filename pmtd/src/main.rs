@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
 use pmtd::media::tap::TapOptions;
-use pmtd::medium::Changer;
+use pmtd::medium::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{parse_level, parse_size, Registry};
@@ -210,8 +210,8 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
-    let (changer, cfg) = s.build(&registry(s.tap))?;
-    let mut drive = Drive::new(changer, cfg).context("loading the first volume")?;
+    let (volumes, cfg) = s.build(&registry(s.tap))?;
+    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let mut slave = DeviceSlave::open(&device)?;
     catch_signals()?;
     serve::serve(&mut slave, &mut drive, &STOP)?;
@@ -221,21 +221,21 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     let reg = registry(TapOptions::default());
-    let mut src_changer = reg.build(source)?.changer;
-    let Some(mut src) = src_changer.load_next()? else {
+    let mut src_volumes = reg.build(source)?.volumes;
+    let Some(mut src) = src_volumes.load_next()? else {
         bail!("{source}: no volume to copy");
     };
-    if src_changer.has_next() {
+    if src_volumes.has_next() {
         tracing::warn!("{source}: copying its first volume only");
     }
     let mut targets = Vec::new();
     for d in dests {
-        targets.push((d.clone(), reg.build(d)?.changer));
+        targets.push((d.clone(), reg.build(d)?.volumes));
     }
     let mut progress = Progress::new("copy");
     let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
     let line = progress.finish();
-    let unloaded = src_changer.unload(src);
+    let unloaded = src_volumes.unload(src);
     let map = r?;
     unloaded?;
     tracing::info!("{line}");

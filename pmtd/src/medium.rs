@@ -5,9 +5,9 @@
 //! *where* the records go sits behind [`Medium`]: a SIMH image, a real tape
 //! drive, a drive on another host over rmt, a mirror of several media, a
 //! filter (compression, encryption) over another medium. A medium is one
-//! mounted volume; a [`Changer`] hands out volumes one after the other (an
+//! mounted volume; a [`Volumes`] hands out volumes one after the other (an
 //! autoloader magazine, a drive whose own loader changes tapes, a mirror of
-//! changers that changes every member at once).
+//! volume sequences that changes every member at once).
 //!
 //! Capacity and early warning belong to the medium: [`Medium::room`] says how
 //! many bytes of medium are left before early warning and before the physical
@@ -244,7 +244,7 @@ pub trait Medium: fmt::Debug + Send {
 
 /// Hands out volumes: an autoloader magazine, a drive that changes its own
 /// tapes, every member of a mirror at once.
-pub trait Changer: fmt::Debug + Send {
+pub trait Volumes: fmt::Debug + Send {
     /// The medium type of its volumes.
     type Medium: Medium;
 
@@ -255,7 +255,7 @@ pub trait Changer: fmt::Debug + Send {
     /// Ejects a volume (after making it durable).
     fn unload(&mut self, medium: Self::Medium) -> Result<(), MediumError>;
 
-    /// True if [`Changer::load_next`] would give another volume.
+    /// True if [`Volumes::load_next`] would give another volume.
     fn has_next(&self) -> bool;
 
     /// The number (1-based) of the volume loaded last, if any.
@@ -263,8 +263,8 @@ pub trait Changer: fmt::Debug + Send {
 }
 
 /// A medium that can be turned back into its concrete type after being
-/// boxed: what lets a boxed changer ([`boxed`]) hand a volume back to the
-/// changer that made it. Every `'static` medium is one.
+/// boxed: what lets a boxed volume sequence ([`boxed`]) hand a volume back to the
+/// volume sequence that made it. Every `'static` medium is one.
 pub trait AnyMedium: Medium + Any {
     /// The medium as `Any`, for a downcast to its concrete type.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
@@ -279,17 +279,17 @@ impl<T: Medium + 'static> AnyMedium for T {
 /// A medium of any kind.
 pub type DynMedium = Box<dyn AnyMedium>;
 
-/// A changer of any kind, handing out media of any kind: what a medium
+/// A volume sequence of any kind, handing out media of any kind: what a medium
 /// spec builds (see [`crate::spec`]).
-pub type DynChanger = Box<dyn Changer<Medium = DynMedium>>;
+pub type DynVolumes = Box<dyn Volumes<Medium = DynMedium>>;
 
-/// A changer whose volumes are boxed ([`DynMedium`]).
+/// A volume sequence whose volumes are boxed ([`DynMedium`]).
 #[derive(Debug)]
 pub struct Boxed<C>(pub C);
 
-impl<C> Changer for Boxed<C>
+impl<C> Volumes for Boxed<C>
 where
-    C: Changer + 'static,
+    C: Volumes + 'static,
     C::Medium: 'static,
 {
     type Medium = DynMedium;
@@ -302,7 +302,7 @@ where
         let name = medium.name();
         match medium.into_any().downcast::<C::Medium>() {
             Ok(m) => self.0.unload(*m),
-            Err(_) => Err(MediumError::Unsupported { medium: name, what: "not a volume of this changer".into() }),
+            Err(_) => Err(MediumError::Unsupported { medium: name, what: "not a volume of this volumes".into() }),
         }
     }
 
@@ -315,16 +315,16 @@ where
     }
 }
 
-/// Boxes a changer and its volumes.
-pub fn boxed<C>(changer: C) -> DynChanger
+/// Boxes a volume sequence and its volumes.
+pub fn boxed<C>(volumes: C) -> DynVolumes
 where
-    C: Changer + 'static,
+    C: Volumes + 'static,
     C::Medium: 'static,
 {
-    Box::new(Boxed(changer))
+    Box::new(Boxed(volumes))
 }
 
-impl<C: Changer + ?Sized> Changer for Box<C> {
+impl<C: Volumes + ?Sized> Volumes for Box<C> {
     type Medium = C::Medium;
 
     fn load_next(&mut self) -> Result<Option<C::Medium>, MediumError> {

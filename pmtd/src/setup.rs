@@ -21,11 +21,11 @@ use thiserror::Error;
 use tracing::info;
 
 use crate::drive::DriveConfig;
-use crate::media::filter::{Filter, FilterChanger, Key, KeyError};
+use crate::media::filter::{Filter, FilterVolumes, Key, KeyError};
 use crate::media::magazine::{check_volumes, volumes_in, Magazine, VolumesError};
-use crate::media::mirror::MirrorChanger;
+use crate::media::mirror::MirrorVolumes;
 use crate::media::tap::TapOptions;
-use crate::medium::{boxed, DynChanger};
+use crate::medium::{boxed, DynVolumes};
 use crate::spec::{parse_level, parse_size, Registry, SpecError, DEFAULT_LEVEL};
 
 /// Why a setup cannot be built.
@@ -167,8 +167,8 @@ impl Setup {
         Ok(Filter { compress: self.compress, key })
     }
 
-    /// Builds the changer and the drive settings.
-    pub fn build(&self, registry: &Registry) -> Result<(DynChanger, DriveConfig), SetupError> {
+    /// Builds the volume sequence and the drive settings.
+    pub fn build(&self, registry: &Registry) -> Result<(DynVolumes, DriveConfig), SetupError> {
         self.tap.check().map_err(SetupError::Invalid)?;
         let images = !self.images.is_empty() || self.volumes.is_some();
         if images && !self.media.is_empty() {
@@ -180,7 +180,7 @@ impl Setup {
             return Err(SetupError::Invalid("--degraded needs a mirror (two --mirror specs or more)".into()));
         }
         let mut overhead = 0;
-        let changer = match self.media.len() {
+        let volumes = match self.media.len() {
             0 => {
                 let mut volumes = self.images.clone();
                 if let Some(dir) = &self.volumes {
@@ -192,26 +192,26 @@ impl Setup {
             1 => {
                 let b = registry.build(&self.media[0])?;
                 overhead = b.overhead;
-                b.changer
+                b.volumes
             }
             _ => {
                 let mut members = Vec::new();
                 for m in &self.media {
                     let b = registry.build(m)?;
                     overhead = overhead.max(b.overhead);
-                    members.push(b.changer);
+                    members.push(b.volumes);
                 }
-                let mirror = MirrorChanger::new(members, self.degraded).map_err(|e| SetupError::Invalid(e.to_string()))?;
+                let mirror = MirrorVolumes::new(members, self.degraded).map_err(|e| SetupError::Invalid(e.to_string()))?;
                 boxed(mirror)
             }
         };
         let filter = self.filter()?;
-        let changer = if filter.is_empty() {
-            changer
+        let volumes = if filter.is_empty() {
+            volumes
         } else {
             info!(filter = %filter.describe(), "every record goes through a filter");
             overhead += filter.overhead();
-            boxed(FilterChanger::new(changer, filter))
+            boxed(FilterVolumes::new(volumes, filter))
         };
         let limit = u64::from(pmt::proto::MAX_RECORD) - overhead as u64;
         let max_block = match self.max_block {
@@ -224,7 +224,7 @@ impl Setup {
             }
             Some(b) => b,
         };
-        Ok((changer, DriveConfig { min_block: 1, max_block: max_block as u32 }))
+        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32 }))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Medium specs: a short text that names a medium (or a changer of them)
+//! Medium specs: a short text that names a medium (or a volume sequence of them)
 //! and its options, and the registry that builds them.
 //!
 //! ```text
@@ -22,10 +22,10 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::media::filter::{Filter, FilterChanger, Key};
+use crate::media::filter::{Filter, FilterVolumes, Key};
 use crate::media::magazine::{check_volumes, expand_pattern, volumes_in, Magazine, VolumesError};
 use crate::media::tap::TapOptions;
-use crate::medium::{boxed, DynChanger};
+use crate::medium::{boxed, DynVolumes};
 
 /// A spec that cannot be used: the spec and why, said once.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
@@ -193,15 +193,15 @@ pub fn parse_level(s: &str) -> Result<i32, String> {
     }
 }
 
-/// Builds a changer from a spec's text (the spec without the filter
+/// Builds a volume sequence from a spec's text (the spec without the filter
 /// options, which the registry handles for every kind).
-pub type MediaHook = fn(&str) -> Result<DynChanger, SpecError>;
+pub type MediaHook = fn(&str) -> Result<DynVolumes, SpecError>;
 
 /// What a spec built.
 #[derive(Debug)]
 pub struct Built {
-    /// The changer.
-    pub changer: DynChanger,
+    /// The volume sequence.
+    pub volumes: DynVolumes,
     /// The most its filter adds to a record (0 without a filter).
     pub overhead: usize,
 }
@@ -236,12 +236,12 @@ impl Registry {
         k
     }
 
-    /// Builds the changer a spec describes, with its filter if it has one.
+    /// Builds the volume sequence a spec describes, with its filter if it has one.
     pub fn build(&self, text: &str) -> Result<Built, SpecError> {
         let mut spec = MediumSpec::parse(text)?;
         let filter = spec.take_filter()?;
-        let changer = if spec.kind == "tap" {
-            boxed(self.tap_changer(&mut spec)?)
+        let volumes = if spec.kind == "tap" {
+            boxed(self.tap_volumes(&mut spec)?)
         } else if let Some((_, hook)) = self.hooks.iter().find(|(k, _)| *k == spec.kind) {
             hook(&spec.render()).map_err(|e| SpecError::new(text, e.why))?
         } else {
@@ -252,12 +252,12 @@ impl Registry {
             )));
         };
         let overhead = filter.overhead();
-        let changer = if filter.is_empty() { changer } else { boxed(FilterChanger::new(changer, filter)) };
-        Ok(Built { changer, overhead })
+        let volumes = if filter.is_empty() { volumes } else { boxed(FilterVolumes::new(volumes, filter)) };
+        Ok(Built { volumes, overhead })
     }
 
     /// The magazine a `tap:` spec describes.
-    pub fn tap_changer(&self, spec: &mut MediumSpec) -> Result<Magazine, SpecError> {
+    pub fn tap_volumes(&self, spec: &mut MediumSpec) -> Result<Magazine, SpecError> {
         let mut opts = self.tap;
         if let Some(c) = spec.take_size("capacity")? {
             opts.capacity = Some(c);
@@ -342,18 +342,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let mut s = MediumSpec::parse(&format!("tap:{d}/v%02d.tap,volumes=2,capacity=1M,early-warning=64K")).unwrap();
-        let m = reg().tap_changer(&mut s).unwrap();
+        let m = reg().tap_volumes(&mut s).unwrap();
         assert_eq!(m.volumes(), [dir.path().join("v01.tap"), dir.path().join("v02.tap")]);
         assert_eq!(*m.options(), TapOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
         std::fs::write(dir.path().join("b.tap"), b"").unwrap();
         std::fs::write(dir.path().join("a.tap"), b"").unwrap();
         let mut s = MediumSpec::parse(&format!("{d}")).unwrap();
-        let m = reg().tap_changer(&mut s).unwrap();
+        let m = reg().tap_volumes(&mut s).unwrap();
         assert_eq!(m.volumes(), [dir.path().join("a.tap"), dir.path().join("b.tap")]);
         // Defaults from the registry, the spec's own options win.
         let r = Registry::new(TapOptions { capacity: Some(5000), early_warning: 100, read_only: true });
         let mut s = MediumSpec::parse(&format!("{d}/one.tap,capacity=9000")).unwrap();
-        let m = r.tap_changer(&mut s).unwrap();
+        let m = r.tap_volumes(&mut s).unwrap();
         assert_eq!(*m.options(), TapOptions { capacity: Some(9000), early_warning: 100, read_only: true });
     }
 
@@ -379,7 +379,7 @@ mod tests {
 
     #[test]
     fn hooks_get_the_spec_without_filter_options() {
-        fn hook(text: &str) -> Result<DynChanger, SpecError> {
+        fn hook(text: &str) -> Result<DynVolumes, SpecError> {
             Err(SpecError::new(text, format!("hook saw {text}")))
         }
         let mut r = reg();

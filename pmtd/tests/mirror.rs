@@ -5,9 +5,9 @@ mod common;
 
 use common::{noise, objects, paths, tap, Faults, Flaky};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::mirror::{Mirror, MirrorChanger};
+use pmtd::media::mirror::{Mirror, MirrorVolumes};
 use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room};
+use pmtd::medium::{Volumes, Medium, MediumError, Object, Room};
 
 /// 1000-byte records take 1008 bytes of image.
 const REC: usize = 1000;
@@ -194,12 +194,12 @@ fn a_bad_record_on_the_first_member_is_read_from_another_copy() {
 }
 
 #[test]
-fn the_mirror_changer_changes_the_volume_of_every_member() {
+fn the_mirror_changes_the_volume_of_every_member() {
     let dir = tempfile::tempdir().unwrap();
     let opts = TapOptions::default();
     let a = Magazine::new(paths(dir.path(), &["a1.tap", "a2.tap"]), opts);
     let b = Magazine::new(paths(dir.path(), &["b1.tap", "b2.tap", "b3.tap"]), opts);
-    let mut c = MirrorChanger::new(vec![a, b], false).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], false).unwrap();
     for vol in 1..=2 {
         assert!(c.has_next());
         let mut m = c.load_next().unwrap().unwrap();
@@ -228,7 +228,7 @@ fn a_member_dropped_in_degraded_mode_stays_out_of_the_next_volumes() {
     let a = Magazine::new(paths(dir.path(), &["a1.tap", "a2.tap"]), opts);
     // b's second volume cannot be created: its directory does not exist.
     let b = Magazine::new(vec![dir.path().join("b1.tap"), dir.path().join("gone/b2.tap")], opts);
-    let mut c = MirrorChanger::new(vec![a, b], true).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], true).unwrap();
     let m = c.load_next().unwrap().unwrap();
     c.unload(m).unwrap();
     let mut m = c.load_next().unwrap().unwrap();
@@ -239,7 +239,7 @@ fn a_member_dropped_in_degraded_mode_stays_out_of_the_next_volumes() {
     // Without --degraded the same failure fails the load.
     let a = Magazine::new(paths(dir.path(), &["c1.tap"]), opts);
     let b = Magazine::new(vec![dir.path().join("gone/d1.tap")], opts);
-    let mut c = MirrorChanger::new(vec![a, b], false).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], false).unwrap();
     let e = c.load_next().unwrap_err();
     assert!(e.to_string().contains("gone/d1.tap: No such file or directory"), "{e}");
 }

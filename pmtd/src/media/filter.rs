@@ -19,7 +19,7 @@ use tracing::warn;
 use pmt::proto::run;
 
 use crate::media::record::{self, Codec, Header, Refusal};
-use crate::medium::{Changer, Medium, MediumError, Object, Room, Stop, Written};
+use crate::medium::{Volumes, Medium, MediumError, Object, Room, Stop, Written};
 
 /// A 256-bit key.
 #[derive(Clone, PartialEq, Eq)]
@@ -355,22 +355,22 @@ impl<M: Medium> Medium for Filtered<M> {
     }
 }
 
-/// A changer whose volumes go through a [`Filter`]; a volume refused by
+/// A volume sequence whose volumes go through a [`Filter`]; a volume refused by
 /// the filter (see [`Filtered::open`]) is unloaded again and the load fails.
 #[derive(Debug)]
-pub struct FilterChanger<C: Changer> {
+pub struct FilterVolumes<C: Volumes> {
     inner: C,
     filter: Filter,
 }
 
-impl<C: Changer> FilterChanger<C> {
+impl<C: Volumes> FilterVolumes<C> {
     /// `inner`'s volumes through `filter`.
-    pub fn new(inner: C, filter: Filter) -> FilterChanger<C> {
-        FilterChanger { inner, filter }
+    pub fn new(inner: C, filter: Filter) -> FilterVolumes<C> {
+        FilterVolumes { inner, filter }
     }
 }
 
-impl<C: Changer> Changer for FilterChanger<C> {
+impl<C: Volumes> Volumes for FilterVolumes<C> {
     type Medium = Filtered<C::Medium>;
 
     fn load_next(&mut self) -> Result<Option<Filtered<C::Medium>>, MediumError> {

@@ -1,6 +1,6 @@
 //! An autoloader magazine of image volumes: a list of `.tap` paths loaded in
 //! order, each created when missing. The drive's autoloader and a tap member
-//! of a mirror both use it, and so will a pseudo media changer.
+//! of a mirror both use it, and so will the media changer that serves a library.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use crate::media::tap::{TapMedium, TapOptions};
-use crate::medium::{Changer, Medium, MediumError};
+use crate::medium::{Volumes, Medium, MediumError};
 
 /// Why a list of volumes could not be made.
 #[derive(Debug, Error)]
@@ -152,7 +152,7 @@ impl Magazine {
     }
 }
 
-impl Changer for Magazine {
+impl Volumes for Magazine {
     type Medium = TapMedium;
 
     fn load_next(&mut self) -> Result<Option<TapMedium>, MediumError> {

@@ -1,5 +1,5 @@
-//! The media and changers pmtd has built in, each behind
-//! [`crate::medium::Medium`] with a [`crate::medium::Changer`] that hands out
+//! The media and volume sequences pmtd has built in, each behind
+//! [`crate::medium::Medium`] with a [`crate::medium::Volumes`] that hands out
 //! its volumes:
 //!
 //! - [`tap`]: SIMH images, and [`magazine`]: the autoloader of image volumes;
@@ -15,7 +15,7 @@
 //!   [`tape::TapeMedium`] over an rmt connection) or a SIMH image on another
 //!   host ([`rmt::image::RmtImage`]);
 //! - [`spec`]: the textual form of the device and rmt media (`tape:`, `rmt:`,
-//!   `rmt-tap:`), which [`open_changer`] turns into a changer; the CLI reaches
+//!   `rmt-tap:`), which [`open_volumes`] turns into a volume sequence; the CLI reaches
 //!   it through [`crate::spec::Registry`].
 
 pub mod filter;
@@ -29,13 +29,13 @@ pub mod tap;
 pub mod tape;
 mod tape_nav;
 
-use crate::medium::{boxed, DynChanger};
+use crate::medium::{boxed, DynVolumes};
 
 /// The registry hook of the `tape`, `rmt` and `rmt-tap` kinds
 /// ([`crate::spec::Registry::register`]).
-pub fn device_hook(text: &str) -> Result<DynChanger, crate::spec::SpecError> {
+pub fn device_hook(text: &str) -> Result<DynVolumes, crate::spec::SpecError> {
     match spec::parse(text) {
-        Ok(s) => Ok(open_changer(s)),
+        Ok(s) => Ok(open_volumes(s)),
         Err(spec::SpecError::Bad { spec, why }) => Err(crate::spec::SpecError::new(spec, why)),
         Err(e @ spec::SpecError::UnknownKind { .. }) => Err(crate::spec::SpecError::new(text, e.to_string())),
     }
@@ -51,12 +51,12 @@ pub fn registry(tap: tap::TapOptions) -> crate::spec::Registry {
     r
 }
 
-/// The changer for a parsed device or rmt spec. Nothing is opened or
-/// started yet: the first [`crate::medium::Changer::load_next`] does that.
-pub fn open_changer(spec: spec::Spec) -> DynChanger {
+/// The volume sequence for a parsed device or rmt spec. Nothing is opened or
+/// started yet: the first [`crate::medium::Volumes::load_next`] does that.
+pub fn open_volumes(spec: spec::Spec) -> DynVolumes {
     match spec {
-        spec::Spec::Tape(t) => boxed(tape::TapeChanger::device(&t.path, t.opts)),
-        spec::Spec::Rmt(r) => boxed(rmt::RmtDriveChanger::remote(r)),
-        spec::Spec::RmtTap(r) => boxed(rmt::image::RmtImageChanger::new(r)),
+        spec::Spec::Tape(t) => boxed(tape::TapeVolumes::device(&t.path, t.opts)),
+        spec::Spec::Rmt(r) => boxed(rmt::RmtDriveVolumes::remote(r)),
+        spec::Spec::RmtTap(r) => boxed(rmt::image::RmtImageVolumes::new(r)),
     }
 }

@@ -98,7 +98,7 @@ pub trait StDevice: fmt::Debug + Send {
     fn mtpos(&mut self) -> io::Result<u64>;
 }
 
-/// Opens a device: how a changer gets its volumes.
+/// Opens a device: how a volume sequence gets its volumes.
 pub trait StOpener: fmt::Debug + Send {
     /// The device type.
     type Device: StDevice;

@@ -54,7 +54,7 @@
 //!   motion on a device that is no longer online; a dropped rmt connection):
 //!   an [`MediumError::Io`] at once, never a retry loop.
 //!
-//! [`TapeChanger`] hands out volumes: the first is the device as it is, the
+//! [`TapeVolumes`] hands out volumes: the first is the device as it is, the
 //! next comes after MTOFFL (the drive's loader, or an operator, changes the
 //! tape), waiting at most [`TapeOptions::load_timeout`] for a medium.
 
@@ -67,7 +67,7 @@ use tracing::{debug, info, warn};
 use super::spec::TapeOptions;
 use super::stdev::{gmt, op, FdOpener, StDevice, StOpener};
 use super::tape_nav::ObjMap;
-use crate::medium::{Changer, Medium, MediumError, Object, Room, Stop, Written};
+use crate::medium::{Volumes, Medium, MediumError, Object, Room, Stop, Written};
 
 /// The smallest read buffer the medium falls back to.
 const MIN_BUFFER: usize = 64 * 1024;
@@ -176,7 +176,7 @@ impl<D: StDevice> TapeMedium<D> {
         &self.dev
     }
 
-    /// The device, mutable (a changer unloads through it).
+    /// The device, mutable (a volume sequence unloads through it).
     pub fn device_mut(&mut self) -> &mut D {
         &mut self.dev
     }
@@ -630,23 +630,23 @@ impl TapeMedium<super::stdev::FdDevice> {
 /// device reports next (its loader's, or an operator's), waited for at most
 /// [`TapeOptions::load_timeout`].
 #[derive(Debug)]
-pub struct TapeChanger<O: StOpener> {
+pub struct TapeVolumes<O: StOpener> {
     opener: O,
     opts: TapeOptions,
     loaded: usize,
 }
 
-impl TapeChanger<FdOpener> {
-    /// The changer of a device node.
-    pub fn device(path: &Path, opts: TapeOptions) -> TapeChanger<FdOpener> {
-        TapeChanger::new(FdOpener { path: path.to_owned() }, opts)
+impl TapeVolumes<FdOpener> {
+    /// The volume sequence of a device node.
+    pub fn device(path: &Path, opts: TapeOptions) -> TapeVolumes<FdOpener> {
+        TapeVolumes::new(FdOpener { path: path.to_owned() }, opts)
     }
 }
 
-impl<O: StOpener> TapeChanger<O> {
-    /// A changer over any way of opening the device.
-    pub fn new(opener: O, opts: TapeOptions) -> TapeChanger<O> {
-        TapeChanger { opener, opts, loaded: 0 }
+impl<O: StOpener> TapeVolumes<O> {
+    /// A volume sequence over any way of opening the device.
+    pub fn new(opener: O, opts: TapeOptions) -> TapeVolumes<O> {
+        TapeVolumes { opener, opts, loaded: 0 }
     }
 
     /// One attempt to open the device with a medium: Ok(Err(why)) if there
@@ -705,7 +705,7 @@ impl<O: StOpener> TapeChanger<O> {
     }
 }
 
-impl<O: StOpener> Changer for TapeChanger<O> {
+impl<O: StOpener> Volumes for TapeVolumes<O> {
     type Medium = TapeMedium<O::Device>;
 
     fn load_next(&mut self) -> Result<Option<Self::Medium>, MediumError> {

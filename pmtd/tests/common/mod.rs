@@ -165,16 +165,16 @@ impl<M: Medium> Medium for Flaky<M> {
     }
 }
 
-/// A changer of [`Flaky`] image volumes sharing one set of switches.
+/// A volume sequence of [`Flaky`] image volumes sharing one set of switches.
 #[derive(Debug)]
-pub struct FlakyChanger {
+pub struct FlakyVolumes {
     /// The magazine underneath.
     pub inner: pmtd::media::magazine::Magazine,
     /// The switches of every volume.
     pub faults: Faults,
 }
 
-impl pmtd::medium::Changer for FlakyChanger {
+impl pmtd::medium::Volumes for FlakyVolumes {
     type Medium = Flaky<TapMedium>;
     fn load_next(&mut self) -> Result<Option<Flaky<TapMedium>>, MediumError> {
         Ok(self.inner.load_next()?.map(|inner| Flaky { inner, faults: self.faults.clone() }))

@@ -15,7 +15,7 @@ use std::time::Duration;
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
+use pmtd::medium::{boxed, DynVolumes};
 use pmtd::serve;
 
 use crate::sys::{errno, Fd, POLLIN};
@@ -97,7 +97,7 @@ fn mode(c: &Ctl) -> u8 {
     c.mode.load(Ordering::SeqCst)
 }
 
-fn run(slave: Fd, mut drive: Drive<DynChanger>, c: &Ctl) -> Result<(), String> {
+fn run(slave: Fd, mut drive: Drive<DynVolumes>, c: &Ctl) -> Result<(), String> {
     let mut buf = vec![0u8; serve::READ_BUFFER];
     let mut out = Vec::new();
     loop {

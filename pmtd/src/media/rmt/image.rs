@@ -34,7 +34,7 @@
 //! - **Durability**: rmt has no fsync; the data is the server's once its
 //!   `W` is answered, and the image is closed (`C`) at unload.
 //!
-//! [`RmtImageChanger`] hands out the volumes of a `%d` pattern (vol1.tap,
+//! [`RmtImageVolumes`] hands out the volumes of a `%d` pattern (vol1.tap,
 //! vol2.tap, ...; `volumes=N` at most), one session per volume.
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -43,7 +43,7 @@ use tracing::{info, warn};
 
 use super::conn::{whence, Connection};
 use crate::media::spec::{self, RmtTapSpec};
-use crate::medium::{Changer, Medium, MediumError, Object, Room, Stop, Written};
+use crate::medium::{Volumes, Medium, MediumError, Object, Room, Stop, Written};
 use crate::tap::{self, Obj, EOM_MARKER, ERROR_FLAG, LEN_MASK, MARK};
 
 /// The bytes past the capacity that only tape marks may use.
@@ -486,15 +486,15 @@ impl Medium for RmtImage {
 /// The volumes of an `rmt-tap:` spec: the images of its `%d` pattern in
 /// order (at most `volumes=N`), or its one image.
 #[derive(Debug)]
-pub struct RmtImageChanger {
+pub struct RmtImageVolumes {
     spec: RmtTapSpec,
     loaded: usize,
 }
 
-impl RmtImageChanger {
-    /// The changer of `spec`.
-    pub fn new(spec: RmtTapSpec) -> RmtImageChanger {
-        RmtImageChanger { spec, loaded: 0 }
+impl RmtImageVolumes {
+    /// The volume sequence of `spec`.
+    pub fn new(spec: RmtTapSpec) -> RmtImageVolumes {
+        RmtImageVolumes { spec, loaded: 0 }
     }
 
     /// The remote path of volume `n` (from 1).
@@ -504,7 +504,7 @@ impl RmtImageChanger {
     }
 }
 
-impl Changer for RmtImageChanger {
+impl Volumes for RmtImageVolumes {
     type Medium = RmtImage;
 
     fn load_next(&mut self) -> Result<Option<RmtImage>, MediumError> {

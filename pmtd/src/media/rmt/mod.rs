@@ -29,7 +29,7 @@ use conn::Connection;
 
 use super::spec::{RmtSpec, TapeOptions};
 use super::stdev::{MtStatus, StDevice, StOpener};
-use super::tape::{TapeChanger, TapeMedium};
+use super::tape::{TapeVolumes, TapeMedium};
 use crate::medium::MediumError;
 
 /// A tape device on another host, opened through an rmt session.
@@ -141,17 +141,17 @@ impl StOpener for RmtOpener {
 /// The volumes of a remote drive: the tape in it, then after `I7`
 /// (MTOFFL) whatever its loader or operator puts in, waited for at most
 /// [`TapeOptions::load_timeout`].
-pub type RmtDriveChanger = TapeChanger<RmtOpener>;
+pub type RmtDriveVolumes = TapeVolumes<RmtOpener>;
 
-impl RmtDriveChanger {
-    /// The changer of `rmt:[user@]host:/dev/nst0`.
-    pub fn remote(spec: RmtSpec) -> RmtDriveChanger {
+impl RmtDriveVolumes {
+    /// The volume sequence of `rmt:[user@]host:/dev/nst0`.
+    pub fn remote(spec: RmtSpec) -> RmtDriveVolumes {
         let opts: TapeOptions = spec.opts.clone();
-        TapeChanger::new(RmtOpener { spec }, opts)
+        TapeVolumes::new(RmtOpener { spec }, opts)
     }
 }
 
-/// Opens a remote drive directly (no changer): one session, the tape where
+/// Opens a remote drive directly (no volume sequence): one session, the tape where
 /// it is, rewound (positions are counted from BOT).
 pub fn connect_drive(spec: &RmtSpec) -> Result<TapeMedium<RmtDevice>, MediumError> {
     let dev = RmtDevice::connect(spec).map_err(|e| MediumError::io(spec.remote.display(), e))?;
