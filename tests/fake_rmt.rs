@@ -20,16 +20,16 @@ use std::process::ExitCode;
 
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::Sim;
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 
 struct Args {
     dir: PathBuf,
     volumes: Vec<String>,
-    cfg: TapOptions,
+    cfg: ImageOptions,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { dir: PathBuf::new(), volumes: Vec::new(), cfg: TapOptions::default() };
+    let mut a = Args { dir: PathBuf::new(), volumes: Vec::new(), cfg: ImageOptions::default() };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut val = || it.next().ok_or(format!("{k} needs a value"));

@@ -21,8 +21,8 @@ use pmt::abi::linux;
 use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynVolumes};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{boxed, DynVolumes};
 use pmtd::serve::{self, Received};
 use pmtd::transport::{SimSlave, SliceIn as In, SliceOut as Out};
 
@@ -87,7 +87,7 @@ pub const NRW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false,
 pub const RO: OpenFlags = OpenFlags { read: true, write: false, nonblock: false, norewind: false };
 
 /// An autoloader magazine of `volumes` (names inside `dir`) opened with `opts`.
-pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynVolumes {
+pub fn magazine(dir: &Path, volumes: &[&str], opts: ImageOptions) -> DynVolumes {
     let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.join(v)).collect();
     boxed(Magazine::new(paths, opts))
 }
@@ -95,12 +95,12 @@ pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynVolumes {
 impl Sim {
     /// A unit whose daemon serves `volumes` (names inside a fresh temporary
     /// directory), each opened with `opts`.
-    pub fn new(volumes: &[&str], opts: TapOptions, ucfg: Config) -> Sim {
+    pub fn new(volumes: &[&str], opts: ImageOptions, ucfg: Config) -> Sim {
         Sim::with_abi(volumes, opts, ucfg, Abi::Linux)
     }
 
     /// Like [`Sim::new`] for another host's ABI (numbering, st conventions).
-    pub fn with_abi(volumes: &[&str], opts: TapOptions, ucfg: Config, abi: Abi) -> Sim {
+    pub fn with_abi(volumes: &[&str], opts: ImageOptions, ucfg: Config, abi: Abi) -> Sim {
         Sim::with_volumes(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
     }
 
@@ -124,7 +124,7 @@ impl Sim {
 
     /// One volume, unlimited, default unit limits.
     pub fn simple() -> Sim {
-        Sim::new(&["vol1.tap"], TapOptions::default(), Config::default())
+        Sim::new(&["vol1.tap"], ImageOptions::default(), Config::default())
     }
 
     /// Path of a volume image.
@@ -157,7 +157,7 @@ impl Sim {
     }
 
     /// A new daemon starts with `volumes`.
-    pub fn start_daemon(&self, volumes: &[&str], opts: TapOptions) {
+    pub fn start_daemon(&self, volumes: &[&str], opts: ImageOptions) {
         self.start_daemon_with(magazine(self.dir.path(), volumes, opts), DriveConfig::default());
     }
 

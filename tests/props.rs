@@ -7,7 +7,7 @@ use pmt::abi::linux::gmt;
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::model::{MObj, Model};
 use pmt_tests::{objects, record, Sim};
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ fn check_status(sim: &Sim, model: &Model, step: usize) -> Result<(), TestCaseErr
 }
 
 fn run(ops: &[Op], capacity: Option<u64>, ew: u64) -> Result<(), TestCaseError> {
-    let cfg = TapOptions { capacity, early_warning: ew, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity, early_warning: ew, ..ImageOptions::default() };
     let sim = Sim::new(&["p.tap"], cfg, Config { ring: 16, window: 8 * 1024, ..Config::default() });
     let mut model = Model::new(capacity, ew);
     let (mut rewind, mut readonly) = (true, false);

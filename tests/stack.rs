@@ -3,7 +3,7 @@
 use pmt::abi::linux::gmt;
 use pmt::{Config, Errno};
 use pmt_tests::{objects, record, Sim, NRW, RO, RW};
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 
 const MTFSF: i16 = 1;
 const MTBSF: i16 = 2;
@@ -125,7 +125,7 @@ fn weof_then_close_writes_no_extra_filemark() {
 #[test]
 fn write_behind_stays_within_the_window_and_keeps_order() {
     let ucfg = Config { ring: 64, window: 64 * 1024, ..Config::default() };
-    let sim = Sim::new(&["w.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["w.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     let n = 300;
     for i in 0..n {
@@ -146,7 +146,7 @@ fn write_behind_stays_within_the_window_and_keeps_order() {
 #[test]
 fn reads_are_served_from_read_ahead_and_end_exactly_as_st() {
     let ucfg = Config { ring: 64, window: 256 * 1024, ..Config::default() };
-    let sim = Sim::new(&["r.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["r.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     for i in 0..200 {
         sim.write(&record(i, 1000 + i)).unwrap();
@@ -174,7 +174,7 @@ fn reads_are_served_from_read_ahead_and_end_exactly_as_st() {
 #[test]
 fn early_warning_follows_st() {
     // 200 KiB volume, early warning 50 KiB before the end; 10 KiB records.
-    let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
     let sim = Sim::new(&["ew.tap"], cfg, Config::default());
     sim.open(RW).unwrap();
     let rec = record(0, 10240);
@@ -216,7 +216,7 @@ fn early_warning_follows_st() {
 #[test]
 fn dead_daemon_fails_everything_at_once() {
     let ucfg = Config { ring: 64, window: 1 << 20, ..Config::default() };
-    let sim = Sim::new(&["d.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["d.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     for i in 0..10 {
         sim.write(&record(i, 4096)).unwrap();
@@ -235,7 +235,7 @@ fn dead_daemon_fails_everything_at_once() {
     assert_eq!(sim.write(&record(0, 10)), Err(Errno::Io));
     sim.close().ok();
     // A new daemon makes the unit usable again, from the beginning of tape.
-    sim.start_daemon(&["d.tap"], TapOptions::default());
+    sim.start_daemon(&["d.tap"], ImageOptions::default());
     sim.open(RO).unwrap();
     assert_eq!(sim.pos(), (0, 0));
     sim.close().unwrap();
@@ -261,7 +261,7 @@ fn write_protected_medium_refuses_write_opens() {
     sim.write(&record(0, 100)).unwrap();
     sim.close().unwrap();
     sim.kill_daemon();
-    sim.start_daemon(&["vol1.tap"], TapOptions { read_only: true, ..TapOptions::default() });
+    sim.start_daemon(&["vol1.tap"], ImageOptions { read_only: true, ..ImageOptions::default() });
     assert_eq!(sim.open(RW), Err(Errno::RoFs));
     sim.open(RO).unwrap();
     let st = sim.status().unwrap();
@@ -296,7 +296,7 @@ const MTLOAD: i16 = 30;
 
 #[test]
 fn autoloader_unload_loads_the_next_volume() {
-    let sim = Sim::new(&["v1.tap", "v2.tap"], TapOptions::default(), Config::default());
+    let sim = Sim::new(&["v1.tap", "v2.tap"], ImageOptions::default(), Config::default());
     sim.open(RW).unwrap();
     sim.write(&record(1, 100)).unwrap();
     sim.mt(MTOFFL, 1).unwrap();
@@ -329,7 +329,7 @@ fn autoloader_unload_loads_the_next_volume() {
 
 #[test]
 fn rewind_and_close_after_early_warning_changes_volumes() {
-    let cfg = TapOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..ImageOptions::default() };
     let sim = Sim::new(&["a.tap", "b.tap", "c.tap"], cfg, Config::default());
     let rec = record(0, 4096);
     let mut written = 0;
@@ -372,7 +372,7 @@ fn image_without_write_permission_is_write_protected() {
     sim.close().unwrap();
     sim.kill_daemon();
     std::fs::set_permissions(sim.image("vol1.tap"), std::fs::Permissions::from_mode(0o444)).unwrap();
-    sim.start_daemon(&["vol1.tap"], TapOptions::default());
+    sim.start_daemon(&["vol1.tap"], ImageOptions::default());
     assert_eq!(sim.open(RW), Err(Errno::RoFs));
     sim.open(RO).unwrap();
     assert_ne!(sim.status().unwrap().gstat & gmt::WR_PROT, 0);
@@ -389,7 +389,7 @@ mod netbsd {
     const NB_REW: i16 = 5;
     const NB_EWARN: i16 = 17;
 
-    fn sim(cfg: TapOptions) -> Sim {
+    fn sim(cfg: ImageOptions) -> Sim {
         Sim::with_abi(&["nb.tap"], cfg, Config::default(), pmt::Abi::NetBsd)
     }
 
@@ -399,7 +399,7 @@ mod netbsd {
 
     #[test]
     fn end_of_medium_is_eio_and_early_warning_is_silent_by_default() {
-        let s = sim(TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() });
+        let s = sim(ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() });
         s.open(RW).unwrap();
         let r = fill(&s);
         let first_err = r.iter().position(|x| x.is_err()).unwrap();
@@ -412,7 +412,7 @@ mod netbsd {
 
     #[test]
     fn mtewarn_fails_the_transfer_after_early_warning_with_eio() {
-        let s = sim(TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() });
+        let s = sim(ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() });
         s.open(RW).unwrap();
         s.netbsd_mt(NB_EWARN, 1).unwrap();
         let r = fill(&s);
@@ -426,7 +426,7 @@ mod netbsd {
 
     #[test]
     fn close_writes_two_filemarks_and_a_short_read_is_eio() {
-        let s = sim(TapOptions::default());
+        let s = sim(ImageOptions::default());
         s.open(NRW).unwrap();
         s.write(&record(0, 100)).unwrap();
         s.close().unwrap();
@@ -457,7 +457,7 @@ mod netbsd {
     #[test]
     fn mteom_loses_the_file_and_block_numbers_as_netbsd_st_does() {
         const NB_EOM: i16 = 10;
-        let s = sim(TapOptions::default());
+        let s = sim(ImageOptions::default());
         s.open(NRW).unwrap();
         s.write(&record(0, 100)).unwrap();
         s.netbsd_mt(NB_WEOF, 1).unwrap();

@@ -13,8 +13,8 @@ use pmtd::media::filter::{Filter, FilterVolumes, Key};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::mirror::MirrorVolumes;
 use pmtd::media::record::MAX_OVERHEAD;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynVolumes};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{boxed, DynVolumes};
 
 const MTFSF: i16 = 1;
 const MTREW: i16 = 6;
@@ -41,8 +41,8 @@ fn filter(key: u8) -> Filter {
 /// b1.. (120 KiB, early warning 30 KiB before the end), through `filter`.
 fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynVolumes {
     let names = |p: &str| (1..=volumes).map(|i| dir.join(format!("{p}{i}.tap"))).collect::<Vec<_>>();
-    let a = Magazine::new(names("a"), TapOptions { capacity: Some(300 << 10), early_warning: 50 << 10, read_only: false });
-    let b = Magazine::new(names("b"), TapOptions { capacity: Some(120 << 10), early_warning: 30 << 10, read_only: false });
+    let a = Magazine::new(names("a"), ImageOptions { capacity: Some(300 << 10), early_warning: 50 << 10, read_only: false });
+    let b = Magazine::new(names("b"), ImageOptions { capacity: Some(120 << 10), early_warning: 30 << 10, read_only: false });
     let m = MirrorVolumes::new(vec![boxed(a), boxed(b)], false).expect("mirror");
     boxed(FilterVolumes::new(boxed(m), filter))
 }

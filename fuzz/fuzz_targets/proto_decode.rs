@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
             let mut off = 0;
             let mut n = 0i64;
             while off < payload.len() {
-                let (len, frame) = boundary::run_record(&payload[off..]).expect("an accepted run parses");
+                let (data, frame) = pmt::proto::run::first(&payload[off..]).expect("an accepted run parses");
+                let len = data.len();
                 assert!(len > 0 && frame <= payload.len() - off);
                 off += frame;
                 n += 1;

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use thiserror::Error;
 
-use crate::medium::{Volumes, Medium, MediumError, Object};
+use crate::media::{Medium, MediumError, Object, Volumes};
 use crate::progress::{human_bytes, Progress};
 
 /// Why a copy failed.

@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use clap::{Args, Parser, Subcommand};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::Volumes;
+use pmtd::media::image::ImageOptions;
+use pmtd::media::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
-use pmtd::spec::{parse_level, parse_size, Registry};
+use pmtd::spec::{self, parse_level, parse_size};
 use pmtd::transport::DeviceSlave;
 use pmtd::{inspect, serve};
 
@@ -145,26 +146,16 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// SIGTERM and SIGINT interrupt the blocking read of the slave (no
 /// SA_RESTART), so the loop syncs the medium and exits.
+#[allow(unsafe_code)]
 fn catch_signals() -> Result<()> {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores to an
-        // atomic, which is async-signal-safe.
-        let rc = unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            bail!("sigaction: {}", std::io::Error::last_os_error());
-        }
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe, and no other handler of these signals is
+        // replaced behind anyone's back (pmtd installs none elsewhere).
+        unsafe { sigaction(sig, &action) }.context("sigaction")?;
     }
     Ok(())
-}
-
-/// The media kinds this pmtd knows: `tap`, and a tape device and rmt.
-fn registry(tap: TapOptions) -> Registry {
-    pmtd::media::registry(tap)
 }
 
 /// The setup the configuration file and the options describe.
@@ -187,12 +178,12 @@ fn setup(a: ServeArgs) -> Result<Setup> {
     }
     s.degraded |= a.degraded;
     if a.capacity.is_some() {
-        s.tap.capacity = a.capacity;
+        s.image.capacity = a.capacity;
     }
     if let Some(e) = a.early_warning {
-        s.tap.early_warning = e;
+        s.image.early_warning = e;
     }
-    s.tap.read_only |= a.read_only;
+    s.image.read_only |= a.read_only;
     if a.max_block.is_some() {
         s.max_block = a.max_block;
     }
@@ -210,7 +201,7 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
-    let (volumes, cfg) = s.build(&registry(s.tap))?;
+    let (volumes, cfg) = s.build()?;
     let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let mut slave = DeviceSlave::open(&device)?;
     catch_signals()?;
@@ -220,8 +211,8 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 }
 
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
-    let reg = registry(TapOptions::default());
-    let mut src_volumes = reg.build(source)?.volumes;
+    let defaults = ImageOptions::default();
+    let mut src_volumes = spec::build(source, &defaults)?.volumes;
     let Some(mut src) = src_volumes.load_next()? else {
         bail!("{source}: no volume to copy");
     };
@@ -230,7 +221,7 @@ fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     }
     let mut targets = Vec::new();
     for d in dests {
-        targets.push((d.clone(), reg.build(d)?.volumes));
+        targets.push((d.clone(), spec::build(d, &defaults)?.volumes));
     }
     let mut progress = Progress::new("copy");
     let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
@@ -343,7 +334,7 @@ mod tests {
         let c = Cli::try_parse_from(["pmtd", "--config", "/etc/pmt.toml"]).unwrap();
         assert!(c.serve.device.is_none(), "the configuration may name the device");
         let s = setup(Cli::try_parse_from(["pmtd", "--capacity", "1M", "--early-warning", "64K", "/dev/x"]).unwrap().serve).unwrap();
-        assert_eq!(s.tap, TapOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
+        assert_eq!(s.image, ImageOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
     }
 
     #[test]

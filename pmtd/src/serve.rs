@@ -9,7 +9,7 @@ use pmt::proto::{self, Op, Req, REQ_SIZE, VERSION};
 use tracing::{info, warn};
 
 use crate::drive::Drive;
-use crate::medium::Volumes;
+use crate::media::Volumes;
 pub use crate::transport::{Received, ServeError, Transport};
 
 /// Largest batch a read can return: one maximal write request.

@@ -19,7 +19,7 @@ use tracing::warn;
 use pmt::proto::run;
 
 use crate::media::record::{self, Codec, Header, Refusal};
-use crate::medium::{Volumes, Medium, MediumError, Object, Room, Stop, Written};
+use crate::media::{Medium, MediumError, Object, Room, Stop, Volumes, Written};
 
 /// A 256-bit key.
 #[derive(Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use std::fmt;
 
 use tracing::{error, warn};
 
-use crate::medium::{Volumes, DynMedium, Medium, MediumError, Object, Room, Stop, Written};
+use crate::media::{DynMedium, Medium, MediumError, Object, Room, Stop, Volumes, Written};
 
 /// One member: its number in the mirror as built (kept when others are
 /// dropped) and its medium.

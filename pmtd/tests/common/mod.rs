@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{Medium, MediumError, Object, Room, Stop, Written};
+use pmtd::media::image::{ImageOptions, LocalImage};
+use pmtd::media::{Medium, MediumError, Object, Room, Stop, Written};
 
 /// Deterministic test data: record `i` of `len` bytes (compressible).
 pub fn record(i: usize, len: usize) -> Vec<u8> {
@@ -29,9 +29,9 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Opens image `name` in `dir` with a capacity and early-warning zone.
-pub fn tap(dir: &Path, name: &str, capacity: Option<u64>, early_warning: u64) -> TapMedium {
-    let opts = TapOptions { capacity, early_warning, read_only: false };
-    TapMedium::open(&dir.join(name), &opts).expect("open image").0
+pub fn tap(dir: &Path, name: &str, capacity: Option<u64>, early_warning: u64) -> LocalImage {
+    let opts = ImageOptions { capacity, early_warning, read_only: false };
+    LocalImage::open(&dir.join(name), &opts).expect("open image").0
 }
 
 /// Every object of a medium from its beginning: Some(data) or None for a
@@ -174,12 +174,12 @@ pub struct FlakyVolumes {
     pub faults: Faults,
 }
 
-impl pmtd::medium::Volumes for FlakyVolumes {
-    type Medium = Flaky<TapMedium>;
-    fn load_next(&mut self) -> Result<Option<Flaky<TapMedium>>, MediumError> {
+impl pmtd::media::Volumes for FlakyVolumes {
+    type Medium = Flaky<LocalImage>;
+    fn load_next(&mut self) -> Result<Option<Flaky<LocalImage>>, MediumError> {
         Ok(self.inner.load_next()?.map(|inner| Flaky { inner, faults: self.faults.clone() }))
     }
-    fn unload(&mut self, m: Flaky<TapMedium>) -> Result<(), MediumError> {
+    fn unload(&mut self, m: Flaky<LocalImage>) -> Result<(), MediumError> {
         self.inner.unload(m.inner)
     }
     fn has_next(&self) -> bool {

@@ -3,7 +3,7 @@
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
-use super::{Obj, EOM_MARKER, ERROR_FLAG, GAP, HALF_GAP, LEN_MASK, MARK, RESERVED_BITS};
+use super::simh::{Obj, EOM_MARKER, ERROR_FLAG, GAP, HALF_GAP, LEN_MASK, MARK, RESERVED_BITS};
 
 /// What a scan of an image found.
 #[derive(Debug, Default)]

@@ -1,13 +1,15 @@
-//! Motions of a [`TapeMedium`]: spacing, end of data, locate. In the exact
+//! Motions of a [`DeviceMedium`]: spacing, end of data, locate. In the exact
 //! mode (MTIOCPOS works) the device moves and the address is read back; in
 //! the counted mode the medium's map of the objects seen from BOT turns
 //! every motion into exact counts, and reads forward beyond it.
 
 use std::io;
 
-use super::stdev::{gmt, op, MtStatus, StDevice};
-use super::tape::TapeMedium;
-use crate::medium::{MediumError, Object, Stop};
+use pmt::abi::linux::{gmt, op};
+
+use super::medium::DeviceMedium;
+use super::{MtStatus, StDevice};
+use crate::media::{MediumError, Object, Stop};
 
 /// The objects of the tape from BOT as far as they were seen: which
 /// addresses below `covered` are marks.
@@ -63,7 +65,7 @@ fn count(n: u64) -> Result<i32, io::Error> {
     i32::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-impl<D: StDevice> TapeMedium<D> {
+impl<D: StDevice> DeviceMedium<D> {
     /// One device motion in the counted mode: any failure loses the position.
     fn step(&mut self, op: i16, n: u64) -> Result<(), MediumError> {
         if n == 0 {
@@ -444,7 +446,7 @@ impl<D: StDevice> TapeMedium<D> {
     }
 
     fn name_string(&self) -> String {
-        crate::medium::Medium::name(self)
+        crate::media::Medium::name(self)
     }
 }
 
