@@ -18,6 +18,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use pmt::abi::linux;
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::Sim;
 use pmtd::media::image::ImageOptions;
@@ -122,7 +123,7 @@ fn serve(a: &Args) -> io::Result<()> {
                 let count: i32 = line(&mut input)?.unwrap_or_default().parse().unwrap_or(0);
                 writeln!(log, "I {op} {count}")?;
                 let r = sim.mt(op, count);
-                if r.is_ok() && (op == 7 || op == 31) {
+                if r.is_ok() && (op == linux::op::OFFL || op == linux::op::UNLOAD) {
                     loaded += 1;
                     std::fs::write(&state, format!("{loaded}\n"))?;
                 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pmt::abi::linux::op;
 use pmt_tests::record;
 use pmtd::media::device::rmt::connect_drive;
 use pmtd::media::device::{DeviceMedium, RmtDevice, RmtDriveVolumes};
@@ -372,14 +373,14 @@ fn remote_drive_round_trip_positions_and_only_common_requests() {
 
     let log = requests(dir.path());
     assert_eq!(log.first().map(String::as_str), Some("O /dev/nst0 O_RDWR"));
-    assert_eq!(log.get(1).map(String::as_str), Some("I 20 0"), "variable block mode first");
-    assert_eq!(log.get(2).map(String::as_str), Some("I 6 1"), "then a rewind: positions count from BOT");
+    assert_eq!(log.get(1).map(String::as_str), Some(format!("I {} 0", op::SETBLK).as_str()), "variable block mode first");
+    assert_eq!(log.get(2).map(String::as_str), Some(format!("I {} 1", op::REW).as_str()), "then a rewind: positions count from BOT");
     for l in &log {
         let c = l.chars().next().unwrap_or(' ');
         assert!("OCRWI".contains(c), "a request outside O, C, R, W, I: {l}");
         assert!(!l.starts_with("I -1"), "no version probe on a drive: {l}");
     }
-    assert!(log.iter().any(|l| l == "I 5 1"), "filemarks are I5 (MTWEOF)");
+    assert!(log.iter().any(|l| *l == format!("I {} 1", op::WEOF)), "filemarks are I5 (MTWEOF)");
     assert!(log.iter().any(|l| l.starts_with("R 262144")), "reads with the whole buffer");
 }
 
@@ -420,7 +421,7 @@ fn remote_drive_changer_offlines_and_reconnects_for_the_next_volume() {
     assert_eq!(verified(&dir.path().join("v1.tap")), vec![50, 0]);
     assert_eq!(verified(&dir.path().join("v2.tap")), vec![100, 0]);
     let log = requests(dir.path());
-    assert_eq!(log.iter().filter(|l| *l == "I 7 1").count(), 2, "MTOFFL per unload: {log:?}");
+    assert_eq!(log.iter().filter(|l| **l == format!("I {} 1", op::OFFL)).count(), 2, "MTOFFL per unload: {log:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use pmt::abi::linux::gmt;
+use pmt::abi::linux::{gmt, op};
 use pmt::{Config, Errno};
 use pmt_tests::{objects, Sim, NRW, RO, RW};
 use pmtd::drive::{Drive, DriveConfig};
@@ -15,10 +15,6 @@ use pmtd::media::mirror::MirrorVolumes;
 use pmtd::media::record::MAX_OVERHEAD;
 use pmtd::media::image::ImageOptions;
 use pmtd::media::{boxed, DynVolumes};
-
-const MTFSF: i16 = 1;
-const MTREW: i16 = 6;
-const MTEOM: i16 = 12;
 
 /// Incompressible test data: record `i` of `len` bytes.
 fn noise(i: usize, len: usize) -> Vec<u8> {
@@ -144,15 +140,15 @@ fn file_and_block_numbers_through_the_mirror() {
     }
     sim.open(NRW).unwrap();
     assert_eq!(sim.pos(), (3, 0));
-    sim.mt(MTREW, 1).unwrap();
-    sim.mt(MTFSF, 2).unwrap();
+    sim.mt(op::REW, 1).unwrap();
+    sim.mt(op::FSF, 2).unwrap();
     assert_eq!(sim.pos(), (2, 0));
     assert_eq!(sim.read(700).unwrap(), noise(20, 700));
-    sim.mt(MTEOM, 1).unwrap();
+    sim.mt(op::EOM, 1).unwrap();
     let st = sim.status().unwrap();
     assert_eq!(st.fileno, 3);
     assert_ne!(st.gstat & gmt::EOD, 0);
-    // Appending after MTEOM reaches both copies.
+    // Appending after op::EOM reaches both copies.
     sim.write(&noise(99, 700)).unwrap();
     sim.close().unwrap();
     assert!(same(&sim, "a1.tap", "b1.tap"));

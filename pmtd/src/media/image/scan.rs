@@ -98,7 +98,7 @@ pub fn scan_from<R: Read + Seek>(r: &mut R, start: u64, objs: Vec<Obj>, strict: 
         }
     }
     // Trailing gaps and a damaged tail are overwritten by the next write.
-    s.end = s.objs.last().map_or(start.min(off), |o| o.off + o.size());
+    s.end = s.objs.last().map_or(start.min(off), |o| o.end());
     Ok(s)
 }
 

@@ -118,14 +118,14 @@ impl Sidecar {
         }
         // The image may have been cut after the index was written: keep
         // what lies wholly inside it.
-        let keep = objs.partition_point(|o| o.off + o.size() <= image_len);
+        let keep = objs.partition_point(|o| o.end() <= image_len);
         objs.truncate(keep);
         // Read the last objects back: the index must describe this image.
         let from = objs.len().saturating_sub(IDX_CHECK_TAIL);
         if !objs.get(from..).unwrap_or_default().iter().all(|o| check_obj(image, o)) {
             return None;
         }
-        let end = objs.last().map_or(0, |o| o.off + o.size());
+        let end = objs.last().map_or(0, |o| o.end());
         let crc = if keep == raw.len() / IDX_ENTRY as usize {
             entries_crc
         } else {
@@ -196,7 +196,7 @@ fn check_obj(image: &File, o: &Obj) -> bool {
     if o.is_mark() {
         return true;
     }
-    let trail = o.off + 4 + u64::from(o.len) + u64::from(o.len & 1);
+    let trail = o.end() - 4;
     image.read_exact_at(&mut w, trail).is_ok() && u32::from_le_bytes(w) == o.word()
 }
 
