@@ -291,6 +291,73 @@ pub trait Volumes: fmt::Debug + Send {
     fn volume(&self) -> Option<usize>;
 }
 
+/// Implements the named [`Medium`] methods of a medium that wraps another
+/// one in its field `$inner`, each by calling the same method there: what a
+/// medium that changes only some operations (a filter, a test's failing
+/// medium) writes for the others.
+///
+/// ```ignore
+/// impl<M: Medium> Medium for Counted<M> {
+///     pmtd::forward_medium!(inner: name, readonly, position, at_eod, room, rewind);
+///     // ... the methods it changes
+/// }
+/// ```
+#[macro_export]
+macro_rules! forward_medium {
+    ($inner:ident: $($method:ident),+ $(,)?) => {
+        $( $crate::forward_medium!(@one $inner $method); )+
+    };
+    (@one $i:ident name) => {
+        fn name(&self) -> String { self.$i.name() }
+    };
+    (@one $i:ident readonly) => {
+        fn readonly(&self) -> bool { self.$i.readonly() }
+    };
+    (@one $i:ident position) => {
+        fn position(&self) -> u64 { self.$i.position() }
+    };
+    (@one $i:ident at_bot) => {
+        fn at_bot(&self) -> bool { self.$i.at_bot() }
+    };
+    (@one $i:ident at_eod) => {
+        fn at_eod(&self) -> Option<bool> { self.$i.at_eod() }
+    };
+    (@one $i:ident room) => {
+        fn room(&self) -> $crate::media::Room { self.$i.room() }
+    };
+    (@one $i:ident write_mark) => {
+        fn write_mark(&mut self) -> Result<$crate::media::Written, $crate::media::MediumError> { self.$i.write_mark() }
+    };
+    (@one $i:ident space_records) => {
+        fn space_records(&mut self, n: i64) -> Result<(u64, $crate::media::Stop), $crate::media::MediumError> {
+            self.$i.space_records(n)
+        }
+    };
+    (@one $i:ident space_marks) => {
+        fn space_marks(&mut self, n: i64) -> Result<(u64, $crate::media::Stop), $crate::media::MediumError> {
+            self.$i.space_marks(n)
+        }
+    };
+    (@one $i:ident space_eod) => {
+        fn space_eod(&mut self) -> Result<(), $crate::media::MediumError> { self.$i.space_eod() }
+    };
+    (@one $i:ident rewind) => {
+        fn rewind(&mut self) -> Result<(), $crate::media::MediumError> { self.$i.rewind() }
+    };
+    (@one $i:ident locate) => {
+        fn locate(&mut self, addr: u64) -> Result<$crate::media::Stop, $crate::media::MediumError> { self.$i.locate(addr) }
+    };
+    (@one $i:ident erase) => {
+        fn erase(&mut self) -> Result<(), $crate::media::MediumError> { self.$i.erase() }
+    };
+    (@one $i:ident sync) => {
+        fn sync(&mut self) -> Result<(), $crate::media::MediumError> { self.$i.sync() }
+    };
+    (@one $i:ident undo_last) => {
+        fn undo_last(&mut self) -> Result<(), $crate::media::MediumError> { self.$i.undo_last() }
+    };
+}
+
 /// A medium that can be turned back into its concrete type after being
 /// boxed: what lets a boxed volume sequence ([`boxed`]) hand a volume back to the
 /// volume sequence that made it. Every `'static` medium is one.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use pmtd::media::image::{ImageOptions, LocalImage};
-use pmtd::media::{Medium, MediumError, Object, Room, Stop, Written};
+use pmtd::media::{Medium, MediumError, Object, Written};
 
 /// Deterministic test data: record `i` of `len` bytes (compressible).
 pub fn record(i: usize, len: usize) -> Vec<u8> {
@@ -103,21 +103,10 @@ impl<M: Medium> Flaky<M> {
 }
 
 impl<M: Medium> Medium for Flaky<M> {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn readonly(&self) -> bool {
-        self.inner.readonly()
-    }
-    fn position(&self) -> u64 {
-        self.inner.position()
-    }
-    fn at_eod(&self) -> Option<bool> {
-        self.inner.at_eod()
-    }
-    fn room(&self) -> Room {
-        self.inner.room()
-    }
+    pmtd::forward_medium!(
+        inner: name, readonly, position, at_eod, room, space_records, space_marks, space_eod, rewind, locate, erase,
+        sync, undo_last,
+    );
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         self.write_fault()?;
         if self.faults.corrupt.load(Ordering::SeqCst) {
@@ -138,30 +127,6 @@ impl<M: Medium> Medium for Flaky<M> {
             return Err(MediumError::io(self.inner.name(), std::io::Error::other("read failed")));
         }
         self.inner.read(buf, max)
-    }
-    fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_records(n)
-    }
-    fn space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_marks(n)
-    }
-    fn space_eod(&mut self) -> Result<(), MediumError> {
-        self.inner.space_eod()
-    }
-    fn rewind(&mut self) -> Result<(), MediumError> {
-        self.inner.rewind()
-    }
-    fn locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
-        self.inner.locate(addr)
-    }
-    fn erase(&mut self) -> Result<(), MediumError> {
-        self.inner.erase()
-    }
-    fn sync(&mut self) -> Result<(), MediumError> {
-        self.inner.sync()
-    }
-    fn undo_last(&mut self) -> Result<(), MediumError> {
-        self.inner.undo_last()
     }
 }
 

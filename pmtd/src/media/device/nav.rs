@@ -149,16 +149,21 @@ impl<D: StDevice> DeviceMedium<D> {
         Ok(())
     }
 
-    pub(super) fn nav_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+    /// A motion: the position must be known and st's writing state is
+    /// ended first; early warning is read again after.
+    fn motion<T>(&mut self, go: impl FnOnce(&mut Self) -> Result<T, MediumError>) -> Result<T, MediumError> {
         self.check_pos()?;
-        if n == 0 {
-            return Ok((0, Stop::Done));
-        }
         self.settle()?;
-        let want = n.unsigned_abs();
-        let r = if self.exact { self.exact_space_records(n) } else { self.counted_space_records(n > 0, want) };
+        let r = go(self);
         self.refresh_ew();
         r
+    }
+
+    pub(super) fn nav_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+        if n == 0 {
+            return self.check_pos().map(|()| (0, Stop::Done));
+        }
+        self.motion(|m| if m.exact { m.exact_space_records(n) } else { m.counted_space_records(n > 0, n.unsigned_abs()) })
     }
 
     fn exact_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
@@ -266,15 +271,10 @@ impl<D: StDevice> DeviceMedium<D> {
     }
 
     pub(super) fn nav_space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.check_pos()?;
         if n == 0 {
-            return Ok((0, Stop::Done));
+            return self.check_pos().map(|()| (0, Stop::Done));
         }
-        self.settle()?;
-        let want = n.unsigned_abs();
-        let r = if self.exact { self.exact_space_marks(n) } else { self.counted_space_marks(n > 0, want) };
-        self.refresh_ew();
-        r
+        self.motion(|m| if m.exact { m.exact_space_marks(n) } else { m.counted_space_marks(n > 0, n.unsigned_abs()) })
     }
 
     /// At BOT with st's counters unknown: whether object 0 is a mark (read
@@ -380,34 +380,32 @@ impl<D: StDevice> DeviceMedium<D> {
     }
 
     pub(super) fn nav_space_eod(&mut self) -> Result<(), MediumError> {
-        self.check_pos()?;
-        self.settle()?;
-        if self.exact {
-            self.dev.mtop(op::EOM, 1).map_err(|e| self.err(e))?;
-            let t = self.tell("MTEOM")?;
-            self.eod = Some(t);
-            self.st_fm = false;
-        } else {
-            self.covered_here()?;
-            match self.eod {
-                Some(e) if e <= self.map.covered() => self.move_to(e)?,
-                _ => {
-                    let cov = self.map.covered();
-                    self.move_to(cov)?;
-                    while self.next_object()? != Object::Eod {}
-                }
-            }
-        }
-        self.refresh_ew();
+        self.motion(|m| if m.exact { m.exact_space_eod() } else { m.counted_space_eod() })
+    }
+
+    fn exact_space_eod(&mut self) -> Result<(), MediumError> {
+        self.dev.mtop(op::EOM, 1).map_err(|e| self.err(e))?;
+        let t = self.tell("MTEOM")?;
+        self.eod = Some(t);
+        self.st_fm = false;
         Ok(())
     }
 
+    fn counted_space_eod(&mut self) -> Result<(), MediumError> {
+        self.covered_here()?;
+        match self.eod {
+            Some(e) if e <= self.map.covered() => self.move_to(e),
+            _ => {
+                let cov = self.map.covered();
+                self.move_to(cov)?;
+                while self.next_object()? != Object::Eod {}
+                Ok(())
+            }
+        }
+    }
+
     pub(super) fn nav_locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
-        self.check_pos()?;
-        self.settle()?;
-        let r = if self.exact { self.exact_locate(addr) } else { self.counted_locate(addr) };
-        self.refresh_ew();
-        r
+        self.motion(|m| if m.exact { m.exact_locate(addr) } else { m.counted_locate(addr) })
     }
 
     fn exact_locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
