@@ -26,11 +26,14 @@ Medium specs (--mirror, --medium, copy):
                             tap:/t/vol%d.tap,volumes=3 is /t/vol1.tap .. /t/vol3.tap
   tap:DIR                   the *.tap files of DIR, in name order
   FILE                      the same as tap:FILE
-  tape:/dev/nst0            a tape device, rmt:[USER@]HOST:PATH a remote drive or
-                            file (when this pmtd has those media)
+  tape:/dev/nst0            a tape device (any st-compatible no-rewind node)
+  rmt:[USER@]HOST:PATH      a tape drive on another host, through its rmt server
+  rmt-tap:[USER@]HOST:PATH  SIMH images on another host (PATH may hold a %d pattern)
   Options after the target, separated by commas:
-    capacity=SIZE, early-warning=SIZE, read-only   (tap volumes)
-    compress[=LEVEL], key-file=FILE                (a filter on this medium)
+    capacity=SIZE, early-warning=SIZE, read-only, volumes=N   (tap, rmt-tap)
+    max-block=SIZE, load-timeout=SECS                         (tape, rmt)
+    rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
+    compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).
 
 Examples:
