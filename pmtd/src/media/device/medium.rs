@@ -1,7 +1,7 @@
 //! A mounted tape on an st-compatible device: the state the medium keeps
 //! (position, early warning, end of data, the map of a counted tape) and
-//! the writes, marks and erase; reading is in [`super::read`], motions in
-//! [`super::nav`].
+//! the writes, marks and erase; reading is in `read.rs`, motions in
+//! `nav.rs`.
 
 use std::io;
 use std::path::Path;

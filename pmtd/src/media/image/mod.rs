@@ -7,7 +7,7 @@
 //! binary search, not a pass over the image; the local store persists it
 //! beside the image ([`sidecar`]) so that a large image opens without being
 //! read through. A damaged tail (a record cut short, a length that does not
-//! match) ends the tape at the last complete object ([`scan`]): everything
+//! match) ends the tape at the last complete object ([`mod@scan`]): everything
 //! before it reads back intact, and the next write replaces the damaged
 //! tail. Writing in the middle of the tape cuts off what follows, as on a
 //! real tape.
