@@ -18,18 +18,19 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use pmt::abi::linux;
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::Sim;
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 
 struct Args {
     dir: PathBuf,
     volumes: Vec<String>,
-    cfg: TapOptions,
+    cfg: ImageOptions,
 }
 
 fn args() -> Result<Args, String> {
-    let mut a = Args { dir: PathBuf::new(), volumes: Vec::new(), cfg: TapOptions::default() };
+    let mut a = Args { dir: PathBuf::new(), volumes: Vec::new(), cfg: ImageOptions::default() };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut val = || it.next().ok_or(format!("{k} needs a value"));
@@ -122,7 +123,7 @@ fn serve(a: &Args) -> io::Result<()> {
                 let count: i32 = line(&mut input)?.unwrap_or_default().parse().unwrap_or(0);
                 writeln!(log, "I {op} {count}")?;
                 let r = sim.mt(op, count);
-                if r.is_ok() && (op == 7 || op == 31) {
+                if r.is_ok() && (op == linux::op::OFFL || op == linux::op::UNLOAD) {
                     loaded += 1;
                     std::fs::write(&state, format!("{loaded}\n"))?;
                 }

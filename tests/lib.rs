@@ -24,8 +24,8 @@ use pmt::{Abi, Config, Errno, Host, HostLock, KernelBuf, OpenFlags, Sleep, Unit,
 pub const LOCK: HostLock = HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0);
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{boxed, DynVolumes};
 use pmtd::serve::{self, Received};
 use pmtd::transport::{SimSlave, SliceIn as In, SliceOut as Out};
 
@@ -34,7 +34,7 @@ pub struct Sim {
     /// The core unit.
     pub unit: Unit,
     /// The daemon's drive; None while no daemon holds the slave.
-    pub drive: RefCell<Option<Drive<DynChanger>>>,
+    pub drive: RefCell<Option<Drive<DynVolumes>>>,
     buf: RefCell<Vec<u8>>,
     out: RefCell<Vec<u8>>,
     /// Batches the daemon processed.
@@ -90,7 +90,7 @@ pub const NRW: OpenFlags = OpenFlags { read: true, write: true, nonblock: false,
 pub const RO: OpenFlags = OpenFlags { read: true, write: false, nonblock: false, norewind: false };
 
 /// An autoloader magazine of `volumes` (names inside `dir`) opened with `opts`.
-pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynChanger {
+pub fn magazine(dir: &Path, volumes: &[&str], opts: ImageOptions) -> DynVolumes {
     let paths: Vec<PathBuf> = volumes.iter().map(|v| dir.join(v)).collect();
     boxed(Magazine::new(paths, opts))
 }
@@ -98,18 +98,18 @@ pub fn magazine(dir: &Path, volumes: &[&str], opts: TapOptions) -> DynChanger {
 impl Sim {
     /// A unit whose daemon serves `volumes` (names inside a fresh temporary
     /// directory), each opened with `opts`.
-    pub fn new(volumes: &[&str], opts: TapOptions, ucfg: Config) -> Sim {
+    pub fn new(volumes: &[&str], opts: ImageOptions, ucfg: Config) -> Sim {
         Sim::with_abi(volumes, opts, ucfg, Abi::Linux)
     }
 
     /// Like [`Sim::new`] for another host's ABI (numbering, st conventions).
-    pub fn with_abi(volumes: &[&str], opts: TapOptions, ucfg: Config, abi: Abi) -> Sim {
-        Sim::with_changer(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
+    pub fn with_abi(volumes: &[&str], opts: ImageOptions, ucfg: Config, abi: Abi) -> Sim {
+        Sim::with_volumes(|dir| magazine(dir, volumes, opts), DriveConfig::default(), ucfg, abi)
     }
 
-    /// A unit whose daemon serves the changer `make` builds in the
+    /// A unit whose daemon serves the volume sequence `make` builds in the
     /// temporary directory, with `dcfg`.
-    pub fn with_changer(make: impl FnOnce(&Path) -> DynChanger, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
+    pub fn with_volumes(make: impl FnOnce(&Path) -> DynVolumes, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
         let unit = Unit::new(0, ucfg, abi, LOCK).expect("unit");
         unit.sopen().expect("slave open");
@@ -127,7 +127,7 @@ impl Sim {
 
     /// One volume, unlimited, default unit limits.
     pub fn simple() -> Sim {
-        Sim::new(&["vol1.tap"], TapOptions::default(), Config::default())
+        Sim::new(&["vol1.tap"], ImageOptions::default(), Config::default())
     }
 
     /// Path of a volume image.
@@ -160,14 +160,14 @@ impl Sim {
     }
 
     /// A new daemon starts with `volumes`.
-    pub fn start_daemon(&self, volumes: &[&str], opts: TapOptions) {
+    pub fn start_daemon(&self, volumes: &[&str], opts: ImageOptions) {
         self.start_daemon_with(magazine(self.dir.path(), volumes, opts), DriveConfig::default());
     }
 
-    /// A new daemon starts with `changer`.
-    pub fn start_daemon_with(&self, changer: DynChanger, dcfg: DriveConfig) {
+    /// A new daemon starts with `volumes`.
+    pub fn start_daemon_with(&self, volumes: DynVolumes, dcfg: DriveConfig) {
         self.unit.sopen().expect("slave open");
-        *self.drive.borrow_mut() = Some(Drive::new(changer, dcfg).expect("drive"));
+        *self.drive.borrow_mut() = Some(Drive::new(volumes, dcfg).expect("drive"));
     }
 
     fn host(&self) -> SimHost<'_> {

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use pmt::abi::linux::op;
 use pmt_tests::record;
-use pmtd::media::rmt::image::{RmtImage, RmtImageChanger};
-use pmtd::media::rmt::{connect_drive, RmtDevice, RmtDriveChanger};
-use pmtd::media::spec::{parse, RmtSpec, RmtTapSpec, Spec};
-use pmtd::media::tape::TapeMedium;
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room, Stop};
+use pmtd::media::device::rmt::connect_drive;
+use pmtd::media::device::{DeviceMedium, RmtDevice, RmtDriveVolumes};
+use pmtd::media::image::{ImageOptions, RemoteImage};
+use pmtd::media::{Medium, MediumError, Object, Room, Stop, Volumes};
+use pmtd::spec::{MediumSpec, RmtSpec, RmtTapSpec, Spec};
 
 const RSH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/rsh-local");
 const SILENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/silent-rmt");
@@ -27,10 +28,13 @@ fn servers() -> [&'static str; 2] {
     SERVERS
 }
 
+/// An `rmt-tap:` spec for `path` on `server`, with a timeout of 20 s
+/// unless `extra` gives one (a spec names each option once).
 fn tap_spec(server: &str, path: &Path, extra: &str) -> RmtTapSpec {
-    let s = format!("rmt-tap:tester@localhost:{},rsh={RSH},rmt={server},timeout=20{extra}", path.display());
+    let timeout = if extra.contains("timeout=") { "" } else { ",timeout=20" };
+    let s = format!("rmt-tap:tester@localhost:{},rsh={RSH},rmt={server}{timeout}{extra}", path.display());
     match parse(&s) {
-        Ok(Spec::RmtTap(t)) => t,
+        Ok(MediumSpec::RmtTap(t)) => t,
         other => panic!("{s}: {other:?}"),
     }
 }
@@ -41,13 +45,22 @@ fn drive_spec(dir: &Path, server_args: &str, extra: &str) -> RmtSpec {
         dir.display()
     );
     match parse(&s) {
-        Ok(Spec::Rmt(r)) => r,
+        Ok(MediumSpec::Rmt(r)) => r,
         other => panic!("{s}: {other:?}"),
     }
 }
 
-fn open_image(server: &str, path: &Path) -> RmtImage {
-    RmtImage::open(&tap_spec(server, path, ""), &path.to_string_lossy()).expect("open the remote image")
+fn parse(spec: &str) -> Result<MediumSpec, pmtd::spec::SpecError> {
+    Spec::parse(spec, &ImageOptions::default()).map(|s| s.medium)
+}
+
+/// The remote image `path` of `spec`'s server.
+fn open_remote(spec: &RmtTapSpec, path: &str) -> Result<RemoteImage, MediumError> {
+    RemoteImage::open(&spec.remote, path, &spec.opts).map(|(m, _)| m)
+}
+
+fn open_image(server: &str, path: &Path) -> RemoteImage {
+    open_remote(&tap_spec(server, path, ""), &path.to_string_lossy()).expect("open the remote image")
 }
 
 /// Lengths of the objects of a local image file (0: a mark), by pmtd's own
@@ -207,7 +220,7 @@ fn remote_image_capacity_early_warning_and_overflow() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("small.tap");
         let spec = tap_spec(server, &path, ",capacity=100K,early-warning=30K");
-        let mut m = RmtImage::open(&spec, &path.to_string_lossy()).unwrap();
+        let mut m = open_remote(&spec, &path.to_string_lossy()).unwrap();
         assert_eq!(m.room(), Room { to_ew: Some(70 * 1024), to_end: Some(100 * 1024) });
         let ew = fill_to_overflow(&mut m);
         // 10248 bytes a record: 6 fit before 70 KiB, 9 in 100 KiB.
@@ -221,12 +234,12 @@ fn remote_image_capacity_early_warning_and_overflow() {
 }
 
 #[test]
-fn remote_image_changer_walks_the_pattern() {
+fn remote_image_magazine_walks_the_pattern() {
     let server = servers()[1];
     let dir = tempfile::tempdir().unwrap();
     let pattern = dir.path().join("vol%d.tap");
     let spec = tap_spec(server, &pattern, ",volumes=2");
-    let mut ch = RmtImageChanger::new(spec);
+    let mut ch = spec.magazine();
     assert!(ch.has_next());
     for v in 1..=2usize {
         let mut m = ch.load_next().unwrap().expect("a volume");
@@ -251,7 +264,7 @@ fn remote_image_read_only_refuses_writes() {
         write_files(&mut m, &FILES[..1]);
     }
     let spec = tap_spec(server, &path, ",read-only");
-    let mut m = RmtImage::open(&spec, &path.to_string_lossy()).unwrap();
+    let mut m = open_remote(&spec, &path.to_string_lossy()).unwrap();
     assert!(m.readonly());
     assert!(matches!(m.write_record(b"x"), Err(MediumError::Protected { .. })));
     assert!(matches!(m.erase(), Err(MediumError::Protected { .. })));
@@ -270,7 +283,7 @@ fn a_killed_server_fails_the_next_operation_promptly_and_every_later_one() {
         let path = dir.path().join("k.tap");
         let mut m = open_image(server, &path);
         m.write_record(&record(0, 4096)).unwrap();
-        kill(m.connection().pid());
+        kill(m.store().connection().pid());
         let t = Instant::now();
         let e = m.write_record(&record(1, 4096)).unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(2), "{server}: {:?}", t.elapsed());
@@ -292,7 +305,7 @@ fn a_silent_server_is_a_timeout() {
     let path = dir.path().join("s.tap");
     let spec = tap_spec(SILENT, &path, ",timeout=0.5");
     let t = Instant::now();
-    let e = RmtImage::open(&spec, &path.to_string_lossy()).unwrap_err();
+    let e = open_remote(&spec, &path.to_string_lossy()).unwrap_err();
     let took = t.elapsed();
     assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "{took:?}");
     assert!(e.to_string().contains("no answer from the rmt server within 500ms"), "{e}");
@@ -302,12 +315,12 @@ fn a_silent_server_is_a_timeout() {
 fn bad_remote_paths_and_shells_name_the_path_and_the_cause_once() {
     let server = servers()[0];
     let path = PathBuf::from("/nonexistent-dir/v.tap");
-    let e = RmtImage::open(&tap_spec(server, &path, ""), "/nonexistent-dir/v.tap").unwrap_err();
+    let e = open_remote(&tap_spec(server, &path, ""), "/nonexistent-dir/v.tap").unwrap_err();
     let msg = e.to_string();
     assert_eq!(msg, "tester@localhost:/nonexistent-dir/v.tap: No such file or directory (os error 2)");
     let spec = parse("rmt-tap:h:/x.tap,rsh=/nonexistent/rsh").unwrap();
-    let Spec::RmtTap(spec) = spec else { panic!() };
-    let e = RmtImage::open(&spec, "/x.tap").unwrap_err().to_string();
+    let MediumSpec::RmtTap(spec) = spec else { panic!() };
+    let e = open_remote(&spec, "/x.tap").unwrap_err().to_string();
     assert!(e.starts_with("h:/x.tap: starting the remote shell \"/nonexistent/rsh\": "), "{e}");
     assert_eq!(e.matches("No such file").count(), 1, "{e}");
 }
@@ -318,8 +331,9 @@ fn requests(dir: &Path) -> Vec<String> {
     std::fs::read_to_string(dir.join("requests.log")).unwrap_or_default().lines().map(str::to_owned).collect()
 }
 
-fn drive(dir: &Path, args: &str) -> TapeMedium<RmtDevice> {
-    connect_drive(&drive_spec(dir, args, "")).expect("connect the remote drive")
+fn drive(dir: &Path, args: &str) -> DeviceMedium<RmtDevice> {
+    let spec = drive_spec(dir, args, "");
+    connect_drive(&spec.remote, &spec.opts).expect("connect the remote drive")
 }
 
 #[test]
@@ -359,14 +373,14 @@ fn remote_drive_round_trip_positions_and_only_common_requests() {
 
     let log = requests(dir.path());
     assert_eq!(log.first().map(String::as_str), Some("O /dev/nst0 O_RDWR"));
-    assert_eq!(log.get(1).map(String::as_str), Some("I 20 0"), "variable block mode first");
-    assert_eq!(log.get(2).map(String::as_str), Some("I 6 1"), "then a rewind: positions count from BOT");
+    assert_eq!(log.get(1).map(String::as_str), Some(format!("I {} 0", op::SETBLK).as_str()), "variable block mode first");
+    assert_eq!(log.get(2).map(String::as_str), Some(format!("I {} 1", op::REW).as_str()), "then a rewind: positions count from BOT");
     for l in &log {
         let c = l.chars().next().unwrap_or(' ');
         assert!("OCRWI".contains(c), "a request outside O, C, R, W, I: {l}");
         assert!(!l.starts_with("I -1"), "no version probe on a drive: {l}");
     }
-    assert!(log.iter().any(|l| l == "I 5 1"), "filemarks are I5 (MTWEOF)");
+    assert!(log.iter().any(|l| *l == format!("I {} 1", op::WEOF)), "filemarks are I5 (MTWEOF)");
     assert!(log.iter().any(|l| l.starts_with("R 262144")), "reads with the whole buffer");
 }
 
@@ -390,7 +404,7 @@ fn remote_drive_early_warning_as_e28_then_overflow() {
 fn remote_drive_changer_offlines_and_reconnects_for_the_next_volume() {
     let dir = tempfile::tempdir().unwrap();
     let spec = drive_spec(dir.path(), "--volume v1.tap --volume v2.tap", ",load-timeout=1");
-    let mut ch = RmtDriveChanger::remote(spec);
+    let mut ch = RmtDriveVolumes::remote(spec.remote, spec.opts);
     for v in 1..=2usize {
         let mut m = ch.load_next().unwrap().expect("a volume");
         assert_eq!(ch.volume(), Some(v));
@@ -407,7 +421,7 @@ fn remote_drive_changer_offlines_and_reconnects_for_the_next_volume() {
     assert_eq!(verified(&dir.path().join("v1.tap")), vec![50, 0]);
     assert_eq!(verified(&dir.path().join("v2.tap")), vec![100, 0]);
     let log = requests(dir.path());
-    assert_eq!(log.iter().filter(|l| *l == "I 7 1").count(), 2, "MTOFFL per unload: {log:?}");
+    assert_eq!(log.iter().filter(|l| **l == format!("I {} 1", op::OFFL)).count(), 2, "MTOFFL per unload: {log:?}");
 }
 
 #[test]

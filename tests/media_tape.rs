@@ -9,13 +9,12 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use pmt::abi::linux::gmt;
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::{objects, record, Sim};
-use pmtd::media::tap::TapOptions;
-use pmtd::media::spec::TapeOptions;
-use pmtd::media::stdev::{gmt, MtStatus, StDevice, StOpener};
-use pmtd::media::tape::{TapeChanger, TapeMedium};
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room, Stop};
+use pmtd::media::device::{DeviceMedium, DeviceOptions, DeviceVolumes, MtStatus, StDevice, StOpener};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{Medium, MediumError, Object, Room, Stop, Volumes};
 
 type Shared = Arc<Mutex<Sim>>;
 
@@ -117,16 +116,16 @@ impl StOpener for SimOpener {
     }
 }
 
-fn opts() -> TapeOptions {
-    TapeOptions { max_block: 256 * 1024, ..TapeOptions::default() }
+fn opts() -> DeviceOptions {
+    DeviceOptions { max_block: 256 * 1024, ..DeviceOptions::default() }
 }
 
-fn shared(volumes: &[&str], cfg: TapOptions) -> Shared {
+fn shared(volumes: &[&str], cfg: ImageOptions) -> Shared {
     Arc::new(Mutex::new(Sim::new(volumes, cfg, Config::default())))
 }
 
-fn mount(sim: &Shared, blind: bool) -> TapeMedium<SimDevice> {
-    TapeMedium::mount(SimDevice::open(sim, blind, false).expect("open"), &opts()).expect("mount")
+fn mount(sim: &Shared, blind: bool) -> DeviceMedium<SimDevice> {
+    DeviceMedium::mount(SimDevice::open(sim, blind, false).expect("open"), &opts()).expect("mount")
 }
 
 /// MTIOCPOS of the master, asked beside the medium.
@@ -134,14 +133,14 @@ fn tell(sim: &Shared) -> u64 {
     lock(sim).tell().expect("tell") as u64
 }
 
-fn check_pos(m: &TapeMedium<SimDevice>, sim: &Shared, what: &str) {
+fn check_pos(m: &DeviceMedium<SimDevice>, sim: &Shared, what: &str) {
     assert_eq!(m.position(), tell(sim), "{what}: the medium's position against MTIOCPOS");
 }
 
 /// The test tape: R0 R1 M2 R3 M4 M5 R6 R7 R8 M9, end of data at 10.
 const LAYOUT: [Option<usize>; 10] = [Some(100), Some(2000), None, Some(3), None, None, Some(65536), Some(7), Some(1), None];
 
-fn write_layout(m: &mut TapeMedium<SimDevice>, sim: &Shared) {
+fn write_layout(m: &mut DeviceMedium<SimDevice>, sim: &Shared) {
     for (i, o) in LAYOUT.iter().enumerate() {
         let w = match o {
             Some(len) => m.write_record(&record(i, *len)).unwrap(),
@@ -153,7 +152,7 @@ fn write_layout(m: &mut TapeMedium<SimDevice>, sim: &Shared) {
     }
 }
 
-fn read_back(m: &mut TapeMedium<SimDevice>, sim: &Shared) {
+fn read_back(m: &mut DeviceMedium<SimDevice>, sim: &Shared) {
     m.rewind().unwrap();
     check_pos(m, sim, "rewind");
     for (i, o) in LAYOUT.iter().enumerate() {
@@ -183,7 +182,7 @@ fn layout_objects() -> Vec<u32> {
 #[test]
 fn records_and_marks_round_trip_with_positions_equal_to_mtiocpos() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], TapOptions::default());
+        let sim = shared(&["t.tap"], ImageOptions::default());
         let mut m = mount(&sim, blind);
         assert_eq!(m.exact(), !blind);
         assert_eq!(m.room(), Room::UNKNOWN);
@@ -201,7 +200,7 @@ fn records_and_marks_round_trip_with_positions_equal_to_mtiocpos() {
 
 #[test]
 fn a_short_caller_buffer_gets_the_head_and_the_true_length() {
-    let sim = shared(&["t.tap"], TapOptions::default());
+    let sim = shared(&["t.tap"], ImageOptions::default());
     let mut m = mount(&sim, false);
     m.write_record(&record(1, 5000)).unwrap();
     m.rewind().unwrap();
@@ -247,7 +246,7 @@ fn cases() -> Vec<Expect> {
     ]
 }
 
-fn run(m: &mut TapeMedium<SimDevice>, op: &Op) -> Result<(u64, Stop), MediumError> {
+fn run(m: &mut DeviceMedium<SimDevice>, op: &Op) -> Result<(u64, Stop), MediumError> {
     match op {
         Op::Records(n) => m.space_records(*n),
         Op::Marks(n) => m.space_marks(*n),
@@ -259,7 +258,7 @@ fn run(m: &mut TapeMedium<SimDevice>, op: &Op) -> Result<(u64, Stop), MediumErro
 #[test]
 fn spacing_and_locate_stop_where_scsi_says() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], TapOptions::default());
+        let sim = shared(&["t.tap"], ImageOptions::default());
         let mut held = Some(mount(&sim, blind));
         write_layout(held.as_mut().expect("mounted"), &sim);
         for (i, (start, op, want, pos)) in cases().into_iter().enumerate() {
@@ -300,7 +299,7 @@ fn spacing_and_locate_stop_where_scsi_says() {
 #[test]
 fn mark_at_bot_is_told_from_bot_when_spacing_back() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], TapOptions::default());
+        let sim = shared(&["t.tap"], ImageOptions::default());
         let mut m = mount(&sim, blind);
         m.write_mark().unwrap();
         m.write_record(&record(1, 10)).unwrap();
@@ -314,7 +313,7 @@ fn mark_at_bot_is_told_from_bot_when_spacing_back() {
 #[test]
 fn no_filemark_of_st_s_own_before_rewind_or_close() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], TapOptions::default());
+        let sim = shared(&["t.tap"], ImageOptions::default());
         let mut m = mount(&sim, blind);
         m.write_record(&record(0, 512)).unwrap();
         m.write_record(&record(1, 512)).unwrap();
@@ -329,7 +328,7 @@ fn no_filemark_of_st_s_own_before_rewind_or_close() {
 #[test]
 fn writing_in_the_middle_cuts_the_rest_and_the_end_moves() {
     for blind in [false, true] {
-        let sim = shared(&["t.tap"], TapOptions::default());
+        let sim = shared(&["t.tap"], ImageOptions::default());
         let mut m = mount(&sim, blind);
         write_layout(&mut m, &sim);
         m.locate(4).unwrap();
@@ -350,7 +349,7 @@ fn writing_in_the_middle_cuts_the_rest_and_the_end_moves() {
 
 /// Writes 10 KiB records until the medium refuses one; returns what each
 /// write reported (true: early warning) and the room seen before each.
-fn fill(m: &mut TapeMedium<SimDevice>) -> (Vec<bool>, Vec<Room>) {
+fn fill(m: &mut DeviceMedium<SimDevice>) -> (Vec<bool>, Vec<Room>) {
     let mut ew = Vec::new();
     let mut rooms = Vec::new();
     for i in 0..200 {
@@ -367,7 +366,7 @@ fn fill(m: &mut TapeMedium<SimDevice>) -> (Vec<bool>, Vec<Room>) {
 #[test]
 fn early_warning_alternation_becomes_written_early_warning_then_overflow() {
     for blind in [false, true] {
-        let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
+        let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
         let sim = shared(&["ew.tap"], cfg);
         let mut m = mount(&sim, blind);
         let (ew, rooms) = fill(&mut m);
@@ -396,7 +395,7 @@ fn early_warning_alternation_becomes_written_early_warning_then_overflow() {
 
 #[test]
 fn physical_end_without_a_zone_is_overflow_at_once() {
-    let cfg = TapOptions { capacity: Some(100 * 1024), early_warning: 0, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(100 * 1024), early_warning: 0, ..ImageOptions::default() };
     let sim = shared(&["full.tap"], cfg);
     let mut m = mount(&sim, false);
     let (ew, _) = fill(&mut m);
@@ -411,7 +410,7 @@ fn physical_end_without_a_zone_is_overflow_at_once() {
 
 #[test]
 fn write_protected_medium_refuses_writes_and_reads() {
-    let sim = shared(&["ro.tap"], TapOptions::default());
+    let sim = shared(&["ro.tap"], ImageOptions::default());
     {
         let mut m = mount(&sim, false);
         m.write_record(&record(0, 100)).unwrap();
@@ -420,7 +419,7 @@ fn write_protected_medium_refuses_writes_and_reads() {
     {
         let s = lock(&sim);
         s.kill_daemon();
-        s.start_daemon(&["ro.tap"], TapOptions { read_only: true, ..TapOptions::default() });
+        s.start_daemon(&["ro.tap"], ImageOptions { read_only: true, ..ImageOptions::default() });
     }
     for blind in [false, true] {
         let mut m = mount(&sim, blind);
@@ -439,7 +438,7 @@ fn write_protected_medium_refuses_writes_and_reads() {
 #[test]
 fn a_dead_daemon_is_an_immediate_io_error() {
     for blind in [false, true] {
-        let sim = shared(&["d.tap"], TapOptions::default());
+        let sim = shared(&["d.tap"], ImageOptions::default());
         let mut m = mount(&sim, blind);
         for i in 0..5 {
             m.write_record(&record(i, 4096)).unwrap();
@@ -467,14 +466,14 @@ fn a_dead_daemon_is_an_immediate_io_error() {
 #[test]
 fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
     let dcfg = pmtd::drive::DriveConfig { max_block: 64 * 1024, ..pmtd::drive::DriveConfig::default() };
-    let sim: Shared = Arc::new(Mutex::new(Sim::with_changer(
-        |d| pmt_tests::magazine(d, &["b.tap"], TapOptions::default()),
+    let sim: Shared = Arc::new(Mutex::new(Sim::with_volumes(
+        |d| pmt_tests::magazine(d, &["b.tap"], ImageOptions::default()),
         dcfg,
         Config::default(),
         pmt::Abi::Linux,
     )));
     let dev = SimDevice::open(&sim, false, false).unwrap();
-    let mut m = TapeMedium::mount(dev, &TapeOptions { max_block: 1 << 20, ..TapeOptions::default() }).unwrap();
+    let mut m = DeviceMedium::mount(dev, &DeviceOptions { max_block: 1 << 20, ..DeviceOptions::default() }).unwrap();
     m.write_record(&record(0, 65536)).unwrap();
     m.write_record(&record(1, 10)).unwrap();
     m.rewind().unwrap();
@@ -487,9 +486,9 @@ fn read_buffer_is_learned_down_when_the_drive_refuses_large_reads() {
 
 #[test]
 fn changer_unloads_with_offline_and_waits_for_the_next_medium() {
-    let sim = shared(&["v1.tap", "v2.tap"], TapOptions::default());
-    let topts = TapeOptions { load_timeout: Duration::from_millis(300), poll: Duration::from_millis(50), ..opts() };
-    let mut ch = TapeChanger::new(SimOpener { sim: Arc::clone(&sim), blind: false }, topts);
+    let sim = shared(&["v1.tap", "v2.tap"], ImageOptions::default());
+    let topts = DeviceOptions { load_timeout: Duration::from_millis(300), poll: Duration::from_millis(50), ..opts() };
+    let mut ch = DeviceVolumes::new(SimOpener { sim: Arc::clone(&sim), blind: false }, topts);
     assert_eq!(ch.volume(), None);
     let mut v1 = ch.load_next().unwrap().expect("volume 1");
     assert_eq!(ch.volume(), Some(1));

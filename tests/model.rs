@@ -121,7 +121,7 @@ impl Model {
     /// warning). Filemarks may use a small reserve past the end.
     fn put(&mut self, o: MObj) -> (bool, bool) {
         let after = self.used() + o.cost();
-        let reserve = if o == MObj::Mark { pmtd::media::tap::FILEMARK_RESERVE } else { 0 };
+        let reserve = if o == MObj::Mark { pmtd::media::image::FILEMARK_RESERVE } else { 0 };
         if self.capacity.is_some_and(|c| after > c + reserve) {
             return (false, true);
         }

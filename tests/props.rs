@@ -3,11 +3,11 @@
 //! model (tests/model.rs); every result, errno, read and status must agree,
 //! and so must the tape left behind.
 
-use pmt::abi::linux::gmt;
+use pmt::abi::linux::{gmt, op};
 use pmt::{Config, Errno, OpenFlags};
 use pmt_tests::model::{MObj, Model};
 use pmt_tests::{objects, record, Sim};
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -61,7 +61,7 @@ fn check_status(sim: &Sim, model: &Model, step: usize) -> Result<(), TestCaseErr
 }
 
 fn run(ops: &[Op], capacity: Option<u64>, ew: u64) -> Result<(), TestCaseError> {
-    let cfg = TapOptions { capacity, early_warning: ew, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity, early_warning: ew, ..ImageOptions::default() };
     let sim = Sim::new(&["p.tap"], cfg, Config { ring: 16, window: 8 * 1024, ..Config::default() });
     let mut model = Model::new(capacity, ew);
     let (mut rewind, mut readonly) = (true, false);
@@ -74,13 +74,13 @@ fn run(ops: &[Op], capacity: Option<u64>, ew: u64) -> Result<(), TestCaseError> 
                 prop_assert_eq!(sim.write(&data), model.write(&data), "step {}: {:?}", step, op);
             }
             Op::Read(n) => prop_assert_eq!(sim.read(n), model.read(n), "step {}: {:?}", step, op),
-            Op::Weof(n) => prop_assert_eq!(mt(&sim, 5, n), model.weof(n), "step {}: {:?}", step, op),
-            Op::Fsf(n) => prop_assert_eq!(mt(&sim, 1, n), model.fsf(n), "step {}: {:?}", step, op),
-            Op::Bsf(n) => prop_assert_eq!(mt(&sim, 2, n), model.bsf(n), "step {}: {:?}", step, op),
-            Op::Fsr(n) => prop_assert_eq!(mt(&sim, 3, n), model.fsr(n), "step {}: {:?}", step, op),
-            Op::Bsr(n) => prop_assert_eq!(mt(&sim, 4, n), model.bsr(n), "step {}: {:?}", step, op),
-            Op::Rewind => prop_assert_eq!(mt(&sim, 6, 1), model.rewind(), "step {}: {:?}", step, op),
-            Op::Eod => prop_assert_eq!(mt(&sim, 12, 1), model.eod(), "step {}: {:?}", step, op),
+            Op::Weof(n) => prop_assert_eq!(mt(&sim, op::WEOF, n), model.weof(n), "step {}: {:?}", step, op),
+            Op::Fsf(n) => prop_assert_eq!(mt(&sim, op::FSF, n), model.fsf(n), "step {}: {:?}", step, op),
+            Op::Bsf(n) => prop_assert_eq!(mt(&sim, op::BSF, n), model.bsf(n), "step {}: {:?}", step, op),
+            Op::Fsr(n) => prop_assert_eq!(mt(&sim, op::FSR, n), model.fsr(n), "step {}: {:?}", step, op),
+            Op::Bsr(n) => prop_assert_eq!(mt(&sim, op::BSR, n), model.bsr(n), "step {}: {:?}", step, op),
+            Op::Rewind => prop_assert_eq!(mt(&sim, op::REW, 1), model.rewind(), "step {}: {:?}", step, op),
+            Op::Eod => prop_assert_eq!(mt(&sim, op::EOM, 1), model.eod(), "step {}: {:?}", step, op),
             Op::Status => check_status(&sim, &model, step)?,
             Op::Reopen { rewind: r, readonly: ro } => {
                 prop_assert_eq!(sim.close(), model.close(rewind), "step {}: close", step);

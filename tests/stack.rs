@@ -1,24 +1,16 @@
 //! The core's st engine against the pmtd drive: what programs see.
 
-use pmt::abi::linux::gmt;
+use pmt::abi::linux::{gmt, op, MT_ISSCSI2};
 use pmt::{Config, Errno};
 use pmt_tests::{objects, record, Sim, NRW, RO, RW};
-use pmtd::media::tap::TapOptions;
-
-const MTFSF: i16 = 1;
-const MTBSF: i16 = 2;
-const MTFSR: i16 = 3;
-const MTBSR: i16 = 4;
-const MTWEOF: i16 = 5;
-const MTREW: i16 = 6;
-const MTEOM: i16 = 12;
+use pmtd::media::image::ImageOptions;
 
 #[test]
 fn records_written_read_back_with_filemark_and_end_of_data() {
     let sim = Sim::simple();
     sim.open(RW).unwrap();
     let st = sim.status().unwrap();
-    assert_eq!(st.mt_type, 0x72);
+    assert_eq!(st.mt_type, MT_ISSCSI2);
     assert_eq!((st.fileno, st.blkno), (0, 0));
     assert_ne!(st.gstat & gmt::BOT, 0);
     assert_ne!(st.gstat & gmt::ONLINE, 0);
@@ -72,27 +64,27 @@ fn no_rewind_files_and_positioning() {
     assert_eq!(objects(&sim.image("vol1.tap")), vec![512, 0, 512, 512, 0, 512, 512, 512, 0]);
     sim.open(NRW).unwrap();
     assert_eq!(sim.pos(), (3, 0));
-    sim.mt(MTREW, 1).unwrap();
+    sim.mt(op::REW, 1).unwrap();
     assert_eq!(sim.pos(), (0, 0));
-    sim.mt(MTFSF, 2).unwrap();
+    sim.mt(op::FSF, 2).unwrap();
     assert_eq!(sim.pos(), (2, 0));
     assert_eq!(sim.read(512).unwrap(), record(20, 512));
-    sim.mt(MTBSF, 1).unwrap();
+    sim.mt(op::BSF, 1).unwrap();
     // Before the filemark that ends file 1: block unknown, as st reports.
     assert_eq!(sim.pos(), (1, -1));
-    sim.mt(MTFSF, 1).unwrap();
+    sim.mt(op::FSF, 1).unwrap();
     assert_eq!(sim.pos(), (2, 0));
-    sim.mt(MTFSR, 2).unwrap();
+    sim.mt(op::FSR, 2).unwrap();
     assert_eq!(sim.pos(), (2, 2));
-    sim.mt(MTBSR, 1).unwrap();
+    sim.mt(op::BSR, 1).unwrap();
     assert_eq!(sim.pos(), (2, 1));
     assert_eq!(sim.read(512).unwrap(), record(21, 512));
-    sim.mt(MTEOM, 1).unwrap();
+    sim.mt(op::EOM, 1).unwrap();
     let st = sim.status().unwrap();
     assert_eq!(st.fileno, 3);
     assert_ne!(st.gstat & gmt::EOD, 0);
     // Forward spacing past the end of data fails.
-    assert_eq!(sim.mt(MTFSF, 1), Err(Errno::Io));
+    assert_eq!(sim.mt(op::FSF, 1), Err(Errno::Io));
     sim.close().unwrap();
 }
 
@@ -103,9 +95,9 @@ fn writing_in_the_middle_cuts_the_rest() {
     for i in 0..4 {
         sim.write(&record(i, 100)).unwrap();
     }
-    sim.mt(MTWEOF, 1).unwrap();
-    sim.mt(MTREW, 1).unwrap();
-    sim.mt(MTFSR, 2).unwrap();
+    sim.mt(op::WEOF, 1).unwrap();
+    sim.mt(op::REW, 1).unwrap();
+    sim.mt(op::FSR, 2).unwrap();
     sim.write(&record(9, 50)).unwrap();
     sim.close().unwrap();
     assert_eq!(objects(&sim.image("vol1.tap")), vec![100, 100, 50, 0]);
@@ -116,7 +108,7 @@ fn weof_then_close_writes_no_extra_filemark() {
     let sim = Sim::simple();
     sim.open(NRW).unwrap();
     sim.write(&record(0, 64)).unwrap();
-    sim.mt(MTWEOF, 2).unwrap();
+    sim.mt(op::WEOF, 2).unwrap();
     assert_eq!(sim.pos(), (2, 0));
     sim.close().unwrap();
     assert_eq!(objects(&sim.image("vol1.tap")), vec![64, 0, 0]);
@@ -125,7 +117,7 @@ fn weof_then_close_writes_no_extra_filemark() {
 #[test]
 fn write_behind_stays_within_the_window_and_keeps_order() {
     let ucfg = Config { ring: 64, window: 64 * 1024, ..Config::default() };
-    let sim = Sim::new(&["w.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["w.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     let n = 300;
     for i in 0..n {
@@ -146,12 +138,12 @@ fn write_behind_stays_within_the_window_and_keeps_order() {
 #[test]
 fn reads_are_served_from_read_ahead_and_end_exactly_as_st() {
     let ucfg = Config { ring: 64, window: 256 * 1024, ..Config::default() };
-    let sim = Sim::new(&["r.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["r.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     for i in 0..200 {
         sim.write(&record(i, 1000 + i)).unwrap();
     }
-    sim.mt(MTWEOF, 1).unwrap();
+    sim.mt(op::WEOF, 1).unwrap();
     sim.write(&record(999, 77)).unwrap();
     sim.close().unwrap();
     sim.open(RO).unwrap();
@@ -174,7 +166,7 @@ fn reads_are_served_from_read_ahead_and_end_exactly_as_st() {
 #[test]
 fn early_warning_follows_st() {
     // 200 KiB volume, early warning 50 KiB before the end; 10 KiB records.
-    let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
     let sim = Sim::new(&["ew.tap"], cfg, Config::default());
     sim.open(RW).unwrap();
     let rec = record(0, 10240);
@@ -216,7 +208,7 @@ fn early_warning_follows_st() {
 #[test]
 fn dead_daemon_fails_everything_at_once() {
     let ucfg = Config { ring: 64, window: 1 << 20, ..Config::default() };
-    let sim = Sim::new(&["d.tap"], TapOptions::default(), ucfg);
+    let sim = Sim::new(&["d.tap"], ImageOptions::default(), ucfg);
     sim.open(RW).unwrap();
     for i in 0..10 {
         sim.write(&record(i, 4096)).unwrap();
@@ -224,7 +216,7 @@ fn dead_daemon_fails_everything_at_once() {
     // Writes are queued, not yet answered; the daemon dies.
     sim.kill_daemon();
     assert_eq!(sim.write(&record(99, 4096)), Err(Errno::Io));
-    assert_eq!(sim.mt(MTWEOF, 1), Err(Errno::Io));
+    assert_eq!(sim.mt(op::WEOF, 1), Err(Errno::Io));
     let st = sim.status().unwrap();
     assert_eq!(st.gstat & gmt::ONLINE, 0);
     assert_eq!(sim.close(), Err(Errno::Io));
@@ -235,7 +227,7 @@ fn dead_daemon_fails_everything_at_once() {
     assert_eq!(sim.write(&record(0, 10)), Err(Errno::Io));
     sim.close().ok();
     // A new daemon makes the unit usable again, from the beginning of tape.
-    sim.start_daemon(&["d.tap"], TapOptions::default());
+    sim.start_daemon(&["d.tap"], ImageOptions::default());
     sim.open(RO).unwrap();
     assert_eq!(sim.pos(), (0, 0));
     sim.close().unwrap();
@@ -250,7 +242,7 @@ fn busy_and_write_protect() {
     // Opened read-only: writes are EACCES.
     sim.open(RO).unwrap();
     assert_eq!(sim.write(b"x"), Err(Errno::Acces));
-    assert_eq!(sim.mt(MTWEOF, 1), Err(Errno::Acces));
+    assert_eq!(sim.mt(op::WEOF, 1), Err(Errno::Acces));
     sim.close().unwrap();
 }
 
@@ -261,7 +253,7 @@ fn write_protected_medium_refuses_write_opens() {
     sim.write(&record(0, 100)).unwrap();
     sim.close().unwrap();
     sim.kill_daemon();
-    sim.start_daemon(&["vol1.tap"], TapOptions { read_only: true, ..TapOptions::default() });
+    sim.start_daemon(&["vol1.tap"], ImageOptions { read_only: true, ..ImageOptions::default() });
     assert_eq!(sim.open(RW), Err(Errno::RoFs));
     sim.open(RO).unwrap();
     let st = sim.status().unwrap();
@@ -272,10 +264,9 @@ fn write_protected_medium_refuses_write_opens() {
 
 #[test]
 fn fixed_block_mode() {
-    const MTSETBLK: i16 = 20;
     let sim = Sim::simple();
     sim.open(RW).unwrap();
-    sim.mt(MTSETBLK, 512).unwrap();
+    sim.mt(op::SETBLK, 512).unwrap();
     assert_eq!(sim.status().unwrap().dsreg & 0xffffff, 512);
     assert_eq!(sim.write(&[1u8; 1000]), Err(Errno::Inval));
     assert_eq!(sim.write(&record(0, 2048)), Ok(2048));
@@ -291,15 +282,12 @@ fn fixed_block_mode() {
     sim.close().unwrap();
 }
 
-const MTOFFL: i16 = 7;
-const MTLOAD: i16 = 30;
-
 #[test]
 fn autoloader_unload_loads_the_next_volume() {
-    let sim = Sim::new(&["v1.tap", "v2.tap"], TapOptions::default(), Config::default());
+    let sim = Sim::new(&["v1.tap", "v2.tap"], ImageOptions::default(), Config::default());
     sim.open(RW).unwrap();
     sim.write(&record(1, 100)).unwrap();
-    sim.mt(MTOFFL, 1).unwrap();
+    sim.mt(op::OFFL, 1).unwrap();
     // After an unload st says "no tape" until the next open.
     let st = sim.status().unwrap();
     assert_ne!(st.gstat & gmt::DR_OPEN, 0);
@@ -314,7 +302,7 @@ fn autoloader_unload_loads_the_next_volume() {
     assert_eq!(objects(&sim.image("v2.tap")), vec![200, 0]);
     // The magazine is empty now: no medium.
     sim.open(RO).unwrap();
-    sim.mt(MTOFFL, 1).unwrap();
+    sim.mt(op::OFFL, 1).unwrap();
     sim.close().unwrap();
     assert_eq!(sim.open(RO), Err(Errno::NoMedium));
     let nb = pmt::OpenFlags { nonblock: true, ..RO };
@@ -322,14 +310,14 @@ fn autoloader_unload_loads_the_next_volume() {
     let st = sim.status().unwrap();
     assert_ne!(st.gstat & gmt::DR_OPEN, 0);
     assert_eq!(st.gstat & gmt::ONLINE, 0);
-    assert_eq!(sim.mt(MTLOAD, 1), Err(Errno::Io), "nothing left to load");
+    assert_eq!(sim.mt(op::LOAD, 1), Err(Errno::Io), "nothing left to load");
     assert_eq!(sim.read(100), Err(Errno::NoMedium));
     sim.close().ok();
 }
 
 #[test]
 fn rewind_and_close_after_early_warning_changes_volumes() {
-    let cfg = TapOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..ImageOptions::default() };
     let sim = Sim::new(&["a.tap", "b.tap", "c.tap"], cfg, Config::default());
     let rec = record(0, 4096);
     let mut written = 0;
@@ -372,7 +360,7 @@ fn image_without_write_permission_is_write_protected() {
     sim.close().unwrap();
     sim.kill_daemon();
     std::fs::set_permissions(sim.image("vol1.tap"), std::fs::Permissions::from_mode(0o444)).unwrap();
-    sim.start_daemon(&["vol1.tap"], TapOptions::default());
+    sim.start_daemon(&["vol1.tap"], ImageOptions::default());
     assert_eq!(sim.open(RW), Err(Errno::RoFs));
     sim.open(RO).unwrap();
     assert_ne!(sim.status().unwrap().gstat & gmt::WR_PROT, 0);
@@ -385,11 +373,7 @@ mod netbsd {
     use super::*;
     use pmt::abi::netbsd;
 
-    const NB_WEOF: i16 = 0;
-    const NB_REW: i16 = 5;
-    const NB_EWARN: i16 = 17;
-
-    fn sim(cfg: TapOptions) -> Sim {
+    fn sim(cfg: ImageOptions) -> Sim {
         Sim::with_abi(&["nb.tap"], cfg, Config::default(), pmt::Abi::NetBsd)
     }
 
@@ -399,7 +383,7 @@ mod netbsd {
 
     #[test]
     fn end_of_medium_is_eio_and_early_warning_is_silent_by_default() {
-        let s = sim(TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() });
+        let s = sim(ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() });
         s.open(RW).unwrap();
         let r = fill(&s);
         let first_err = r.iter().position(|x| x.is_err()).unwrap();
@@ -412,9 +396,9 @@ mod netbsd {
 
     #[test]
     fn mtewarn_fails_the_transfer_after_early_warning_with_eio() {
-        let s = sim(TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() });
+        let s = sim(ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() });
         s.open(RW).unwrap();
-        s.netbsd_mt(NB_EWARN, 1).unwrap();
+        s.netbsd_mt(netbsd::op::EWARN, 1).unwrap();
         let r = fill(&s);
         let first_err = r.iter().position(|x| x.is_err()).unwrap();
         // The write that meets early warning (the 15th: 15 x 10248 bytes pass
@@ -426,7 +410,7 @@ mod netbsd {
 
     #[test]
     fn close_writes_two_filemarks_and_a_short_read_is_eio() {
-        let s = sim(TapOptions::default());
+        let s = sim(ImageOptions::default());
         s.open(NRW).unwrap();
         s.write(&record(0, 100)).unwrap();
         s.close().unwrap();
@@ -439,7 +423,7 @@ mod netbsd {
         s.close().unwrap();
         assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 50, 0, 0]);
         s.open(RO).unwrap();
-        s.netbsd_mt(NB_REW, 1).unwrap();
+        s.netbsd_mt(netbsd::op::REW, 1).unwrap();
         assert_eq!(s.read(99), Err(Errno::Io), "NetBSD: a record larger than the buffer is EIO");
         // ... and, as NetBSD's st, not counted as a block read (the next
         // read still gets the next record: the drive passed it).
@@ -448,25 +432,24 @@ mod netbsd {
         let (_, _, dsreg) = s.netbsd_status().unwrap();
         assert_eq!(dsreg & netbsd::MT_DS_MOUNTED, netbsd::MT_DS_MOUNTED);
         s.close().unwrap();
-        // NetBSD's MTWEOF is op 0.
+        // NetBSD's op::WEOF is op 0.
         s.open(NRW).unwrap();
-        s.netbsd_mt(NB_WEOF, 1).unwrap();
+        s.netbsd_mt(netbsd::op::WEOF, 1).unwrap();
         s.close().unwrap();
     }
 
     #[test]
     fn mteom_loses_the_file_and_block_numbers_as_netbsd_st_does() {
-        const NB_EOM: i16 = 10;
-        let s = sim(TapOptions::default());
+        let s = sim(ImageOptions::default());
         s.open(NRW).unwrap();
         s.write(&record(0, 100)).unwrap();
-        s.netbsd_mt(NB_WEOF, 1).unwrap();
+        s.netbsd_mt(netbsd::op::WEOF, 1).unwrap();
         s.write(&record(1, 100)).unwrap();
-        s.netbsd_mt(NB_WEOF, 1).unwrap();
-        s.netbsd_mt(NB_REW, 1).unwrap();
+        s.netbsd_mt(netbsd::op::WEOF, 1).unwrap();
+        s.netbsd_mt(netbsd::op::REW, 1).unwrap();
         let st = s.netbsd_status().unwrap();
         assert_eq!((st.0, st.1), (0, 0));
-        s.netbsd_mt(NB_EOM, 1).unwrap();
+        s.netbsd_mt(netbsd::op::EOM, 1).unwrap();
         // "This loses us relative position" (NetBSD's st.c); the logical
         // position is still known to the drive.
         let st = s.netbsd_status().unwrap();

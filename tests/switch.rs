@@ -5,20 +5,16 @@
 
 use std::path::Path;
 
-use pmt::abi::linux::gmt;
+use pmt::abi::linux::{gmt, op};
 use pmt::{Config, Errno};
 use pmt_tests::{objects, Sim, NRW, RO, RW};
 use pmtd::drive::{Drive, DriveConfig};
-use pmtd::media::filter::{Filter, FilterChanger, Key};
+use pmtd::media::filter::{Filter, FilterVolumes, Key};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::mirror::MirrorChanger;
+use pmtd::media::mirror::MirrorVolumes;
 use pmtd::media::record::MAX_OVERHEAD;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
-
-const MTFSF: i16 = 1;
-const MTREW: i16 = 6;
-const MTEOM: i16 = 12;
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{boxed, DynVolumes};
 
 /// Incompressible test data: record `i` of `len` bytes.
 fn noise(i: usize, len: usize) -> Vec<u8> {
@@ -39,12 +35,12 @@ fn filter(key: u8) -> Filter {
 
 /// Volumes a1.. (300 KiB, early warning 50 KiB before the end) mirrored with
 /// b1.. (120 KiB, early warning 30 KiB before the end), through `filter`.
-fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynChanger {
+fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynVolumes {
     let names = |p: &str| (1..=volumes).map(|i| dir.join(format!("{p}{i}.tap"))).collect::<Vec<_>>();
-    let a = Magazine::new(names("a"), TapOptions { capacity: Some(300 << 10), early_warning: 50 << 10, read_only: false });
-    let b = Magazine::new(names("b"), TapOptions { capacity: Some(120 << 10), early_warning: 30 << 10, read_only: false });
-    let m = MirrorChanger::new(vec![boxed(a), boxed(b)], false).expect("mirror");
-    boxed(FilterChanger::new(boxed(m), filter))
+    let a = Magazine::new(names("a"), ImageOptions { capacity: Some(300 << 10), early_warning: 50 << 10, read_only: false });
+    let b = Magazine::new(names("b"), ImageOptions { capacity: Some(120 << 10), early_warning: 30 << 10, read_only: false });
+    let m = MirrorVolumes::new(vec![boxed(a), boxed(b)], false).expect("mirror");
+    boxed(FilterVolumes::new(boxed(m), filter))
 }
 
 fn cfg() -> DriveConfig {
@@ -52,7 +48,7 @@ fn cfg() -> DriveConfig {
 }
 
 fn sim(volumes: usize) -> Sim {
-    Sim::with_changer(|d| mirror(d, volumes, filter(1)), cfg(), Config::default(), pmt::Abi::Linux)
+    Sim::with_volumes(|d| mirror(d, volumes, filter(1)), cfg(), Config::default(), pmt::Abi::Linux)
 }
 
 fn same(sim: &Sim, a: &str, b: &str) -> bool {
@@ -144,15 +140,15 @@ fn file_and_block_numbers_through_the_mirror() {
     }
     sim.open(NRW).unwrap();
     assert_eq!(sim.pos(), (3, 0));
-    sim.mt(MTREW, 1).unwrap();
-    sim.mt(MTFSF, 2).unwrap();
+    sim.mt(op::REW, 1).unwrap();
+    sim.mt(op::FSF, 2).unwrap();
     assert_eq!(sim.pos(), (2, 0));
     assert_eq!(sim.read(700).unwrap(), noise(20, 700));
-    sim.mt(MTEOM, 1).unwrap();
+    sim.mt(op::EOM, 1).unwrap();
     let st = sim.status().unwrap();
     assert_eq!(st.fileno, 3);
     assert_ne!(st.gstat & gmt::EOD, 0);
-    // Appending after MTEOM reaches both copies.
+    // Appending after op::EOM reaches both copies.
     sim.write(&noise(99, 700)).unwrap();
     sim.close().unwrap();
     assert!(same(&sim, "a1.tap", "b1.tap"));

@@ -10,7 +10,9 @@
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
-use pmtd::tap::{self, Sidecar, Tape};
+use pmtd::media::image::sidecar::Sidecar;
+use pmtd::media::image::{scan as scan_image, ImageOptions, LocalImage};
+use pmtd::media::{Medium, Object};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -21,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let image = &data[2..split];
     let index = &data[split..];
 
-    let scan = tap::scan(&mut Cursor::new(image), false).expect("scan of memory");
+    let scan = scan_image(&mut Cursor::new(image), false).expect("scan of memory");
     assert!(scan.end <= image.len() as u64);
     let mut at = 0;
     for o in &scan.objs {
@@ -29,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         at = o.off + o.size();
     }
     assert_eq!(at, scan.end);
-    let again = tap::scan(&mut Cursor::new(&image[..scan.end as usize]), false).expect("scan");
+    let again = scan_image(&mut Cursor::new(&image[..scan.end as usize]), false).expect("scan");
     assert_eq!(again.objs, scan.objs, "the cut image scans to the same objects");
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -42,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             // pmtd's own index of this image, then damaged: each 3 bytes of
             // the input flip bits at an offset.
-            drop(Tape::open(&path, false).map(|(mut t, _, _)| t.sync()));
+            drop(LocalImage::open(&path, &ImageOptions::default()).map(|(mut t, _)| t.sync()));
             let ipath = Sidecar::path_for(&path);
             if let Ok(mut idx) = std::fs::read(&ipath) {
                 for m in index[1..].chunks_exact(3) {
@@ -56,13 +58,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Read-only: the loader must not repair anything on disk here.
-    let Ok((tape, _, _)) = Tape::open(&path, true) else {
+    let read_only = ImageOptions { read_only: true, ..ImageOptions::default() };
+    let Ok((mut tape, _)) = LocalImage::open(&path, &read_only) else {
         return;
     };
-    assert_eq!(tape.objs(), &scan.objs[..], "the index changed what the image holds");
-    for o in tape.objs().iter().filter(|o| !o.is_mark()).take(8) {
-        let mut buf = vec![0u8; o.len as usize];
-        tape.read_data(o, &mut buf).expect("a record reads back");
+    assert_eq!(tape.objects(), &scan.objs[..], "the index changed what the image holds");
+    let records: Vec<(usize, _)> = tape.objects().iter().copied().enumerate().filter(|(_, o)| !o.is_mark() && !o.bad).take(8).collect();
+    for (i, o) in records {
+        tape.locate(i as u64).expect("locate");
+        let mut buf = Vec::new();
+        assert_eq!(tape.read(&mut buf, usize::MAX).expect("a record reads back"), Object::Record(o.len as usize));
         let start = o.off as usize + 4;
         assert_eq!(&buf[..], &image[start..start + o.len as usize]);
     }

@@ -14,11 +14,11 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use pmtd::media::rmt::connect_drive;
-use pmtd::media::spec::{parse, Spec, TapeOptions};
-use pmtd::media::stdev::{FdDevice, StDevice};
-use pmtd::media::tape::TapeMedium;
-use pmtd::medium::{Medium, MediumError, Object, Stop};
+use pmtd::media::device::rmt::connect_drive;
+use pmtd::media::device::{DeviceMedium, DeviceOptions, FdDevice, StDevice};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{Medium, MediumError, Object, Stop};
+use pmtd::spec::{MediumSpec, Spec};
 
 type R = Result<(), String>;
 
@@ -103,13 +103,13 @@ fn round_trip<M: Medium>(m: &mut M, tell: &mut dyn FnMut(&mut M) -> Option<u64>)
     Ok(())
 }
 
-fn mount(dev: &str) -> Result<TapeMedium<FdDevice>, String> {
-    let opts = TapeOptions { max_block: 256 * 1024, ..TapeOptions::default() };
+fn mount(dev: &str) -> Result<DeviceMedium<FdDevice>, String> {
+    let opts = DeviceOptions { max_block: 256 * 1024, ..DeviceOptions::default() };
     let d = FdDevice::open(dev.as_ref(), false).map_err(|x| format!("{dev}: {x}"))?;
-    TapeMedium::mount(d, &opts).map_err(e)
+    DeviceMedium::mount(d, &opts).map_err(e)
 }
 
-fn tell(m: &mut TapeMedium<FdDevice>) -> Option<u64> {
+fn tell(m: &mut DeviceMedium<FdDevice>) -> Option<u64> {
     m.device_mut().mtpos().ok()
 }
 
@@ -163,8 +163,10 @@ fn run(args: &[String]) -> R {
         [mode, dev] if mode == "ew" => ew(dev),
         [mode, dev, rsh] if mode == "rmt" => {
             let s = format!("rmt:localhost:{dev},rsh={rsh},rmt=/usr/sbin/rmt-dump,max-block=256K,timeout=20");
-            let Ok(Spec::Rmt(spec)) = parse(&s) else { return Err(format!("{s}: not an rmt spec")) };
-            let mut m = connect_drive(&spec).map_err(e)?;
+            let Ok(MediumSpec::Rmt(spec)) = Spec::parse(&s, &ImageOptions::default()).map(|s| s.medium) else {
+                return Err(format!("{s}: not an rmt spec"));
+            };
+            let mut m = connect_drive(&spec.remote, &spec.opts).map_err(e)?;
             round_trip(&mut m, &mut |_| None)
         }
         [mode, dev, pid] if mode == "dead" => dead(dev, pid),

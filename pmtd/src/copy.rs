@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use thiserror::Error;
 
-use crate::medium::{Changer, Medium, MediumError, Object};
+use crate::media::{Medium, MediumError, Object, Volumes};
 use crate::progress::{human_bytes, Progress};
 
 /// Why a copy failed.
@@ -100,7 +100,7 @@ pub struct CopyOptions {
 /// One destination volume in the map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeMap {
-    /// Its number in the destination's changer (1-based).
+    /// Its number in the destination's volume sequence (1-based).
     pub volume: usize,
     /// Its name (an image path, a device).
     pub name: String,
@@ -172,9 +172,9 @@ impl CopyMap {
 }
 
 /// A destination during the copy.
-struct Dest<C: Changer> {
+struct Dest<C: Volumes> {
     label: String,
-    changer: C,
+    volumes: C,
     medium: Option<C::Medium>,
     map: DestMap,
     /// The position after the last whole file's tape mark on the volume.
@@ -208,7 +208,7 @@ impl<S: Medium> Source<'_, S> {
     }
 }
 
-impl<C: Changer> Dest<C> {
+impl<C: Volumes> Dest<C> {
     fn current(&mut self) -> &mut VolumeMap {
         if self.map.volumes.is_empty() {
             self.map.volumes.push(VolumeMap::default());
@@ -227,7 +227,7 @@ impl<C: Changer> Dest<C> {
     }
 
     fn next_volume(&mut self, file: u64, source: &str) -> Result<(), CopyError> {
-        let Some(mut m) = self.changer.load_next()? else {
+        let Some(mut m) = self.volumes.load_next()? else {
             return Err(CopyError::OutOfVolumes { dest: self.label.clone(), file });
         };
         let name = m.name();
@@ -239,11 +239,11 @@ impl<C: Changer> Dest<C> {
             None
         };
         if let Some(e) = refuse {
-            let _ = self.changer.unload(m);
+            let _ = self.volumes.unload(m);
             return Err(e);
         }
         m.rewind()?;
-        self.map.volumes.push(VolumeMap { volume: self.changer.volume().unwrap_or(0), name, ..VolumeMap::default() });
+        self.map.volumes.push(VolumeMap { volume: self.volumes.volume().unwrap_or(0), name, ..VolumeMap::default() });
         self.medium = Some(m);
         self.last_end = 0;
         self.full = false;
@@ -314,7 +314,7 @@ impl<C: Changer> Dest<C> {
             Ok(())
         })();
         if let Err(e) = r {
-            let _ = self.changer.unload(m);
+            let _ = self.volumes.unload(m);
             return Err(e);
         }
         if verify {
@@ -322,7 +322,7 @@ impl<C: Changer> Dest<C> {
             let name = m.name();
             progress.note(&format!("verifying {} volume {}", self.label, name));
             if let Err(why) = verify_volume(&mut m, src, &files, progress) {
-                let _ = self.changer.unload(m);
+                let _ = self.volumes.unload(m);
                 return Err(match why {
                     Fail::Medium(e) => e,
                     Fail::Differs(why) => CopyError::Verify { dest: self.label.clone(), name, why },
@@ -330,7 +330,7 @@ impl<C: Changer> Dest<C> {
             }
             self.current().verified = true;
         }
-        self.changer.unload(m)?;
+        self.volumes.unload(m)?;
         Ok(())
     }
 }
@@ -400,9 +400,9 @@ fn verify_volume<M: Medium, S: Medium>(m: &mut M, src: &mut Source<'_, S>, files
     }
 }
 
-/// Copies `source` (from its beginning) to every destination changer
-/// (label, changer). See the module documentation.
-pub fn copy<S: Medium, C: Changer>(
+/// Copies `source` (from its beginning) to every destination volume sequence
+/// (label, volume sequence). See the module documentation.
+pub fn copy<S: Medium, C: Volumes>(
     source: &mut S,
     dests: Vec<(String, C)>,
     opts: &CopyOptions,
@@ -413,10 +413,10 @@ pub fn copy<S: Medium, C: Changer>(
     let mut src = Source { medium: source, starts: Vec::new(), buf: Vec::new() };
     let mut dests: Vec<Dest<C>> = dests
         .into_iter()
-        .map(|(label, changer)| Dest {
+        .map(|(label, volumes)| Dest {
             map: DestMap { label: label.clone(), volumes: Vec::new() },
             label,
-            changer,
+            volumes,
             medium: None,
             last_end: 0,
             full: false,
@@ -509,10 +509,10 @@ pub fn copy<S: Medium, C: Changer>(
         }
         Ok(())
     })();
-    // Whatever happened, no volume stays half written in a changer.
+    // Whatever happened, no volume stays half written in a volume sequence.
     for d in dests.iter_mut() {
         if let Some(m) = d.medium.take() {
-            let _ = d.changer.unload(m);
+            let _ = d.volumes.unload(m);
         }
     }
     r?;

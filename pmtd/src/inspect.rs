@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::media::record::{self, Header};
-use crate::tap::{self, Obj};
+use crate::media::image::{scan, Obj, Scan};
 
 /// The filters found on the records of a file (read from their headers,
 /// no key needed).
@@ -145,7 +145,7 @@ fn describe(f: &FileMap) -> String {
 
 /// The text `pmtd inspect` prints (`headers`: the filter header of each
 /// object, see [`headers`], or none).
-pub fn render(path: &Path, scan: &tap::Scan, headers: &[Option<Header>]) -> String {
+pub fn render(path: &Path, scan: &Scan, headers: &[Option<Header>]) -> String {
     let m = map_with(&scan.objs, headers);
     let mut s = String::new();
     let _ = writeln!(s, "{}: {} objects, {} bytes of image", path.display(), scan.objs.len(), scan.end);
@@ -177,9 +177,9 @@ pub fn render(path: &Path, scan: &tap::Scan, headers: &[Option<Header>]) -> Stri
 }
 
 /// Scans an image file.
-pub fn scan_file(path: &Path, strict: bool) -> std::io::Result<tap::Scan> {
+pub fn scan_file(path: &Path, strict: bool) -> std::io::Result<Scan> {
     let mut f = File::open(path)?;
-    tap::scan(&mut f, strict)
+    scan(&mut f, strict)
 }
 
 /// Checks the stored records that carry a filter header against their
@@ -200,9 +200,9 @@ pub fn check_filtered(path: &Path, objs: &[Obj]) -> std::io::Result<Vec<String>>
 }
 
 /// Scans an image file and reads the filter headers of its records.
-pub fn scan_with_headers(path: &Path) -> std::io::Result<(tap::Scan, Vec<Option<Header>>)> {
+pub fn scan_with_headers(path: &Path) -> std::io::Result<(Scan, Vec<Option<Header>>)> {
     let mut f = File::open(path)?;
-    let s = tap::scan(&mut f, false)?;
+    let s = scan(&mut f, false)?;
     let h = headers(&f, &s.objs);
     Ok((s, h))
 }

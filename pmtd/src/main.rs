@@ -7,14 +7,15 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use clap::{Args, Parser, Subcommand};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::Changer;
+use pmtd::media::image::ImageOptions;
+use pmtd::media::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
-use pmtd::spec::{parse_level, parse_size, Registry};
+use pmtd::spec::{self, parse_level, parse_size};
 use pmtd::transport::DeviceSlave;
 use pmtd::{inspect, serve};
 
@@ -25,11 +26,14 @@ Medium specs (--mirror, --medium, copy):
                             tap:/t/vol%d.tap,volumes=3 is /t/vol1.tap .. /t/vol3.tap
   tap:DIR                   the *.tap files of DIR, in name order
   FILE                      the same as tap:FILE
-  tape:/dev/nst0            a tape device, rmt:[USER@]HOST:PATH a remote drive or
-                            file (when this pmtd has those media)
+  tape:/dev/nst0            a tape device (any st-compatible no-rewind node)
+  rmt:[USER@]HOST:PATH      a tape drive on another host, through its rmt server
+  rmt-tap:[USER@]HOST:PATH  SIMH images on another host (PATH may hold a %d pattern)
   Options after the target, separated by commas:
-    capacity=SIZE, early-warning=SIZE, read-only   (tap volumes)
-    compress[=LEVEL], key-file=FILE                (a filter on this medium)
+    capacity=SIZE, early-warning=SIZE, read-only, volumes=N   (tap, rmt-tap)
+    max-block=SIZE, load-timeout=SECS                         (tape, rmt)
+    rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
+    compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).
 
 Examples:
@@ -145,26 +149,16 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// SIGTERM and SIGINT interrupt the blocking read of the slave (no
 /// SA_RESTART), so the loop syncs the medium and exits.
+#[allow(unsafe_code)]
 fn catch_signals() -> Result<()> {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores to an
-        // atomic, which is async-signal-safe.
-        let rc = unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            bail!("sigaction: {}", std::io::Error::last_os_error());
-        }
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::empty(), SigSet::empty());
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe, and no other handler of these signals is
+        // replaced behind anyone's back (pmtd installs none elsewhere).
+        unsafe { sigaction(sig, &action) }.context("sigaction")?;
     }
     Ok(())
-}
-
-/// The media kinds this pmtd knows: `tap`, and a tape device and rmt.
-fn registry(tap: TapOptions) -> Registry {
-    pmtd::media::registry(tap)
 }
 
 /// The setup the configuration file and the options describe.
@@ -187,12 +181,12 @@ fn setup(a: ServeArgs) -> Result<Setup> {
     }
     s.degraded |= a.degraded;
     if a.capacity.is_some() {
-        s.tap.capacity = a.capacity;
+        s.image.capacity = a.capacity;
     }
     if let Some(e) = a.early_warning {
-        s.tap.early_warning = e;
+        s.image.early_warning = e;
     }
-    s.tap.read_only |= a.read_only;
+    s.image.read_only |= a.read_only;
     if a.max_block.is_some() {
         s.max_block = a.max_block;
     }
@@ -210,8 +204,8 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
-    let (changer, cfg) = s.build(&registry(s.tap))?;
-    let mut drive = Drive::new(changer, cfg).context("loading the first volume")?;
+    let (volumes, cfg) = s.build()?;
+    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let mut slave = DeviceSlave::open(&device)?;
     catch_signals()?;
     serve::serve(&mut slave, &mut drive, &STOP)?;
@@ -220,22 +214,22 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 }
 
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
-    let reg = registry(TapOptions::default());
-    let mut src_changer = reg.build(source)?.changer;
-    let Some(mut src) = src_changer.load_next()? else {
+    let defaults = ImageOptions::default();
+    let mut src_volumes = spec::build(source, &defaults)?.volumes;
+    let Some(mut src) = src_volumes.load_next()? else {
         bail!("{source}: no volume to copy");
     };
-    if src_changer.has_next() {
+    if src_volumes.has_next() {
         tracing::warn!("{source}: copying its first volume only");
     }
     let mut targets = Vec::new();
     for d in dests {
-        targets.push((d.clone(), reg.build(d)?.changer));
+        targets.push((d.clone(), spec::build(d, &defaults)?.volumes));
     }
     let mut progress = Progress::new("copy");
     let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
     let line = progress.finish();
-    let unloaded = src_changer.unload(src);
+    let unloaded = src_volumes.unload(src);
     let map = r?;
     unloaded?;
     tracing::info!("{line}");
@@ -343,7 +337,7 @@ mod tests {
         let c = Cli::try_parse_from(["pmtd", "--config", "/etc/pmt.toml"]).unwrap();
         assert!(c.serve.device.is_none(), "the configuration may name the device");
         let s = setup(Cli::try_parse_from(["pmtd", "--capacity", "1M", "--early-warning", "64K", "/dev/x"]).unwrap().serve).unwrap();
-        assert_eq!(s.tap, TapOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
+        assert_eq!(s.image, ImageOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
     }
 
     #[test]

@@ -9,7 +9,7 @@ use pmt::proto::{self, Op, Req, REQ_SIZE, VERSION};
 use tracing::{info, warn};
 
 use crate::drive::Drive;
-use crate::medium::Changer;
+use crate::media::Volumes;
 pub use crate::transport::{Received, ServeError, Transport};
 
 /// Largest batch a read can return: one maximal write request.
@@ -17,7 +17,7 @@ pub const READ_BUFFER: usize = proto::align_frame(REQ_SIZE + proto::MAX_RECORD a
 
 /// Runs one batch of request frames through the drive, appending the reply
 /// frames to `out`.
-pub fn run_batch<C: Changer>(drive: &mut Drive<C>, batch: &[u8], out: &mut Vec<u8>) -> Result<(), ServeError> {
+pub fn run_batch<C: Volumes>(drive: &mut Drive<C>, batch: &[u8], out: &mut Vec<u8>) -> Result<(), ServeError> {
     let mut off = 0usize;
     // Consecutive WRITE requests go to the drive together.
     let mut writes: Vec<(Req, &[u8])> = Vec::new();
@@ -57,7 +57,7 @@ const WRITES_AT_ONCE: usize = 256;
 
 /// Receives one batch from `slave`, runs it and sends the replies.
 /// `inbuf` should hold [`READ_BUFFER`] bytes; `out` is scratch space.
-pub fn step<C: Changer, T: Transport>(
+pub fn step<C: Volumes, T: Transport>(
     slave: &mut T,
     drive: &mut Drive<C>,
     inbuf: &mut [u8],
@@ -75,7 +75,7 @@ pub fn step<C: Changer, T: Transport>(
 /// Serves `slave` until it is closed, has nothing more to do (a
 /// non-blocking slave), fails, or `stop` is set. The medium is synced
 /// before it returns.
-pub fn serve<C: Changer, T: Transport>(slave: &mut T, drive: &mut Drive<C>, stop: &AtomicBool) -> Result<(), ServeError> {
+pub fn serve<C: Volumes, T: Transport>(slave: &mut T, drive: &mut Drive<C>, stop: &AtomicBool) -> Result<(), ServeError> {
     let mut inbuf = vec![0u8; READ_BUFFER];
     let mut out = Vec::with_capacity(1 << 20);
     info!("serving");

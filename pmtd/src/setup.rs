@@ -21,12 +21,12 @@ use thiserror::Error;
 use tracing::info;
 
 use crate::drive::DriveConfig;
-use crate::media::filter::{Filter, FilterChanger, Key, KeyError};
+use crate::media::filter::{Filter, FilterVolumes, Key, KeyError};
+use crate::media::image::ImageOptions;
 use crate::media::magazine::{check_volumes, volumes_in, Magazine, VolumesError};
-use crate::media::mirror::MirrorChanger;
-use crate::media::tap::TapOptions;
-use crate::medium::{boxed, DynChanger};
-use crate::spec::{parse_level, parse_size, Registry, SpecError, DEFAULT_LEVEL};
+use crate::media::mirror::MirrorVolumes;
+use crate::media::{boxed, DynVolumes};
+use crate::spec::{self, parse_level, parse_size, SpecError, DEFAULT_LEVEL};
 
 /// Why a setup cannot be built.
 #[derive(Debug, Error)]
@@ -67,7 +67,7 @@ pub struct Setup {
     /// Drop a failing mirror member instead of failing.
     pub degraded: bool,
     /// The options of image volumes (defaults for tap specs).
-    pub tap: TapOptions,
+    pub image: ImageOptions,
     /// The largest record the drive accepts.
     pub max_block: Option<u64>,
     /// Compress every record at this zstd level.
@@ -149,7 +149,7 @@ impl Setup {
             volumes: f.volumes.map(at),
             media: f.mirror,
             degraded: f.degraded,
-            tap: TapOptions {
+            image: ImageOptions {
                 capacity: size("capacity", f.capacity)?,
                 early_warning: size("early-warning", f.early_warning)?.unwrap_or(0),
                 read_only: f.read_only,
@@ -167,9 +167,8 @@ impl Setup {
         Ok(Filter { compress: self.compress, key })
     }
 
-    /// Builds the changer and the drive settings.
-    pub fn build(&self, registry: &Registry) -> Result<(DynChanger, DriveConfig), SetupError> {
-        self.tap.check().map_err(SetupError::Invalid)?;
+    /// Builds the volumes and the drive settings.
+    pub fn build(&self) -> Result<(DynVolumes, DriveConfig), SetupError> {
         let images = !self.images.is_empty() || self.volumes.is_some();
         if images && !self.media.is_empty() {
             return Err(SetupError::Invalid(
@@ -180,38 +179,39 @@ impl Setup {
             return Err(SetupError::Invalid("--degraded needs a mirror (two --mirror specs or more)".into()));
         }
         let mut overhead = 0;
-        let changer = match self.media.len() {
+        let volumes = match self.media.len() {
             0 => {
                 let mut volumes = self.images.clone();
                 if let Some(dir) = &self.volumes {
                     volumes.extend(volumes_in(dir)?);
                 }
                 check_volumes(&volumes)?;
-                boxed(Magazine::new(volumes, self.tap))
+                self.image.check().map_err(SetupError::Invalid)?;
+                boxed(Magazine::new(volumes, self.image))
             }
             1 => {
-                let b = registry.build(&self.media[0])?;
+                let b = spec::build(&self.media[0], &self.image)?;
                 overhead = b.overhead;
-                b.changer
+                b.volumes
             }
             _ => {
                 let mut members = Vec::new();
                 for m in &self.media {
-                    let b = registry.build(m)?;
+                    let b = spec::build(m, &self.image)?;
                     overhead = overhead.max(b.overhead);
-                    members.push(b.changer);
+                    members.push(b.volumes);
                 }
-                let mirror = MirrorChanger::new(members, self.degraded).map_err(|e| SetupError::Invalid(e.to_string()))?;
+                let mirror = MirrorVolumes::new(members, self.degraded).map_err(|e| SetupError::Invalid(e.to_string()))?;
                 boxed(mirror)
             }
         };
         let filter = self.filter()?;
-        let changer = if filter.is_empty() {
-            changer
+        let volumes = if filter.is_empty() {
+            volumes
         } else {
             info!(filter = %filter.describe(), "every record goes through a filter");
             overhead += filter.overhead();
-            boxed(FilterChanger::new(changer, filter))
+            boxed(FilterVolumes::new(volumes, filter))
         };
         let limit = u64::from(pmt::proto::MAX_RECORD) - overhead as u64;
         let max_block = match self.max_block {
@@ -224,7 +224,7 @@ impl Setup {
             }
             Some(b) => b,
         };
-        Ok((changer, DriveConfig { min_block: 1, max_block: max_block as u32 }))
+        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32 }))
     }
 }
 
@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(s.device, Some(PathBuf::from("/dev/pmts1")));
         assert_eq!(s.media.len(), 2);
         assert!(s.degraded);
-        assert_eq!(s.tap, TapOptions { capacity: Some(4 << 20), early_warning: 65536, read_only: false });
+        assert_eq!(s.image, ImageOptions { capacity: Some(4 << 20), early_warning: 65536, read_only: false });
         assert_eq!(s.compress, Some(DEFAULT_LEVEL));
         assert_eq!(s.key_file, Some(PathBuf::from("/etc/pmt/k.key")), "relative to the file");
         let e = Setup::from_toml("capacity = \"4Q\"", Path::new("")).unwrap_err();
@@ -263,17 +263,16 @@ mod tests {
     #[test]
     fn conflicts_and_limits() {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::new(TapOptions::default());
         let img = dir.path().join("a.tap");
         let s = Setup { images: vec![img.clone()], media: vec!["tap:x.tap".into()], ..Setup::default() };
-        assert!(s.build(&reg).unwrap_err().to_string().starts_with("--image/--volumes and --mirror"));
+        assert!(s.build().unwrap_err().to_string().starts_with("--image/--volumes and --mirror"));
         let s = Setup { media: vec![img.display().to_string()], degraded: true, ..Setup::default() };
-        assert_eq!(s.build(&reg).unwrap_err().to_string(), "--degraded needs a mirror (two --mirror specs or more)");
+        assert_eq!(s.build().unwrap_err().to_string(), "--degraded needs a mirror (two --mirror specs or more)");
         let s = Setup { images: vec![img.clone()], compress: Some(3), ..Setup::default() };
-        let (_, cfg) = s.build(&reg).unwrap();
+        let (_, cfg) = s.build().unwrap();
         assert_eq!(cfg.max_block, pmt::proto::MAX_RECORD - 14, "the filter's overhead is kept free");
         let s = Setup { images: vec![img], max_block: Some(1 << 30), ..Setup::default() };
-        assert!(s.build(&reg).is_err());
+        assert!(s.build().is_err());
         let e = Setup::from_file(&dir.path().join("none.toml")).unwrap_err().to_string();
         assert!(e.ends_with("none.toml: No such file or directory (os error 2)"), "{e}");
     }

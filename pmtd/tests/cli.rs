@@ -48,10 +48,10 @@ fn help_explains_the_specs() {
 
 fn write_source(dir: &Path) -> String {
     // A source image with three files, written by the library.
-    use pmtd::media::tap::{TapMedium, TapOptions};
-    use pmtd::medium::Medium;
+    use pmtd::media::image::{ImageOptions, LocalImage};
+    use pmtd::media::Medium;
     let p = dir.join("src.tap");
-    let (mut t, _, _) = TapMedium::open(&p, &TapOptions::default()).unwrap();
+    let (mut t, _) = LocalImage::open(&p, &ImageOptions::default()).unwrap();
     for f in 0..3u8 {
         for r in 0..20u8 {
             t.write_record(&vec![f.wrapping_mul(40).wrapping_add(r); 4000]).unwrap();

@@ -5,18 +5,18 @@ mod common;
 
 use std::path::Path;
 
-use common::{noise, objects, tap, Faults, FlakyChanger};
+use common::{noise, objects, tap, Faults, FlakyVolumes};
 use pmtd::copy::{copy, CopyError, CopyOptions};
 use pmtd::media::magazine::{expand_pattern, Magazine};
-use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{boxed, DynChanger, Medium};
+use pmtd::media::image::{ImageOptions, LocalImage};
+use pmtd::media::{boxed, DynVolumes, Medium};
 use pmtd::progress::Progress;
-use pmtd::spec::Registry;
+use pmtd::spec;
 
 /// Records per source file (1000 bytes each, 1008 bytes of image).
 const FILES: [usize; 6] = [10, 25, 5, 30, 1, 12];
 
-fn source(dir: &Path) -> TapMedium {
+fn source(dir: &Path) -> LocalImage {
     let mut t = tap(dir, "src.tap", None, 0);
     for (f, &n) in FILES.iter().enumerate() {
         for r in 0..n {
@@ -42,9 +42,9 @@ fn expected(files: std::ops::RangeInclusive<usize>) -> Vec<Option<Vec<u8>>> {
     v
 }
 
-fn magazine(dir: &Path, pattern: &str, n: usize, capacity: u64, early_warning: u64) -> DynChanger {
+fn magazine(dir: &Path, pattern: &str, n: usize, capacity: u64, early_warning: u64) -> DynVolumes {
     let vols = expand_pattern(&format!("{}/{pattern}", dir.display()), n).unwrap();
-    boxed(Magazine::new(vols, TapOptions { capacity: Some(capacity), early_warning, read_only: false }))
+    boxed(Magazine::new(vols, ImageOptions { capacity: Some(capacity), early_warning, read_only: false }))
 }
 
 fn volume(dir: &Path, name: &str) -> Vec<Option<Vec<u8>>> {
@@ -114,7 +114,7 @@ fn verify_finds_a_copy_that_differs() {
     let faults = Faults::default();
     faults.corrupt.store(true, std::sync::atomic::Ordering::SeqCst);
     let vols = expand_pattern(&format!("{}/c%d.tap", dir.path().display()), 1).unwrap();
-    let c = boxed(FlakyChanger { inner: Magazine::new(vols, TapOptions::default()), faults });
+    let c = boxed(FlakyVolumes { inner: Magazine::new(vols, ImageOptions::default()), faults });
     let e = copy(&mut src, vec![("bad".to_string(), c)], &CopyOptions { verify: true }, &mut Progress::hidden("copy")).unwrap_err();
     assert_eq!(e.to_string(), format!("bad: verify of volume {}: file 0, record 0: the data differs", dir.path().join("c1.tap").display()));
     // Without verify the same copy "succeeds".
@@ -122,7 +122,7 @@ fn verify_finds_a_copy_that_differs() {
     let faults = Faults::default();
     faults.corrupt.store(true, std::sync::atomic::Ordering::SeqCst);
     let vols = expand_pattern(&format!("{}/d%d.tap", dir.path().display()), 1).unwrap();
-    let c = boxed(FlakyChanger { inner: Magazine::new(vols, TapOptions::default()), faults });
+    let c = boxed(FlakyVolumes { inner: Magazine::new(vols, ImageOptions::default()), faults });
     copy(&mut src, vec![("bad".to_string(), c)], &CopyOptions::default(), &mut Progress::hidden("copy")).unwrap();
 }
 
@@ -151,19 +151,19 @@ fn copies_through_specs_with_filters_and_refuses_the_source_as_destination() {
     let d = dir.path().display();
     source(dir.path());
     std::fs::write(dir.path().join("k"), [5u8; 32]).unwrap();
-    let reg = Registry::new(TapOptions::default());
-    let mut sc = reg.build(&format!("tap:{d}/src.tap")).unwrap().changer;
+    let image = ImageOptions::default();
+    let mut sc = spec::build(&format!("tap:{d}/src.tap"), &image).unwrap().volumes;
     let mut src = sc.load_next().unwrap().unwrap();
     // Filtered destination volumes: compressed and sealed, 40 000 bytes each.
     let spec = format!("tap:{d}/f%d.tap,volumes=4,capacity=40000,compress,key-file={d}/k");
-    let dests = vec![(spec.clone(), reg.build(&spec).unwrap().changer)];
+    let dests = vec![(spec.clone(), spec::build(&spec, &image).unwrap().volumes)];
     let map = copy(&mut src, dests, &CopyOptions { verify: true }, &mut Progress::hidden("copy")).unwrap();
     let files: Vec<Vec<u64>> = map.dests[0].volumes.iter().map(|v| v.files.clone()).collect();
     // Noise does not compress and the seal costs 54 bytes a record: 1062
     // bytes of image each, where the source's take 1008.
     assert_eq!(files, [vec![0, 1], vec![2, 3, 4], vec![5]]);
     // Read back through the filter: the source's records.
-    let mut back = reg.build(&format!("tap:{d}/f2.tap,compress,key-file={d}/k")).unwrap().changer;
+    let mut back = spec::build(&format!("tap:{d}/f2.tap,compress,key-file={d}/k"), &image).unwrap().volumes;
     let mut m = back.load_next().unwrap().unwrap();
     let mut want = expected(2..=4);
     assert_eq!(objects(&mut m), want);
@@ -172,7 +172,7 @@ fn copies_through_specs_with_filters_and_refuses_the_source_as_destination() {
     assert_ne!(volume(dir.path(), "f2.tap")[..1], want[..]);
     // The source itself as a destination is refused.
     src.rewind().unwrap();
-    let same = vec![("same".to_string(), reg.build(&format!("tap:{d}/src.tap")).unwrap().changer)];
+    let same = vec![("same".to_string(), spec::build(&format!("tap:{d}/src.tap"), &image).unwrap().volumes)];
     let e = copy(&mut src, same, &CopyOptions::default(), &mut Progress::hidden("copy")).unwrap_err();
     assert_eq!(e.to_string(), format!("same: volume {d}/src.tap is the source"));
     assert_eq!(objects(&mut src).len(), 83 + 7, "the source is untouched");

@@ -7,11 +7,11 @@ mod common;
 use std::path::Path;
 
 use common::{noise, objects, paths, record, tap};
-use pmtd::media::filter::{Filter, FilterChanger, Filtered, Key};
+use pmtd::media::filter::{Filter, FilterVolumes, Filtered, Key};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::record::{HEADER, MAX_OVERHEAD};
-use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{Changer, Medium, MediumError, Object};
+use pmtd::media::image::{ImageOptions, LocalImage};
+use pmtd::media::{Volumes, Medium, MediumError, Object};
 
 fn key(b: u8) -> Option<Key> {
     Some(Key::from_bytes([b; 32]))
@@ -21,7 +21,7 @@ fn sealed() -> Filter {
     Filter { compress: Some(3), key: key(1) }
 }
 
-fn filtered(dir: &Path, name: &str, f: &Filter) -> Filtered<TapMedium> {
+fn filtered(dir: &Path, name: &str, f: &Filter) -> Filtered<LocalImage> {
     Filtered::open(tap(dir, name, None, 0), f).map_err(|(_, e)| e).expect("filter")
 }
 
@@ -79,7 +79,7 @@ fn records_come_back_as_written_through_every_filter() {
         assert_eq!(m.read(&mut buf, 100).unwrap(), Object::Record(20000), "{n}");
         assert_eq!(buf, record(0, 20000)[..100], "{n}");
         // Spacing and locating go through.
-        assert_eq!(m.locate(6).unwrap(), pmtd::medium::Stop::Done);
+        assert_eq!(m.locate(6).unwrap(), pmtd::media::Stop::Done);
         buf.clear();
         assert_eq!(m.read(&mut buf, 100).unwrap(), Object::Record(11));
     }
@@ -175,7 +175,7 @@ fn a_wrong_key_or_no_key_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     write_tape(dir.path(), "t.tap", &sealed());
     let load = |f: Filter| {
-        let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["t.tap"]), TapOptions::default()), f);
+        let mut c = FilterVolumes::new(Magazine::new(paths(dir.path(), &["t.tap"]), ImageOptions::default()), f);
         c.load_next().map(|_| ()).unwrap_err().to_string()
     };
     let name = dir.path().join("t.tap").display().to_string();
@@ -185,11 +185,11 @@ fn a_wrong_key_or_no_key_is_refused_at_load() {
     let mut plain = tap(dir.path(), "plain.tap", None, 0);
     plain.write_record(&record(0, 100)).unwrap();
     plain.sync().unwrap();
-    let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["plain.tap"]), TapOptions::default()), sealed());
+    let mut c = FilterVolumes::new(Magazine::new(paths(dir.path(), &["plain.tap"]), ImageOptions::default()), sealed());
     let e = c.load_next().map(|_| ()).unwrap_err();
     assert!(e.to_string().ends_with("the volume was not written through a filter (no compression or key on its first record)"), "{e}");
     // A blank volume and the right key load.
-    let mut c = FilterChanger::new(Magazine::new(paths(dir.path(), &["blank.tap", "t.tap"]), TapOptions::default()), sealed());
+    let mut c = FilterVolumes::new(Magazine::new(paths(dir.path(), &["blank.tap", "t.tap"]), ImageOptions::default()), sealed());
     let m = c.load_next().unwrap().unwrap();
     c.unload(m).unwrap();
     let m = c.load_next().unwrap().unwrap();

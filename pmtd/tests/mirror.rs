@@ -5,9 +5,9 @@ mod common;
 
 use common::{noise, objects, paths, tap, Faults, Flaky};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::mirror::{Mirror, MirrorChanger};
-use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{Changer, Medium, MediumError, Object, Room};
+use pmtd::media::mirror::{Mirror, MirrorVolumes};
+use pmtd::media::image::{ImageOptions, LocalImage};
+use pmtd::media::{Volumes, Medium, MediumError, Object, Room};
 
 /// 1000-byte records take 1008 bytes of image.
 const REC: usize = 1000;
@@ -56,7 +56,7 @@ fn the_smaller_member_ends_the_volume_and_copies_stay_identical() {
     m.sync().unwrap();
     let (ia, ib) = images();
     assert_eq!(ia, ib);
-    let mut members: Vec<TapMedium> = m.into_members().into_iter().map(|(_, t)| t).collect();
+    let mut members: Vec<LocalImage> = m.into_members().into_iter().map(|(_, t)| t).collect();
     let oa = objects(&mut members[0]);
     let ob = objects(&mut members[1]);
     assert_eq!(oa.len(), 51);
@@ -76,7 +76,7 @@ fn members_follow_the_first_for_motions_and_catch_up_before_writes() {
     }
     m.write_mark().unwrap();
     m.rewind().unwrap();
-    let pos = |m: &Mirror<TapMedium>| m.members().map(|(_, t)| t.position()).collect::<Vec<_>>();
+    let pos = |m: &Mirror<LocalImage>| m.members().map(|(_, t)| t.position()).collect::<Vec<_>>();
     assert_eq!(pos(&m), [0, 0]);
     let mut buf = Vec::new();
     assert_eq!(m.read(&mut buf, 1000).unwrap(), Object::Record(100));
@@ -96,7 +96,7 @@ fn members_follow_the_first_for_motions_and_catch_up_before_writes() {
     assert_eq!(m.at_eod(), Some(true));
 }
 
-fn flaky_pair(dir: &std::path::Path, degraded: bool) -> (Mirror<Flaky<TapMedium>>, Faults, Faults) {
+fn flaky_pair(dir: &std::path::Path, degraded: bool) -> (Mirror<Flaky<LocalImage>>, Faults, Faults) {
     let fa = Faults::default();
     let fb = Faults::default();
     let a = Flaky { inner: tap(dir, "a.tap", None, 0), faults: fa.clone() };
@@ -134,7 +134,7 @@ fn degraded_mode_drops_the_failing_member_and_goes_on() {
     assert_eq!(m.dropped().len(), 1);
     assert_eq!(m.dropped()[0].0, 1);
     assert!(m.dropped()[0].1.ends_with("b.tap: the drive died"), "{:?}", m.dropped());
-    let mut left: Vec<Flaky<TapMedium>> = m.into_members().into_iter().map(|(_, t)| t).collect();
+    let mut left: Vec<Flaky<LocalImage>> = m.into_members().into_iter().map(|(_, t)| t).collect();
     let objs = objects(&mut left[0]);
     assert_eq!(objs.len(), 7);
     assert_eq!(objs[5], Some(noise(5, 50)));
@@ -194,12 +194,12 @@ fn a_bad_record_on_the_first_member_is_read_from_another_copy() {
 }
 
 #[test]
-fn the_mirror_changer_changes_the_volume_of_every_member() {
+fn the_mirror_changes_the_volume_of_every_member() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = TapOptions::default();
+    let opts = ImageOptions::default();
     let a = Magazine::new(paths(dir.path(), &["a1.tap", "a2.tap"]), opts);
     let b = Magazine::new(paths(dir.path(), &["b1.tap", "b2.tap", "b3.tap"]), opts);
-    let mut c = MirrorChanger::new(vec![a, b], false).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], false).unwrap();
     for vol in 1..=2 {
         assert!(c.has_next());
         let mut m = c.load_next().unwrap().unwrap();
@@ -224,11 +224,11 @@ fn the_mirror_changer_changes_the_volume_of_every_member() {
 #[test]
 fn a_member_dropped_in_degraded_mode_stays_out_of_the_next_volumes() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = TapOptions::default();
+    let opts = ImageOptions::default();
     let a = Magazine::new(paths(dir.path(), &["a1.tap", "a2.tap"]), opts);
     // b's second volume cannot be created: its directory does not exist.
     let b = Magazine::new(vec![dir.path().join("b1.tap"), dir.path().join("gone/b2.tap")], opts);
-    let mut c = MirrorChanger::new(vec![a, b], true).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], true).unwrap();
     let m = c.load_next().unwrap().unwrap();
     c.unload(m).unwrap();
     let mut m = c.load_next().unwrap().unwrap();
@@ -239,7 +239,7 @@ fn a_member_dropped_in_degraded_mode_stays_out_of_the_next_volumes() {
     // Without --degraded the same failure fails the load.
     let a = Magazine::new(paths(dir.path(), &["c1.tap"]), opts);
     let b = Magazine::new(vec![dir.path().join("gone/d1.tap")], opts);
-    let mut c = MirrorChanger::new(vec![a, b], false).unwrap();
+    let mut c = MirrorVolumes::new(vec![a, b], false).unwrap();
     let e = c.load_next().unwrap_err();
     assert!(e.to_string().contains("gone/d1.tap: No such file or directory"), "{e}");
 }

@@ -19,7 +19,7 @@ use tracing::warn;
 use pmt::proto::run;
 
 use crate::media::record::{self, Codec, Header, Refusal};
-use crate::medium::{Changer, Medium, MediumError, Object, Room, Stop, Written};
+use crate::media::{Medium, MediumError, Object, Volumes, Written};
 
 /// A 256-bit key.
 #[derive(Clone, PartialEq, Eq)]
@@ -226,24 +226,10 @@ impl<M: Medium> Filtered<M> {
 }
 
 impl<M: Medium> Medium for Filtered<M> {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn readonly(&self) -> bool {
-        self.inner.readonly()
-    }
-    fn position(&self) -> u64 {
-        self.inner.position()
-    }
-    fn at_bot(&self) -> bool {
-        self.inner.at_bot()
-    }
-    fn at_eod(&self) -> Option<bool> {
-        self.inner.at_eod()
-    }
-    fn room(&self) -> Room {
-        self.inner.room()
-    }
+    crate::forward_medium!(
+        inner: name, readonly, position, at_bot, at_eod, room, write_mark, space_records, space_marks, space_eod,
+        rewind, locate, erase, sync, undo_last,
+    );
 
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         if data.len() > self.max_data {
@@ -257,10 +243,6 @@ impl<M: Medium> Medium for Filtered<M> {
             return Err(MediumError::io(self.name(), std::io::Error::other(why)));
         }
         self.inner.write_record(&self.stored)
-    }
-
-    fn write_mark(&mut self) -> Result<Written, MediumError> {
-        self.inner.write_mark()
     }
 
     fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
@@ -328,49 +310,24 @@ impl<M: Medium> Medium for Filtered<M> {
         }
         Ok(k)
     }
-
-    fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_records(n)
-    }
-    fn space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_marks(n)
-    }
-    fn space_eod(&mut self) -> Result<(), MediumError> {
-        self.inner.space_eod()
-    }
-    fn rewind(&mut self) -> Result<(), MediumError> {
-        self.inner.rewind()
-    }
-    fn locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
-        self.inner.locate(addr)
-    }
-    fn erase(&mut self) -> Result<(), MediumError> {
-        self.inner.erase()
-    }
-    fn sync(&mut self) -> Result<(), MediumError> {
-        self.inner.sync()
-    }
-    fn undo_last(&mut self) -> Result<(), MediumError> {
-        self.inner.undo_last()
-    }
 }
 
-/// A changer whose volumes go through a [`Filter`]; a volume refused by
+/// A volume sequence whose volumes go through a [`Filter`]; a volume refused by
 /// the filter (see [`Filtered::open`]) is unloaded again and the load fails.
 #[derive(Debug)]
-pub struct FilterChanger<C: Changer> {
+pub struct FilterVolumes<C: Volumes> {
     inner: C,
     filter: Filter,
 }
 
-impl<C: Changer> FilterChanger<C> {
+impl<C: Volumes> FilterVolumes<C> {
     /// `inner`'s volumes through `filter`.
-    pub fn new(inner: C, filter: Filter) -> FilterChanger<C> {
-        FilterChanger { inner, filter }
+    pub fn new(inner: C, filter: Filter) -> FilterVolumes<C> {
+        FilterVolumes { inner, filter }
     }
 }
 
-impl<C: Changer> Changer for FilterChanger<C> {
+impl<C: Volumes> Volumes for FilterVolumes<C> {
     type Medium = Filtered<C::Medium>;
 
     fn load_next(&mut self) -> Result<Option<Filtered<C::Medium>>, MediumError> {

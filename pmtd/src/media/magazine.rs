@@ -1,6 +1,8 @@
-//! An autoloader magazine of image volumes: a list of `.tap` paths loaded in
-//! order, each created when missing. The drive's autoloader and a tap member
-//! of a mirror both use it, and so will a pseudo media changer.
+//! An autoloader magazine of image volumes, loaded in order: a list of
+//! `.tap` files (each created when missing), or the images a pattern names
+//! on another host over rmt. The drive's autoloader and an image member of
+//! a mirror both use it, and so will the media changer that serves a
+//! library.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,8 +11,9 @@ use std::time::Instant;
 use thiserror::Error;
 use tracing::{info, warn};
 
-use crate::media::tap::{TapMedium, TapOptions};
-use crate::medium::{Changer, Medium, MediumError};
+use crate::media::image::{FileStore, ImageMedium, ImageOptions, RmtStore, Store};
+use crate::media::rmt::Remote;
+use crate::media::{Medium, MediumError, Volumes};
 
 /// Why a list of volumes could not be made.
 #[derive(Debug, Error)]
@@ -58,46 +61,78 @@ pub fn volumes_in(dir: &Path) -> Result<Vec<PathBuf>, VolumesError> {
     Ok(found)
 }
 
+/// A volume name with a number in it: `%d` (or `%0Nd`, zero-padded to N
+/// digits) stands for the volume number from 1, `%%` for a `%`. A name
+/// without `%d` names one volume.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumePattern {
+    head: String,
+    /// The width of the number, if the name has one.
+    width: Option<usize>,
+    tail: String,
+}
+
+impl VolumePattern {
+    /// Parses a pattern (at most one `%d`).
+    pub fn parse(pattern: &str) -> Result<VolumePattern, String> {
+        let mut head = String::new();
+        let mut tail = String::new();
+        let mut width: Option<usize> = None;
+        let mut chars = pattern.chars().peekable();
+        while let Some(c) = chars.next() {
+            let dst = if width.is_some() { &mut tail } else { &mut head };
+            if c != '%' {
+                dst.push(c);
+                continue;
+            }
+            if chars.peek() == Some(&'%') {
+                chars.next();
+                dst.push('%');
+                continue;
+            }
+            if width.is_some() {
+                return Err("more than one %d".into());
+            }
+            let mut digits = String::new();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                digits.push(d);
+                chars.next();
+            }
+            if chars.next() != Some('d') {
+                return Err("a % must be %d, %0Nd or %%".into());
+            }
+            let w = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| "bad %0Nd width")? };
+            if w > 12 {
+                return Err("a %0Nd width above 12".into());
+            }
+            width = Some(w);
+        }
+        Ok(VolumePattern { head, width, tail })
+    }
+
+    /// True if the name holds a number: it names one volume per number.
+    pub fn is_numbered(&self) -> bool {
+        self.width.is_some()
+    }
+
+    /// The name of volume `n` (from 1).
+    pub fn name(&self, n: usize) -> String {
+        match self.width {
+            Some(w) => format!("{}{n:0w$}{}", self.head, self.tail),
+            None => format!("{}{}", self.head, self.tail),
+        }
+    }
+}
+
 /// The names a pattern with one `%d` (or `%0Nd`, zero-padded to N digits)
 /// gives for volumes 1 to `count`. `%%` is a literal `%`.
 pub fn expand_pattern(pattern: &str, count: usize) -> Result<Vec<PathBuf>, VolumesError> {
-    let bad = |why: &str| VolumesError::Pattern { pattern: pattern.to_string(), why: why.to_string() };
-    let mut head = String::new();
-    let mut tail = String::new();
-    let mut width: Option<usize> = None;
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        let dst = if width.is_some() { &mut tail } else { &mut head };
-        if c != '%' {
-            dst.push(c);
-            continue;
-        }
-        if chars.peek() == Some(&'%') {
-            chars.next();
-            dst.push('%');
-            continue;
-        }
-        if width.is_some() {
-            return Err(bad("more than one %d"));
-        }
-        let mut digits = String::new();
-        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-            digits.push(d);
-            chars.next();
-        }
-        if chars.next() != Some('d') {
-            return Err(bad("a % must be %d, %0Nd or %%"));
-        }
-        let w = if digits.is_empty() { 0 } else { digits.parse().map_err(|_| bad("bad %0Nd width"))? };
-        if w > 12 {
-            return Err(bad("a %0Nd width above 12"));
-        }
-        width = Some(w);
+    let bad = |why: String| VolumesError::Pattern { pattern: pattern.to_string(), why };
+    let p = VolumePattern::parse(pattern).map_err(bad)?;
+    if !p.is_numbered() {
+        return Err(bad("no %d for the volume number".into()));
     }
-    let Some(w) = width else {
-        return Err(bad("no %d for the volume number"));
-    };
-    Ok((1..=count).map(|i| PathBuf::from(format!("{head}{i:0w$}{tail}"))).collect())
+    Ok((1..=count).map(|i| PathBuf::from(p.name(i))).collect())
 }
 
 /// Checks that each volume can be opened or created: an existing file, or
@@ -121,75 +156,152 @@ pub fn check_volumes(volumes: &[PathBuf]) -> Result<(), VolumesError> {
     Ok(())
 }
 
-/// An autoloader magazine: image volumes loaded one after the other.
-pub struct Magazine {
-    volumes: Vec<PathBuf>,
-    opts: TapOptions,
-    /// The next volume the loader takes (an index in `volumes`).
-    next: usize,
+/// Where the volumes of a magazine are: opens the store of each.
+pub trait ImageSet: fmt::Debug + Send {
+    /// The store of a volume.
+    type Store: Store;
+
+    /// True if the set has volume `n` (from 1).
+    fn has(&self, n: usize) -> bool;
+
+    /// Opens the store of volume `n` (from 1).
+    fn open(&self, n: usize, read_only: bool) -> Result<Self::Store, MediumError>;
 }
 
-impl fmt::Debug for Magazine {
+/// Image files on this host, in loading order.
+pub struct LocalImages(Vec<PathBuf>);
+
+impl fmt::Debug for LocalImages {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Magazine").field("volumes", &self.volumes.len()).field("next", &self.next).finish()
+        write!(f, "LocalImages({} volumes)", self.0.len())
     }
 }
 
+impl ImageSet for LocalImages {
+    type Store = FileStore;
+
+    fn has(&self, n: usize) -> bool {
+        (1..=self.0.len()).contains(&n)
+    }
+
+    fn open(&self, n: usize, read_only: bool) -> Result<FileStore, MediumError> {
+        let path = self.0.get(n.wrapping_sub(1)).ok_or_else(|| MediumError::Unsupported {
+            medium: "magazine".into(),
+            what: format!("no volume {n}"),
+        })?;
+        FileStore::open(path, read_only).map_err(|e| MediumError::io(path.display(), e))
+    }
+}
+
+/// Image files on another host, over rmt: the names of a pattern, one
+/// session per volume.
+#[derive(Debug)]
+pub struct RemoteImages {
+    remote: Remote,
+    names: VolumePattern,
+    /// At most this many volumes (a numbered pattern without it has no end).
+    max: Option<usize>,
+}
+
+impl RemoteImages {
+    /// The images `names` on `remote`'s host (its path is ignored), at
+    /// most `max` of them.
+    pub fn new(remote: Remote, names: VolumePattern, max: Option<usize>) -> RemoteImages {
+        RemoteImages { remote, names, max }
+    }
+}
+
+impl ImageSet for RemoteImages {
+    type Store = RmtStore;
+
+    fn has(&self, n: usize) -> bool {
+        n >= 1 && (n == 1 || self.names.is_numbered()) && self.max.is_none_or(|m| n <= m)
+    }
+
+    fn open(&self, n: usize, read_only: bool) -> Result<RmtStore, MediumError> {
+        let path = self.names.name(n);
+        RmtStore::open(&self.remote, &path, read_only).map_err(|e| {
+            let mut r = self.remote.clone();
+            r.path = path;
+            MediumError::io(r.display(), e)
+        })
+    }
+}
+
+/// An autoloader magazine: image volumes loaded one after the other,
+/// local files by default, or files on another host.
+#[derive(Debug)]
+pub struct Magazine<I: ImageSet = LocalImages> {
+    images: I,
+    opts: ImageOptions,
+    /// Volumes loaded so far: the next one is `loaded + 1`.
+    loaded: usize,
+}
+
 impl Magazine {
-    /// A magazine of `volumes`, each opened with `opts`.
-    pub fn new(volumes: Vec<PathBuf>, opts: TapOptions) -> Magazine {
-        Magazine { volumes, opts, next: 0 }
+    /// A magazine of the image files `volumes`, each opened with `opts`.
+    pub fn new(volumes: Vec<PathBuf>, opts: ImageOptions) -> Magazine {
+        Magazine::of(LocalImages(volumes), opts)
     }
 
     /// The volumes, in loading order.
     pub fn volumes(&self) -> &[PathBuf] {
-        &self.volumes
+        &self.images.0
+    }
+}
+
+impl<I: ImageSet> Magazine<I> {
+    /// A magazine of the volumes of `images`, each opened with `opts`.
+    pub fn of(images: I, opts: ImageOptions) -> Magazine<I> {
+        Magazine { images, opts, loaded: 0 }
     }
 
     /// The options each volume is opened with.
-    pub fn options(&self) -> &TapOptions {
+    pub fn options(&self) -> &ImageOptions {
         &self.opts
     }
 }
 
-impl Changer for Magazine {
-    type Medium = TapMedium;
+impl<I: ImageSet> Volumes for Magazine<I> {
+    type Medium = ImageMedium<I::Store>;
 
-    fn load_next(&mut self) -> Result<Option<TapMedium>, MediumError> {
-        let Some(path) = self.volumes.get(self.next) else {
+    fn load_next(&mut self) -> Result<Option<ImageMedium<I::Store>>, MediumError> {
+        if !self.has_next() {
             return Ok(None);
-        };
-        let t0 = Instant::now();
-        let (medium, scan, how) = TapMedium::open(path, &self.opts)?;
-        let load_us = t0.elapsed().as_micros();
-        for p in &scan.problems {
-            warn!(image = %path.display(), "{p}; the medium ends at byte {}", scan.end);
         }
-        self.next += 1;
+        let t0 = Instant::now();
+        let store = self.images.open(self.loaded + 1, self.opts.read_only)?;
+        let (medium, loaded) = ImageMedium::load(store, &self.opts)?;
+        let load_us = t0.elapsed().as_micros();
+        let name = medium.name();
+        for p in &loaded.scan.problems {
+            warn!(image = %name, "{p}; the medium ends at byte {}", loaded.scan.end);
+        }
+        self.loaded += 1;
         info!(
-            image = %path.display(),
-            objects = medium.tape().len(),
+            image = %name,
+            objects = medium.objects().len(),
             write_protected = medium.readonly(),
-            index = ?how,
+            index = ?loaded.how,
             load_us,
             "volume {} loaded",
-            self.next
+            self.loaded
         );
         Ok(Some(medium))
     }
 
-    fn unload(&mut self, mut medium: TapMedium) -> Result<(), MediumError> {
-        let r = medium.sync();
-        info!(image = %medium.path().display(), "volume {} unloaded", self.next);
+    fn unload(&mut self, mut medium: ImageMedium<I::Store>) -> Result<(), MediumError> {
+        let r = medium.close();
+        info!(image = %medium.name(), "volume {} unloaded", self.loaded);
         r
     }
 
     fn has_next(&self) -> bool {
-        self.next < self.volumes.len()
+        self.images.has(self.loaded + 1)
     }
 
     fn volume(&self) -> Option<usize> {
-        (self.next > 0).then_some(self.next)
+        (self.loaded > 0).then_some(self.loaded)
     }
 }
 
@@ -213,7 +325,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let vols = expand_pattern(&format!("{}/v%d.tap", dir.path().display()), 2).unwrap();
         check_volumes(&vols).unwrap();
-        let mut m = Magazine::new(vols.clone(), TapOptions::default());
+        let mut m = Magazine::new(vols.clone(), ImageOptions::default());
         assert_eq!(m.volume(), None);
         assert!(m.has_next());
         let a = m.load_next().unwrap().unwrap();

@@ -1,4 +1,4 @@
-//! A mirror of N media, and a changer that changes the volume of every
+//! A mirror of N media, and a volume sequence that changes the volume of every
 //! member at once.
 //!
 //! Every record and tape mark goes to every member, so the copies are
@@ -25,7 +25,7 @@ use std::fmt;
 
 use tracing::{error, warn};
 
-use crate::medium::{Changer, DynMedium, Medium, MediumError, Object, Room, Stop, Written};
+use crate::media::{DynMedium, Medium, MediumError, Object, Room, Stop, Volumes, Written};
 
 /// One member: its number in the mirror as built (kept when others are
 /// dropped) and its medium.
@@ -374,37 +374,37 @@ impl<M: Medium> Medium for Mirror<M> {
     }
 }
 
-/// A changer of mirrors: every member changer loads its next volume at
+/// A volume sequence of mirrors: every member volume sequence loads its next volume at
 /// once, so volume N of every copy holds the same data.
-pub struct MirrorChanger<C: Changer> {
-    /// The member changers left, with their numbers.
+pub struct MirrorVolumes<C: Volumes> {
+    /// The member volume sequences left, with their numbers.
     members: Vec<(usize, C)>,
     degraded: bool,
     loaded: usize,
 }
 
-impl<C: Changer> fmt::Debug for MirrorChanger<C> {
+impl<C: Volumes> fmt::Debug for MirrorVolumes<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MirrorChanger").field("members", &self.members.len()).field("loaded", &self.loaded).finish()
+        f.debug_struct("MirrorVolumes").field("members", &self.members.len()).field("loaded", &self.loaded).finish()
     }
 }
 
-impl<C: Changer> MirrorChanger<C> {
-    /// A changer of mirrors of `members`' volumes (at least one member).
-    pub fn new(members: Vec<C>, degraded: bool) -> Result<MirrorChanger<C>, MediumError> {
+impl<C: Volumes> MirrorVolumes<C> {
+    /// A volume sequence of mirrors of `members`' volumes (at least one member).
+    pub fn new(members: Vec<C>, degraded: bool) -> Result<MirrorVolumes<C>, MediumError> {
         if members.is_empty() {
             return Err(MediumError::Unsupported { medium: "mirror".into(), what: "a mirror of no member".into() });
         }
-        Ok(MirrorChanger { members: members.into_iter().enumerate().collect(), degraded, loaded: 0 })
+        Ok(MirrorVolumes { members: members.into_iter().enumerate().collect(), degraded, loaded: 0 })
     }
 
-    /// The numbers of the member changers left.
+    /// The numbers of the member volume sequences left.
     pub fn members(&self) -> Vec<usize> {
         self.members.iter().map(|(i, _)| *i).collect()
     }
 }
 
-impl<C: Changer> Changer for MirrorChanger<C> {
+impl<C: Volumes> Volumes for MirrorVolumes<C> {
     type Medium = Mirror<C::Medium>;
 
     fn load_next(&mut self) -> Result<Option<Mirror<C::Medium>>, MediumError> {

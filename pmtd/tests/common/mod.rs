@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use pmtd::media::tap::{TapMedium, TapOptions};
-use pmtd::medium::{Medium, MediumError, Object, Room, Stop, Written};
+use pmtd::media::image::{ImageOptions, LocalImage};
+use pmtd::media::{Medium, MediumError, Object, Written};
 
 /// Deterministic test data: record `i` of `len` bytes (compressible).
 pub fn record(i: usize, len: usize) -> Vec<u8> {
@@ -29,9 +29,9 @@ pub fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Opens image `name` in `dir` with a capacity and early-warning zone.
-pub fn tap(dir: &Path, name: &str, capacity: Option<u64>, early_warning: u64) -> TapMedium {
-    let opts = TapOptions { capacity, early_warning, read_only: false };
-    TapMedium::open(&dir.join(name), &opts).expect("open image").0
+pub fn tap(dir: &Path, name: &str, capacity: Option<u64>, early_warning: u64) -> LocalImage {
+    let opts = ImageOptions { capacity, early_warning, read_only: false };
+    LocalImage::open(&dir.join(name), &opts).expect("open image").0
 }
 
 /// Every object of a medium from its beginning: Some(data) or None for a
@@ -103,21 +103,10 @@ impl<M: Medium> Flaky<M> {
 }
 
 impl<M: Medium> Medium for Flaky<M> {
-    fn name(&self) -> String {
-        self.inner.name()
-    }
-    fn readonly(&self) -> bool {
-        self.inner.readonly()
-    }
-    fn position(&self) -> u64 {
-        self.inner.position()
-    }
-    fn at_eod(&self) -> Option<bool> {
-        self.inner.at_eod()
-    }
-    fn room(&self) -> Room {
-        self.inner.room()
-    }
+    pmtd::forward_medium!(
+        inner: name, readonly, position, at_eod, room, space_records, space_marks, space_eod, rewind, locate, erase,
+        sync, undo_last,
+    );
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         self.write_fault()?;
         if self.faults.corrupt.load(Ordering::SeqCst) {
@@ -139,47 +128,23 @@ impl<M: Medium> Medium for Flaky<M> {
         }
         self.inner.read(buf, max)
     }
-    fn space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_records(n)
-    }
-    fn space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.inner.space_marks(n)
-    }
-    fn space_eod(&mut self) -> Result<(), MediumError> {
-        self.inner.space_eod()
-    }
-    fn rewind(&mut self) -> Result<(), MediumError> {
-        self.inner.rewind()
-    }
-    fn locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
-        self.inner.locate(addr)
-    }
-    fn erase(&mut self) -> Result<(), MediumError> {
-        self.inner.erase()
-    }
-    fn sync(&mut self) -> Result<(), MediumError> {
-        self.inner.sync()
-    }
-    fn undo_last(&mut self) -> Result<(), MediumError> {
-        self.inner.undo_last()
-    }
 }
 
-/// A changer of [`Flaky`] image volumes sharing one set of switches.
+/// A volume sequence of [`Flaky`] image volumes sharing one set of switches.
 #[derive(Debug)]
-pub struct FlakyChanger {
+pub struct FlakyVolumes {
     /// The magazine underneath.
     pub inner: pmtd::media::magazine::Magazine,
     /// The switches of every volume.
     pub faults: Faults,
 }
 
-impl pmtd::medium::Changer for FlakyChanger {
-    type Medium = Flaky<TapMedium>;
-    fn load_next(&mut self) -> Result<Option<Flaky<TapMedium>>, MediumError> {
+impl pmtd::media::Volumes for FlakyVolumes {
+    type Medium = Flaky<LocalImage>;
+    fn load_next(&mut self) -> Result<Option<Flaky<LocalImage>>, MediumError> {
         Ok(self.inner.load_next()?.map(|inner| Flaky { inner, faults: self.faults.clone() }))
     }
-    fn unload(&mut self, m: Flaky<TapMedium>) -> Result<(), MediumError> {
+    fn unload(&mut self, m: Flaky<LocalImage>) -> Result<(), MediumError> {
         self.inner.unload(m.inner)
     }
     fn has_next(&self) -> bool {

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::{boxed, DynChanger};
+use pmtd::media::image::ImageOptions;
+use pmtd::media::{boxed, DynVolumes};
 use pmtd::serve;
 
 use crate::sys::{errno, Fd, POLLIN};
@@ -49,7 +49,7 @@ pub struct Daemon {
 impl Daemon {
     /// Opens `/dev/pmts<unit>` (here, so that EBUSY is the caller's) and
     /// serves it with a drive over `volumes`.
-    pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: TapOptions) -> Result<Daemon, String> {
+    pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: ImageOptions) -> Result<Daemon, String> {
         let slave = Fd::open(&format!("/dev/pmts{unit}"), crate::sys::O_RDWR).map_err(|e| format!("open /dev/pmts{unit}: errno {e}"))?;
         let drive = Drive::new(boxed(Magazine::new(volumes, cfg)), DriveConfig::default()).map_err(|e| format!("drive: {e}"))?;
         let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0) });
@@ -97,7 +97,7 @@ fn mode(c: &Ctl) -> u8 {
     c.mode.load(Ordering::SeqCst)
 }
 
-fn run(slave: Fd, mut drive: Drive<DynChanger>, c: &Ctl) -> Result<(), String> {
+fn run(slave: Fd, mut drive: Drive<DynVolumes>, c: &Ctl) -> Result<(), String> {
     let mut buf = vec![0u8; serve::READ_BUFFER];
     let mut out = Vec::new();
     loop {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use pmt::proto::{Req, REQ_SIZE};
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
-use pmtd::media::tap::TapOptions;
-use pmtd::medium::boxed;
+use pmtd::media::image::ImageOptions;
+use pmtd::media::boxed;
 use pmtd::serve;
 
 use crate::daemon::{count_frames, Mode};
@@ -61,7 +61,7 @@ const READ_WOKE: u8 = 4;
 fn slave_woken_by_the_master() -> Outcome {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let s = Arc::new(slave(2, O_RDWR)?);
-    let mut drive = Drive::new(boxed(Magazine::new(vec![dir.path().join("p.tap")], TapOptions::default())), DriveConfig::default()).map_err(|e| e.to_string())?;
+    let mut drive = Drive::new(boxed(Magazine::new(vec![dir.path().join("p.tap")], ImageOptions::default())), DriveConfig::default()).map_err(|e| e.to_string())?;
     let phase = Arc::new(AtomicU8::new(0));
     let t = {
         let (s, phase) = (Arc::clone(&s), Arc::clone(&phase));
@@ -151,7 +151,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
     // The slave has no ioctls but FIONBIO.
     let mut arg = [0u8; 56];
     eq!(s.ioctl(sys::MTIOCGET, &mut arg), Err(ENOTTY));
-    let mut drive = Drive::new(boxed(Magazine::new(vec![dir.path().join("k.tap")], TapOptions::default())), DriveConfig::default()).map_err(|e| e.to_string())?;
+    let mut drive = Drive::new(boxed(Magazine::new(vec![dir.path().join("k.tap")], ImageOptions::default())), DriveConfig::default()).map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; serve::READ_BUFFER];
     let m = std::thread::spawn(|| Fd::open(&rewinding(2), O_RDONLY));
     // The master's OPEN fires the knote.
@@ -196,7 +196,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
 }
 
 fn second_open_ebusy() -> Outcome {
-    let (_dir, d) = served(3, &["b.tap"], TapOptions::default())?;
+    let (_dir, d) = served(3, &["b.tap"], ImageOptions::default())?;
     let m = open(&rewinding(3), O_RDWR)?;
     // Either node of the unit: EBUSY at once.
     eq!(Fd::open(&rewinding(3), O_RDWR).map(|_| ()), Err(EBUSY));
@@ -218,7 +218,7 @@ fn refused_nodes_and_ioctls() -> Outcome {
     // Mode 2 (eject at close) is not provided; unit 4 does not exist.
     eq!(Fd::open("/dev/erpmtm0", O_RDONLY).map(|_| ()), Err(ENXIO));
     eq!(Fd::open(&rewinding(4), O_RDONLY).map(|_| ()), Err(ENXIO));
-    let (dir, d) = served(3, &["i.tap"], TapOptions::default())?;
+    let (dir, d) = served(3, &["i.tap"], ImageOptions::default())?;
     let m = open(&rewinding(3), O_RDWR)?;
     let mut b = [0u8; 64];
     eq!(m.ioctl(UNKNOWN_IOCTL, &mut b), Err(ENOTTY));
@@ -235,7 +235,7 @@ fn refused_nodes_and_ioctls() -> Outcome {
 }
 
 fn dead_daemon_fails_every_waiter() -> Outcome {
-    let (_dir, d) = served(1, &["d.tap"], TapOptions::default())?;
+    let (_dir, d) = served(1, &["d.tap"], ImageOptions::default())?;
     let m = Arc::new(open(&rewinding(1), O_RDWR)?);
     for i in 0..4 {
         m.write(&record(i, 4096)).at("write")?;
@@ -285,7 +285,7 @@ fn dead_daemon_fails_every_waiter() -> Outcome {
     eq!(m.write(&record(0, 10)), Err(EIO));
     let _ = m.close();
     // A new daemon: the unit works again, from the beginning of the tape.
-    let (_dir2, d2) = served(1, &["d2.tap"], TapOptions::default())?;
+    let (_dir2, d2) = served(1, &["d2.tap"], ImageOptions::default())?;
     let m = open(&rewinding(1), O_RDONLY)?;
     eq!(m.pos(), Ok((0, 0)));
     m.close().at("close")?;
@@ -293,7 +293,7 @@ fn dead_daemon_fails_every_waiter() -> Outcome {
 }
 
 fn readv_across_iovecs() -> Outcome {
-    let (_dir, d) = served(0, &["v.tap"], TapOptions::default())?;
+    let (_dir, d) = served(0, &["v.tap"], ImageOptions::default())?;
     let m = open(&rewinding(0), O_RDWR)?;
     m.write(&record(0, 10240)).at("write")?;
     m.write(&record(1, 3000)).at("write")?;
@@ -319,7 +319,7 @@ fn readv_across_iovecs() -> Outcome {
 }
 
 fn module_unload_refused_while_open() -> Outcome {
-    let (_dir, d) = served(0, &["u.tap"], TapOptions::default())?;
+    let (_dir, d) = served(0, &["u.tap"], ImageOptions::default())?;
     let m = open(&rewinding(0), O_RDONLY)?;
     eq!(sys::modunload("pmt"), Err(EBUSY));
     m.close().at("close")?;

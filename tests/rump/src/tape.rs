@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pmtd::media::tap::TapOptions;
+use pmtd::media::image::ImageOptions;
 
 use crate::daemon::{Daemon, Mode};
 use crate::sys::{errno::*, mt, Errno, Fd, MtGet, MTIOCRDSPOS, MTIOCSLOCATE, MT_DS_MOUNTED, MT_DS_RDONLY, O_RDONLY, O_RDWR, O_WRONLY};
@@ -39,7 +39,7 @@ pub fn norewind(unit: u32) -> String {
 }
 
 /// A temporary folder and a daemon serving `vols` in it on `unit`.
-pub fn served(unit: u32, vols: &[&str], cfg: TapOptions) -> Result<(tempfile::TempDir, Daemon), String> {
+pub fn served(unit: u32, vols: &[&str], cfg: ImageOptions) -> Result<(tempfile::TempDir, Daemon), String> {
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let paths: Vec<PathBuf> = vols.iter().map(|v| dir.path().join(v)).collect();
     let d = Daemon::start(unit, paths, cfg)?;
@@ -71,7 +71,7 @@ fn status(m: &Fd) -> Result<MtGet, String> {
 }
 
 fn records_filemarks_end_of_data() -> Outcome {
-    let (dir, d) = served(0, &["vol1.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["vol1.tap"], ImageOptions::default())?;
     let m = open(&rewinding(0), O_RDWR)?;
     let st = status(&m)?;
     eq!((st.fileno, st.blkno), (0, 0));
@@ -108,7 +108,7 @@ fn records_filemarks_end_of_data() -> Outcome {
 }
 
 fn short_buffer_is_eio() -> Outcome {
-    let (_dir, d) = served(0, &["vol1.tap"], TapOptions::default())?;
+    let (_dir, d) = served(0, &["vol1.tap"], ImageOptions::default())?;
     let m = open(&rewinding(0), O_WRONLY)?;
     m.write(&record(0, 1000)).at("write")?;
     m.write(&record(1, 1000)).at("write")?;
@@ -130,7 +130,7 @@ fn rdspos(m: &Fd) -> Result<u32, String> {
 }
 
 fn no_rewind_files_and_positioning() -> Outcome {
-    let (dir, d) = served(0, &["vol1.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["vol1.tap"], ImageOptions::default())?;
     for f in 0..3 {
         let m = open(&norewind(0), O_RDWR)?;
         eq!(m.pos(), Ok((f, 0)));
@@ -176,7 +176,7 @@ fn no_rewind_files_and_positioning() -> Outcome {
 }
 
 fn weof_then_close() -> Outcome {
-    let (dir, d) = served(0, &["vol1.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["vol1.tap"], ImageOptions::default())?;
     let m = open(&norewind(0), O_RDWR)?;
     m.write(&record(0, 64)).at("write")?;
     // NetBSD's MTWEOF is operation 0.
@@ -210,7 +210,7 @@ fn write_behind_within_the_window() -> Outcome {
     const N: usize = 600;
     // The glue's window: 4 MiB (PMT_WINDOW).
     const WINDOW: usize = 4 << 20;
-    let (dir, d) = served(0, &["w.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["w.tap"], ImageOptions::default())?;
     let m = Arc::new(open(&rewinding(0), O_WRONLY)?);
     // The daemon stops reading: writes are acknowledged from the window
     // until it is full, then the writer sleeps.
@@ -257,7 +257,7 @@ fn fill(m: &Fd) -> Vec<Result<usize, Errno>> {
 }
 
 fn early_warning_silent_without_mtewarn() -> Outcome {
-    let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
     let (_dir, d) = served(0, &["ew.tap"], cfg)?;
     let m = open(&rewinding(0), O_WRONLY)?;
     let r = fill(&m);
@@ -271,7 +271,7 @@ fn early_warning_silent_without_mtewarn() -> Outcome {
 }
 
 fn mtewarn_eio_on_the_next_transfer() -> Outcome {
-    let cfg = TapOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..TapOptions::default() };
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
     let (_dir, d) = served(0, &["ew.tap"], cfg)?;
     let m = open(&rewinding(0), O_WRONLY)?;
     m.mt(mt::EWARN, 1).at("MTEWARN")?;
@@ -285,7 +285,7 @@ fn mtewarn_eio_on_the_next_transfer() -> Outcome {
 }
 
 fn two_filemarks_at_close() -> Outcome {
-    let (dir, d) = served(0, &["nb.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["nb.tap"], ImageOptions::default())?;
     let img = dir.path().join("nb.tap");
     let m = open(&norewind(0), O_RDWR)?;
     m.write(&record(0, 100)).at("write")?;
@@ -316,12 +316,12 @@ fn two_filemarks_at_close() -> Outcome {
 }
 
 fn write_protected_medium() -> Outcome {
-    let (dir, d) = served(0, &["wp.tap"], TapOptions::default())?;
+    let (dir, d) = served(0, &["wp.tap"], ImageOptions::default())?;
     let m = open(&rewinding(0), O_WRONLY)?;
     m.write(&record(3, 700)).at("write")?;
     m.close().at("close")?;
     d.stop()?;
-    let d = Daemon::start(0, vec![dir.path().join("wp.tap")], TapOptions { read_only: true, ..TapOptions::default() })?;
+    let d = Daemon::start(0, vec![dir.path().join("wp.tap")], ImageOptions { read_only: true, ..ImageOptions::default() })?;
     // The core refuses a write open at once, as Linux st does (NetBSD's
     // st.c opens and fails the first write with EROFS: docs/NETBSD.md).
     eq!(Fd::open(&rewinding(0), O_RDWR).map(|_| ()), Err(EROFS));

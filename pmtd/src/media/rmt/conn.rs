@@ -23,7 +23,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use tracing::{debug, trace};
 
-use crate::media::spec::Remote;
+use super::Remote;
 
 /// The longest reply line accepted.
 const MAX_LINE: usize = 4096;

@@ -1,159 +1,66 @@
-//! The rmt client: media on another host, reached through its `rmt` server
-//! (Debian's rmt-dump or rmt-tar) started over a remote shell.
+//! The rmt client: one session with an `rmt` server on another host
+//! (Debian's rmt-dump or rmt-tar), started over a remote shell
+//! ([`conn::Connection`]), and where that server is and how to start it
+//! ([`Remote`]). Two media use it: a tape drive on that host
+//! ([`crate::media::device::rmt`], `rmt:`) and a SIMH image in a file there
+//! ([`crate::media::image::remote`], `rmt-tap:`).
 //!
-//! - `rmt:[user@]host:/dev/nst0` is a **tape drive** on that host:
-//!   [`RmtDevice`] is an [`StDevice`] whose read, write and MTIOCTOP are the
-//!   rmt `R`, `W` and `I` requests (Linux operation numbers, as tar, cpio and
-//!   dump send them), so the medium is the same [`TapeMedium`] as for a
-//!   local device, in its counted mode (rmt carries no MTIOCGET or MTIOCPOS
-//!   that both servers agree on): the medium rewinds at mount and tracks the
-//!   address itself; early warning arrives as `E28` (ENOSPC) and follows
-//!   st's alternation exactly as on a local device; the end of data is a
-//!   zero read after a zero read that the next read confirms with an error,
-//!   or a read that fails. The next volume is `I7` (MTOFFL), then a new
-//!   session and a new `O` until the drive has a medium again.
-//! - `rmt-tap:[user@]host:/path/vol%d.tap` is a **SIMH image** on that host:
-//!   see [`image`].
-//!
-//! A session ([`conn::Connection`]) per volume: rmt-tar exits after `C`,
-//! rmt-dump does not. A dropped connection or a silent server fails the
-//! operation in progress within the reply timeout, and every later one at
-//! once.
+//! A session per volume: rmt-tar exits after `C`, rmt-dump does not. A
+//! dropped connection or a silent server fails the operation in progress
+//! within the reply timeout, and every later one at once.
 
 pub mod conn;
-pub mod image;
 
-use std::io;
+use std::time::Duration;
 
-use conn::Connection;
-
-use super::spec::{RmtSpec, TapeOptions};
-use super::stdev::{MtStatus, StDevice, StOpener};
-use super::tape::{TapeChanger, TapeMedium};
-use crate::medium::MediumError;
-
-/// A tape device on another host, opened through an rmt session.
-#[derive(Debug)]
-pub struct RmtDevice {
-    conn: Connection,
-    path: String,
-    name: String,
-    readonly: bool,
+/// Where an rmt server runs and how to start it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The remote user, if not the local one.
+    pub user: Option<String>,
+    /// The host.
+    pub host: String,
+    /// The device or file on the host.
+    pub path: String,
+    /// The remote shell command; None: `$PMT_RSH`, else `ssh`.
+    pub rsh: Option<String>,
+    /// The rmt program on the host; None: `$PMT_RMT`, else `/etc/rmt`.
+    pub rmt: Option<String>,
+    /// The longest wait for one reply.
+    pub timeout: Duration,
 }
 
-impl RmtDevice {
-    /// Starts a session and opens the device O_RDWR, falling back to
-    /// O_RDONLY for a write-protected medium.
-    pub fn connect(spec: &RmtSpec) -> io::Result<RmtDevice> {
-        let remote = &spec.remote;
-        let mut conn = Connection::start(remote)?;
-        let mut readonly = false;
-        if let Err(e) = conn.open(&remote.path, "O_RDWR") {
-            if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EROFS)) {
-                conn.open(&remote.path, "O_RDONLY")?;
-                readonly = true;
-            } else {
-                return Err(e);
-            }
-        }
-        Ok(RmtDevice { conn, path: remote.path.clone(), name: remote.display(), readonly })
+impl Remote {
+    /// The longest wait for one reply unless a spec says otherwise.
+    pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+    /// `path` on `host` as `user`, with the default shell, server and
+    /// timeout.
+    pub fn new(user: Option<String>, host: String, path: String) -> Remote {
+        Remote { user, host, path, rsh: None, rmt: None, timeout: Remote::TIMEOUT }
     }
 
-    /// The session.
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
-    /// Closes the device (`C`); the session ends when the device is dropped.
-    pub fn close(&mut self) -> io::Result<()> {
-        self.conn.check()?;
-        self.conn.close(&self.path)
-    }
-
-    fn unsupported(&self, what: &str) -> io::Error {
-        match self.conn.check() {
-            Err(e) => e,
-            Ok(()) => io::Error::new(io::ErrorKind::Unsupported, format!("{what} over rmt")),
+    /// `[user@]host:path`, for logs and errors.
+    pub fn display(&self) -> String {
+        match &self.user {
+            Some(u) => format!("{u}@{}:{}", self.host, self.path),
+            None => format!("{}:{}", self.host, self.path),
         }
     }
-}
 
-impl StDevice for RmtDevice {
-    fn name(&self) -> String {
-        self.name.clone()
-    }
-
-    fn opened_readonly(&self) -> bool {
-        self.readonly
-    }
-
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.conn.write(data)
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.conn.read(buf)
-    }
-
-    fn mtop(&mut self, op: i16, count: i32) -> io::Result<()> {
-        self.conn.ioctl(op, count).map(drop)
-    }
-
-    fn mtget(&mut self) -> io::Result<MtStatus> {
-        Err(self.unsupported("MTIOCGET"))
-    }
-
-    fn mtpos(&mut self) -> io::Result<u64> {
-        Err(self.unsupported("MTIOCPOS"))
-    }
-}
-
-impl Drop for RmtDevice {
-    fn drop(&mut self) {
-        if !self.conn.is_broken() {
-            let _ = self.conn.close(&self.path);
+    /// The remote shell as a program and its arguments.
+    pub fn rsh_argv(&self) -> Vec<String> {
+        let s = self.rsh.clone().or_else(|| std::env::var("PMT_RSH").ok()).unwrap_or_else(|| "ssh".into());
+        let v: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+        if v.is_empty() {
+            vec!["ssh".into()]
+        } else {
+            v
         }
     }
-}
 
-/// Opens the remote drive: a new session each time.
-#[derive(Clone, Debug)]
-pub struct RmtOpener {
-    spec: RmtSpec,
-}
-
-impl StOpener for RmtOpener {
-    type Device = RmtDevice;
-
-    fn open(&mut self, probe: bool) -> io::Result<RmtDevice> {
-        if probe {
-            // rmt has no O_NONBLOCK both servers parse: no probe.
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "no status probe over rmt"));
-        }
-        RmtDevice::connect(&self.spec)
+    /// The rmt program to run on the host.
+    pub fn rmt_program(&self) -> String {
+        self.rmt.clone().or_else(|| std::env::var("PMT_RMT").ok()).unwrap_or_else(|| "/etc/rmt".into())
     }
-
-    fn name(&self) -> String {
-        self.spec.remote.display()
-    }
-}
-
-/// The volumes of a remote drive: the tape in it, then after `I7`
-/// (MTOFFL) whatever its loader or operator puts in, waited for at most
-/// [`TapeOptions::load_timeout`].
-pub type RmtDriveChanger = TapeChanger<RmtOpener>;
-
-impl RmtDriveChanger {
-    /// The changer of `rmt:[user@]host:/dev/nst0`.
-    pub fn remote(spec: RmtSpec) -> RmtDriveChanger {
-        let opts: TapeOptions = spec.opts.clone();
-        TapeChanger::new(RmtOpener { spec }, opts)
-    }
-}
-
-/// Opens a remote drive directly (no changer): one session, the tape where
-/// it is, rewound (positions are counted from BOT).
-pub fn connect_drive(spec: &RmtSpec) -> Result<TapeMedium<RmtDevice>, MediumError> {
-    let dev = RmtDevice::connect(spec).map_err(|e| MediumError::io(spec.remote.display(), e))?;
-    TapeMedium::mount(dev, &spec.opts)
 }

@@ -1,113 +1,16 @@
-//! What a tape medium needs from an st-compatible device: one record per
-//! read(2)/write(2), MTIOCTOP, MTIOCGET, MTIOCPOS. [`FdDevice`] is the real
-//! device node; the rmt client ([`crate::media::rmt::RmtDevice`]) and the
-//! tests' simulated master implement the same trait.
-//!
-//! Errors are `io::Error`s carrying the device's errno (`raw_os_error`),
-//! so ENOSPC, EIO, EACCES... keep their meaning whatever the transport.
+//! A tape device node (`tape:`): read(2), write(2) and the mtio ioctls on
+//! an open file, with the request numbers of Linux's mtio from the core
+//! ([`pmt::abi::linux`]).
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-/// Linux MTIOCTOP operation numbers (include/uapi/linux/mtio.h).
-pub mod op {
-    /// Forward space over filemarks.
-    pub const FSF: i16 = 1;
-    /// Backward space over filemarks.
-    pub const BSF: i16 = 2;
-    /// Forward space records.
-    pub const FSR: i16 = 3;
-    /// Backward space records.
-    pub const BSR: i16 = 4;
-    /// Write filemarks (0: flush the buffer).
-    pub const WEOF: i16 = 5;
-    /// Rewind.
-    pub const REW: i16 = 6;
-    /// Rewind and unload.
-    pub const OFFL: i16 = 7;
-    /// No operation (st flushes its buffer).
-    pub const NOP: i16 = 8;
-    /// Space to the end of recorded data.
-    pub const EOM: i16 = 12;
-    /// Erase (0: short erase, end of data at the position).
-    pub const ERASE: i16 = 13;
-    /// Set the block size (0: variable).
-    pub const SETBLK: i16 = 20;
-    /// Locate a logical object address.
-    pub const SEEK: i16 = 22;
-}
+use pmt::abi::linux;
 
-/// `mt_gstat` bits (Linux).
-pub mod gmt {
-    /// Just after a filemark.
-    pub const EOF: u32 = 0x8000_0000;
-    /// At the beginning of tape.
-    pub const BOT: u32 = 0x4000_0000;
-    /// Past early warning.
-    pub const EOT: u32 = 0x2000_0000;
-    /// At the end of recorded data.
-    pub const EOD: u32 = 0x0800_0000;
-    /// Write protected.
-    pub const WR_PROT: u32 = 0x0400_0000;
-    /// A medium is loaded and ready.
-    pub const ONLINE: u32 = 0x0100_0000;
-    /// No medium (door open).
-    pub const DR_OPEN: u32 = 0x0004_0000;
-}
-
-/// What MTIOCGET says, decoded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MtStatus {
-    /// `mt_gstat` ([`gmt`] bits).
-    pub gstat: u32,
-    /// `mt_fileno` (-1: unknown).
-    pub fileno: i32,
-    /// `mt_blkno` (-1: unknown).
-    pub blkno: i32,
-    /// `mt_dsreg`: block size and density.
-    pub dsreg: i64,
-}
-
-impl MtStatus {
-    /// True if all of `bits` are set.
-    pub fn has(&self, bits: u32) -> bool {
-        self.gstat & bits == bits
-    }
-}
-
-/// An st-compatible tape device.
-pub trait StDevice: fmt::Debug + Send {
-    /// The device's name for logs and errors.
-    fn name(&self) -> String;
-    /// True if it was opened read only (the medium is write protected).
-    fn opened_readonly(&self) -> bool;
-    /// One write(2): one record.
-    fn write(&mut self, data: &[u8]) -> io::Result<usize>;
-    /// One read(2): one record (or 0 at a filemark or the end of data).
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
-    /// MTIOCTOP with Linux operation numbers ([`op`]).
-    fn mtop(&mut self, op: i16, count: i32) -> io::Result<()>;
-    /// MTIOCGET. `ErrorKind::Unsupported` if the device cannot tell.
-    fn mtget(&mut self) -> io::Result<MtStatus>;
-    /// MTIOCPOS: the logical object address. `ErrorKind::Unsupported` if
-    /// the device cannot tell.
-    fn mtpos(&mut self) -> io::Result<u64>;
-}
-
-/// Opens a device: how a changer gets its volumes.
-pub trait StOpener: fmt::Debug + Send {
-    /// The device type.
-    type Device: StDevice;
-    /// Opens it; with `probe`, without waiting for a medium (O_NONBLOCK),
-    /// only to ask whether one is there.
-    fn open(&mut self, probe: bool) -> io::Result<Self::Device>;
-    /// The device's name.
-    fn name(&self) -> String;
-}
+use super::{MtStatus, StDevice, StOpener};
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
@@ -134,9 +37,13 @@ struct RawMtpos {
     mt_blkno: libc::c_long,
 }
 
-nix::ioctl_write_ptr!(mtioctop, b'm', 1, RawMtop);
-nix::ioctl_read!(mtiocget, b'm', 2, RawMtget);
-nix::ioctl_read!(mtiocpos, b'm', 3, RawMtpos);
+/// MTIOCGET and MTIOCPOS for this target's `long`.
+const MTIOCGET: u32 = if cfg!(target_pointer_width = "64") { linux::MTIOCGET } else { linux::MTIOCGET32 };
+const MTIOCPOS: u32 = if cfg!(target_pointer_width = "64") { linux::MTIOCPOS } else { linux::MTIOCPOS32 };
+
+nix::ioctl_write_ptr_bad!(mtioctop, linux::MTIOCTOP, RawMtop);
+nix::ioctl_read_bad!(mtiocget, MTIOCGET, RawMtget);
+nix::ioctl_read_bad!(mtiocpos, MTIOCPOS, RawMtpos);
 
 /// A tape device node opened read-write, or read only when the medium is
 /// write protected.
@@ -192,6 +99,7 @@ impl StDevice for FdDevice {
         }
     }
 
+    #[allow(unsafe_code)]
     fn mtop(&mut self, op: i16, count: i32) -> io::Result<()> {
         let arg = RawMtop { mt_op: op, mt_count: count };
         // SAFETY: the descriptor is open for the lifetime of `self.file`,
@@ -200,7 +108,7 @@ impl StDevice for FdDevice {
     }
 
     // c_long is i32 on 32-bit targets: the conversion is not useless there.
-    #[allow(clippy::useless_conversion)]
+    #[allow(clippy::useless_conversion, unsafe_code)]
     fn mtget(&mut self) -> io::Result<MtStatus> {
         let mut g = RawMtget::default();
         // SAFETY: as in `mtop`; `g` is a writable `struct mtget` of the
@@ -209,6 +117,7 @@ impl StDevice for FdDevice {
         Ok(MtStatus { gstat: g.mt_gstat as u32, fileno: g.mt_fileno, blkno: g.mt_blkno, dsreg: i64::from(g.mt_dsreg) })
     }
 
+    #[allow(unsafe_code)]
     fn mtpos(&mut self) -> io::Result<u64> {
         let mut p = RawMtpos::default();
         // SAFETY: as in `mtget`, for a `struct mtpos`.
@@ -248,11 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn ioctl_request_codes_are_linux_s() {
-        assert_eq!(nix::request_code_write!(b'm', 1, std::mem::size_of::<RawMtop>()) as u64, 0x4008_6d01);
+    fn ioctl_request_codes_are_the_cores() {
+        // The codes the structures' sizes give are the ones the core defines.
+        assert_eq!(nix::request_code_write!(b'm', 1, std::mem::size_of::<RawMtop>()) as u64, u64::from(linux::MTIOCTOP));
+        assert_eq!(nix::request_code_read!(b'm', 2, std::mem::size_of::<RawMtget>()) as u64, u64::from(MTIOCGET));
+        assert_eq!(nix::request_code_read!(b'm', 3, std::mem::size_of::<RawMtpos>()) as u64, u64::from(MTIOCPOS));
         if cfg!(target_pointer_width = "64") {
-            assert_eq!(nix::request_code_read!(b'm', 2, std::mem::size_of::<RawMtget>()) as u64, 0x8030_6d02);
-            assert_eq!(nix::request_code_read!(b'm', 3, std::mem::size_of::<RawMtpos>()) as u64, 0x8008_6d03);
+            assert_eq!(std::mem::size_of::<RawMtget>(), linux::MTGET_SIZE);
         }
     }
 
@@ -262,7 +173,7 @@ mod tests {
         let p = dir.path().join("plain");
         std::fs::write(&p, b"x").unwrap();
         let mut d = FdDevice::open(&p, false).unwrap();
-        let e = d.mtop(op::NOP, 1).unwrap_err();
+        let e = d.mtop(linux::op::NOP, 1).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ENOTTY));
         assert_eq!(d.mtget().unwrap_err().raw_os_error(), Some(libc::ENOTTY));
     }

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::{Obj, LEN_MASK};
+use super::simh::{Obj, LEN_MASK};
 
 /// The persistent index beside an image: `IMAGE.pmtidx`.
 ///
@@ -19,11 +19,14 @@ use super::{Obj, LEN_MASK};
 /// Anything else (no index, a damaged or foreign one) means a full scan.
 #[derive(Debug)]
 pub struct Sidecar {
-    pub(super) path: PathBuf,
+    path: PathBuf,
     /// Objects written to the sidecar file.
-    pub(super) synced: usize,
+    synced: usize,
     /// The header must be rewritten (or the whole file, if `synced` is 0).
-    pub(super) dirty: bool,
+    dirty: bool,
+    /// The lowest image offset cut since the last store: the entries of
+    /// objects at or past it no longer describe the image.
+    cut_at: Option<u64>,
     /// CRC32C of the first `crc_of` entries as stored (kept running, so an
     /// append costs only the new entries).
     crc: u32,
@@ -49,7 +52,7 @@ impl Sidecar {
     /// The sidecar of `image` holding `synced` objects whose entries have
     /// CRC32C `crc`.
     pub(super) fn new(image: &Path, synced: usize, crc: u32, dirty: bool) -> Sidecar {
-        Sidecar { path: Sidecar::path_for(image), synced, dirty, crc, crc_of: synced }
+        Sidecar { path: Sidecar::path_for(image), synced, dirty, cut_at: None, crc, crc_of: synced }
     }
 
     fn header(count: u64, end: u64, head_crc: u32, entries_crc: u32) -> [u8; IDX_HEADER as usize] {
@@ -115,14 +118,14 @@ impl Sidecar {
         }
         // The image may have been cut after the index was written: keep
         // what lies wholly inside it.
-        let keep = objs.partition_point(|o| o.off + o.size() <= image_len);
+        let keep = objs.partition_point(|o| o.end() <= image_len);
         objs.truncate(keep);
         // Read the last objects back: the index must describe this image.
         let from = objs.len().saturating_sub(IDX_CHECK_TAIL);
         if !objs.get(from..).unwrap_or_default().iter().all(|o| check_obj(image, o)) {
             return None;
         }
-        let end = objs.last().map_or(0, |o| o.off + o.size());
+        let end = objs.last().map_or(0, |o| o.end());
         let crc = if keep == raw.len() / IDX_ENTRY as usize {
             entries_crc
         } else {
@@ -131,8 +134,23 @@ impl Sidecar {
         Some((objs, end, crc))
     }
 
+    /// The sidecar file's path.
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The image was cut at offset `off` (objects from there on are gone
+    /// or rewritten).
+    pub(super) fn cut(&mut self, off: u64) {
+        self.cut_at = Some(self.cut_at.map_or(off, |c| c.min(off)));
+        self.dirty = true;
+    }
+
     /// Brings the sidecar file up to date with `objs` (ending at `end`).
     pub(super) fn store(&mut self, image: &File, objs: &[Obj], end: u64) -> io::Result<()> {
+        if let Some(off) = self.cut_at.take() {
+            self.synced = self.synced.min(objs.partition_point(|o| o.end() <= off));
+        }
         if !self.dirty && self.synced == objs.len() {
             return Ok(());
         }
@@ -178,7 +196,7 @@ fn check_obj(image: &File, o: &Obj) -> bool {
     if o.is_mark() {
         return true;
     }
-    let trail = o.off + 4 + u64::from(o.len) + u64::from(o.len & 1);
+    let trail = o.end() - 4;
     image.read_exact_at(&mut w, trail).is_ok() && u32::from_le_bytes(w) == o.word()
 }
 

@@ -1,13 +1,15 @@
-//! Motions of a [`TapeMedium`]: spacing, end of data, locate. In the exact
+//! Motions of a [`DeviceMedium`]: spacing, end of data, locate. In the exact
 //! mode (MTIOCPOS works) the device moves and the address is read back; in
 //! the counted mode the medium's map of the objects seen from BOT turns
 //! every motion into exact counts, and reads forward beyond it.
 
 use std::io;
 
-use super::stdev::{gmt, op, MtStatus, StDevice};
-use super::tape::TapeMedium;
-use crate::medium::{MediumError, Object, Stop};
+use pmt::abi::linux::{gmt, op};
+
+use super::medium::DeviceMedium;
+use super::{MtStatus, StDevice};
+use crate::media::{MediumError, Object, Stop};
 
 /// The objects of the tape from BOT as far as they were seen: which
 /// addresses below `covered` are marks.
@@ -63,7 +65,7 @@ fn count(n: u64) -> Result<i32, io::Error> {
     i32::try_from(n).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-impl<D: StDevice> TapeMedium<D> {
+impl<D: StDevice> DeviceMedium<D> {
     /// One device motion in the counted mode: any failure loses the position.
     fn step(&mut self, op: i16, n: u64) -> Result<(), MediumError> {
         if n == 0 {
@@ -147,16 +149,21 @@ impl<D: StDevice> TapeMedium<D> {
         Ok(())
     }
 
-    pub(super) fn nav_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+    /// A motion: the position must be known and st's writing state is
+    /// ended first; early warning is read again after.
+    fn motion<T>(&mut self, go: impl FnOnce(&mut Self) -> Result<T, MediumError>) -> Result<T, MediumError> {
         self.check_pos()?;
-        if n == 0 {
-            return Ok((0, Stop::Done));
-        }
         self.settle()?;
-        let want = n.unsigned_abs();
-        let r = if self.exact { self.exact_space_records(n) } else { self.counted_space_records(n > 0, want) };
+        let r = go(self);
         self.refresh_ew();
         r
+    }
+
+    pub(super) fn nav_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
+        if n == 0 {
+            return self.check_pos().map(|()| (0, Stop::Done));
+        }
+        self.motion(|m| if m.exact { m.exact_space_records(n) } else { m.counted_space_records(n > 0, n.unsigned_abs()) })
     }
 
     fn exact_space_records(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
@@ -264,15 +271,10 @@ impl<D: StDevice> TapeMedium<D> {
     }
 
     pub(super) fn nav_space_marks(&mut self, n: i64) -> Result<(u64, Stop), MediumError> {
-        self.check_pos()?;
         if n == 0 {
-            return Ok((0, Stop::Done));
+            return self.check_pos().map(|()| (0, Stop::Done));
         }
-        self.settle()?;
-        let want = n.unsigned_abs();
-        let r = if self.exact { self.exact_space_marks(n) } else { self.counted_space_marks(n > 0, want) };
-        self.refresh_ew();
-        r
+        self.motion(|m| if m.exact { m.exact_space_marks(n) } else { m.counted_space_marks(n > 0, n.unsigned_abs()) })
     }
 
     /// At BOT with st's counters unknown: whether object 0 is a mark (read
@@ -378,34 +380,32 @@ impl<D: StDevice> TapeMedium<D> {
     }
 
     pub(super) fn nav_space_eod(&mut self) -> Result<(), MediumError> {
-        self.check_pos()?;
-        self.settle()?;
-        if self.exact {
-            self.dev.mtop(op::EOM, 1).map_err(|e| self.err(e))?;
-            let t = self.tell("MTEOM")?;
-            self.eod = Some(t);
-            self.st_fm = false;
-        } else {
-            self.covered_here()?;
-            match self.eod {
-                Some(e) if e <= self.map.covered() => self.move_to(e)?,
-                _ => {
-                    let cov = self.map.covered();
-                    self.move_to(cov)?;
-                    while self.next_object()? != Object::Eod {}
-                }
-            }
-        }
-        self.refresh_ew();
+        self.motion(|m| if m.exact { m.exact_space_eod() } else { m.counted_space_eod() })
+    }
+
+    fn exact_space_eod(&mut self) -> Result<(), MediumError> {
+        self.dev.mtop(op::EOM, 1).map_err(|e| self.err(e))?;
+        let t = self.tell("MTEOM")?;
+        self.eod = Some(t);
+        self.st_fm = false;
         Ok(())
     }
 
+    fn counted_space_eod(&mut self) -> Result<(), MediumError> {
+        self.covered_here()?;
+        match self.eod {
+            Some(e) if e <= self.map.covered() => self.move_to(e),
+            _ => {
+                let cov = self.map.covered();
+                self.move_to(cov)?;
+                while self.next_object()? != Object::Eod {}
+                Ok(())
+            }
+        }
+    }
+
     pub(super) fn nav_locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
-        self.check_pos()?;
-        self.settle()?;
-        let r = if self.exact { self.exact_locate(addr) } else { self.counted_locate(addr) };
-        self.refresh_ew();
-        r
+        self.motion(|m| if m.exact { m.exact_locate(addr) } else { m.counted_locate(addr) })
     }
 
     fn exact_locate(&mut self, addr: u64) -> Result<Stop, MediumError> {
@@ -444,7 +444,7 @@ impl<D: StDevice> TapeMedium<D> {
     }
 
     fn name_string(&self) -> String {
-        crate::medium::Medium::name(self)
+        crate::media::Medium::name(self)
     }
 }
 

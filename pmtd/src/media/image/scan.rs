@@ -3,7 +3,7 @@
 
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
-use super::{Obj, EOM_MARKER, ERROR_FLAG, GAP, HALF_GAP, LEN_MASK, MARK, RESERVED_BITS};
+use super::simh::{Obj, EOM_MARKER, ERROR_FLAG, GAP, HALF_GAP, LEN_MASK, MARK, RESERVED_BITS};
 
 /// What a scan of an image found.
 #[derive(Debug, Default)]
@@ -98,7 +98,7 @@ pub fn scan_from<R: Read + Seek>(r: &mut R, start: u64, objs: Vec<Obj>, strict: 
         }
     }
     // Trailing gaps and a damaged tail are overwritten by the next write.
-    s.end = s.objs.last().map_or(start.min(off), |o| o.off + o.size());
+    s.end = s.objs.last().map_or(start.min(off), |o| o.end());
     Ok(s)
 }
 
