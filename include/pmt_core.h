@@ -50,12 +50,18 @@ struct pmt_core_unit;
 #define PMT_ABI_LINUX		0
 #define PMT_ABI_NETBSD		1
 
-/* Limits of a unit. */
+/* Kinds of pair (struct pmt_core_params, p_kind). */
+#define PMT_KIND_TAPE		0	/* the master is a tape drive (st) */
+#define PMT_KIND_CHANGER	1	/* the master is a media changer (sg, ch) */
+
+/* A unit's kind and limits. */
 struct pmt_core_params {
 	uint32_t p_abi;		/* PMT_ABI_* */
 	uint32_t p_ring;	/* requests in flight at once */
 	uint32_t p_window;	/* bytes of write-behind (and read-ahead) data held */
 	uint32_t p_timeout;	/* command timeout, seconds; 0: st's 900 */
+	uint32_t p_kind;	/* PMT_KIND_* */
+	uint32_t p_spare;	/* zero */
 };
 
 /* pmt_core_mopen() flags. */
@@ -66,6 +72,11 @@ struct pmt_core_params {
 
 /* pmt_core_mioctl() flags. */
 #define PMT_IOCTL_COMPAT32	1	/* a 32-bit caller on a 64-bit Linux kernel */
+#define PMT_IOCTL_WRITABLE	2	/* the caller's file is open for writing (SG_IO's filter) */
+
+/* Privileges (pmt_os_privileged). */
+#define PMT_PRIV_ADMIN		0	/* driver-wide settings (Linux: CAP_SYS_ADMIN) */
+#define PMT_PRIV_RAWIO		1	/* any SCSI command through SG_IO (Linux: CAP_SYS_RAWIO) */
 
 /* What a master waits for (pmt_os_wait, pmt_core_mcond). */
 #define PMT_WAIT_FRONT		0	/* the oldest request completed, or none left */
@@ -90,10 +101,12 @@ struct pmt_core_unit *pmt_core_unit_new(unsigned int index, const struct pmt_cor
 void pmt_core_unit_free(struct pmt_core_unit *u);
 
 /*
- * Master (the tape device). host is the glue's context for the call (its
- * softc): the core hands it back to pmt_os_wait, pmt_os_wake_slave and
- * pmt_os_privileged. cred names the caller as the host does (NetBSD: its
- * kauth_cred_t; Linux: unused, capable() looks at the calling task).
+ * Master (the tape device, or the changer). host is the glue's context for
+ * the call (its softc): the core hands it back to pmt_os_wait,
+ * pmt_os_wake_slave, pmt_os_privileged and the copies. cred names the
+ * caller as the host does (NetBSD: its kauth_cred_t; Linux: unused,
+ * capable() looks at the calling task). A changer master has no read or
+ * write (EINVAL); its open, flush and release do nothing.
  */
 int pmt_core_mopen(struct pmt_core_unit *u, void *host, unsigned int flags);
 int pmt_core_mflush(struct pmt_core_unit *u, void *host);	/* last close: filemarks, rewind */
@@ -101,12 +114,16 @@ int pmt_core_mrelease(struct pmt_core_unit *u, void *host);	/* the file is gone 
 int pmt_core_mread(struct pmt_core_unit *u, void *host, void *ucookie, size_t len, size_t *done);
 int pmt_core_mwrite(struct pmt_core_unit *u, void *host, void *ucookie, size_t len, size_t *done);
 /* An ioctl whose argument is still in user memory (Linux): the core copies
- * the argument in and out through the cookie, sized by the command. */
+ * the argument in and out through the cookie, sized by the command; *retval
+ * gets the ioctl's return value (0 but for SG_GET_TIMEOUT). Pointers the
+ * argument holds (SG_IO's buffers, CHIOGSTATUS's array) are reached with
+ * pmt_os_ucopyin/pmt_os_ucopyout. */
 int pmt_core_mioctl(struct pmt_core_unit *u, void *host, void *cred, unsigned long cmd,
-    void *ucookie, unsigned int flags);
+    void *ucookie, unsigned int flags, int *retval);
 /* An ioctl whose argument the kernel already copied in (NetBSD's data,
  * IOCPARM_LEN(cmd) bytes, copied out by the kernel afterwards). */
-int pmt_core_mioctl_data(struct pmt_core_unit *u, void *host, void *cred, unsigned long cmd, void *data);
+int pmt_core_mioctl_data(struct pmt_core_unit *u, void *host, void *cred, unsigned long cmd, void *data,
+    unsigned int flags);
 bool pmt_core_mcond(struct pmt_core_unit *u, unsigned int what, size_t arg);
 
 /* Slave (the daemon's end). */
@@ -123,7 +140,10 @@ int pmt_os_copyin(void *ucookie, size_t off, void *dst, size_t n);	/* 0 or nonze
 int pmt_os_copyout(void *ucookie, size_t off, const void *src, size_t n);
 int pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int timeout_secs);
 void pmt_os_wake_slave(void *host);
-bool pmt_os_privileged(void *host, void *cred);		/* may change driver-wide settings */
+bool pmt_os_privileged(void *host, void *cred, unsigned int what);	/* PMT_PRIV_* */
+/* Copies to and from a user address an ioctl's argument holds: 0 or nonzero. */
+int pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n);
+int pmt_os_ucopyout(void *host, uint64_t uaddr, const void *src, size_t n);
 void pmt_os_lock(void *host);				/* the unit's channel lock */
 void pmt_os_unlock(void *host);
 void pmt_os_panic(const char *msg, size_t len);		/* does not return */

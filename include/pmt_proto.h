@@ -25,6 +25,12 @@
  * Ordering. The daemon answers requests in the order it read them, one reply
  * per request, echoing h_op and h_id. Any other reply is refused with EINVAL
  * and changes nothing.
+ *
+ * Two kinds of pair speak it, each with its own frames after the common
+ * header: a tape pair (/dev/pmts<N>: struct pmt_req and struct pmt_rep, the
+ * drive's commands) and a changer pair (/dev/pmcs<N>: struct pmt_scsi_req
+ * and struct pmt_scsi_rep, the SCSI Media Changer commands the library
+ * daemon executes). h_version carries the version of the pair's kind.
  */
 #ifndef PMT_PROTO_H
 #define PMT_PROTO_H
@@ -37,8 +43,9 @@
 #include <stdint.h>
 #endif
 
-/* 2: READRUN (read-ahead) added. */
-#define PMT_PROTO_VERSION	2
+/* 2: READRUN (read-ahead) added. 3: SCSI (pass-through of the commands
+ * that do not move the medium) added. */
+#define PMT_PROTO_VERSION	3
 #define PMT_FRAME_ALIGN		8
 
 /* Largest record: the 24-bit length of a SIMH .tap record. */
@@ -67,7 +74,20 @@
 #define PMT_OP_STATUS	13	/* report the drive status only */
 #define PMT_OP_LOCK	14	/* rq_count 1: prevent medium removal; 0: allow */
 #define PMT_OP_READRUN	15	/* read ahead: whole records, stopping before anything else */
-#define PMT_OP_MAX	15
+#define PMT_OP_SCSI	16	/* a SCSI command that does not move the medium, see below */
+#define PMT_OP_MAX	16
+
+/*
+ * SCSI, what an SG_IO on the tape master passes to the drive: the command
+ * descriptor block is the request's payload (6 to 16 bytes), rq_length the
+ * most bytes of data the command may return (its allocation length). Only
+ * commands that neither move the medium nor change the drive's settings are
+ * passed (INQUIRY, TEST UNIT READY, REQUEST SENSE, MODE SENSE, LOG SENSE,
+ * READ BLOCK LIMITS, READ POSITION, REPORT LUNS); the driver refuses every
+ * other itself. The reply: the command's sense key, rp_asc and rp_ascq (NO
+ * SENSE with no flag: GOOD), rp_resid = rq_length - the data returned, and
+ * the data.
+ */
 
 /*
  * READRUN, the drive's read-ahead. Without PMT_RF_FIXED: read up to rq_count
@@ -201,5 +221,56 @@ struct pmt_rep {
 #define PMT_REQ_SIZE		48
 #define PMT_STATUS_SIZE		40
 #define PMT_REP_SIZE		72
+
+/*
+ * The changer pair. The library daemon executes SCSI Media Changer (SMC)
+ * commands: the driver passes every command a program sends through SG_IO
+ * (after Linux's command filter for callers without CAP_SYS_RAWIO), and
+ * turns the CHIO ioctls into SMC commands as ch(4) does.
+ */
+#define PMT_SCSI_VERSION	1
+#define PMT_OP_CDB		1	/* execute sq_cdb */
+#define PMT_CDB_MAX		16	/* bytes of a command descriptor block */
+#define PMT_SENSE_MAX		32	/* bytes of sense data a reply carries */
+#define PMT_SCSI_XFER_MAX	0x100000u	/* bytes a command may move (1 MiB) */
+
+/* sq_dir: which way the command's data goes. */
+#define PMT_DIR_NONE		0
+#define PMT_DIR_TO_DEV		1	/* the request carries sq_xfer_len bytes */
+#define PMT_DIR_FROM_DEV	2	/* the reply carries at most sq_xfer_len bytes */
+
+/* sr_status: SCSI status codes a reply may carry. */
+#define PMT_STATUS_GOOD			0x00
+#define PMT_STATUS_CHECK_CONDITION	0x02	/* the sense data says why */
+#define PMT_STATUS_BUSY			0x08
+#define PMT_STATUS_RESERVATION_CONFLICT	0x18
+#define PMT_STATUS_TASK_SET_FULL	0x28
+
+/* A changer request, driver -> daemon. 48 bytes, then sq_xfer_len bytes of
+ * data for PMT_DIR_TO_DEV. */
+struct pmt_scsi_req {
+	struct pmt_hdr sq_hdr;		/* h_version PMT_SCSI_VERSION, h_op PMT_OP_CDB */
+	uint8_t  sq_cdb[PMT_CDB_MAX];	/* the command, zero after sq_cdb_len */
+	uint8_t  sq_cdb_len;		/* 6, 10, 12 or 16 */
+	uint8_t  sq_dir;		/* PMT_DIR_* */
+	uint16_t sq_spare0;		/* zero */
+	uint32_t sq_xfer_len;		/* bytes of data, at most PMT_SCSI_XFER_MAX */
+	uint32_t sq_timeout_ms;		/* the caller's timeout, 0: the driver's */
+	uint32_t sq_spare1;		/* zero */
+};
+
+/* A changer reply, daemon -> driver. 56 bytes, then the data of a
+ * PMT_DIR_FROM_DEV command (at most sq_xfer_len bytes). */
+struct pmt_scsi_rep {
+	struct pmt_hdr sr_hdr;
+	uint8_t  sr_status;		/* PMT_STATUS_* */
+	uint8_t  sr_sense_len;		/* bytes of sr_sense: 0 unless CHECK CONDITION */
+	uint16_t sr_spare0;		/* zero */
+	uint32_t sr_resid;		/* sq_xfer_len - bytes moved */
+	uint8_t  sr_sense[PMT_SENSE_MAX];	/* fixed (0x70, 0x71) or descriptor (0x72, 0x73) sense */
+};
+
+#define PMT_SCSI_REQ_SIZE	48
+#define PMT_SCSI_REP_SIZE	56
 
 #endif /* PMT_PROTO_H */

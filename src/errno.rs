@@ -40,6 +40,15 @@ pub enum Errno {
     /// Restart the system call after the signal if its handler allows
     /// (ERESTARTSYS on Linux, ERESTART on NetBSD).
     RestartSys,
+    /// A changer's element address is invalid (Linux ch: EBADSLT).
+    BadSlt,
+    /// A changer's source element is empty, or an import/export element
+    /// was accessed (Linux ch: EBADE).
+    BadE,
+    /// A changer's destination element is full (Linux ch: EXFULL).
+    XFull,
+    /// The device does not know the command (Linux ch: EBADRQC).
+    BadRqc,
 }
 
 impl Errno {
@@ -64,6 +73,10 @@ impl Errno {
             Errno::NoMedium => 123,
             Errno::Overflow => 75,
             Errno::RestartSys => 512,
+            Errno::BadSlt => 57,
+            Errno::BadE => 52,
+            Errno::XFull => 54,
+            Errno::BadRqc => 56,
         }
     }
 
@@ -89,6 +102,10 @@ impl Errno {
             Errno::NoMedium => 5,
             Errno::Overflow => 84,
             Errno::RestartSys => -3,
+            // NetBSD's ch(4): ENODEV for an element beyond the changer's,
+            // EINVAL (ILLEGAL REQUEST) for a move the changer refuses.
+            Errno::BadSlt => 19,
+            Errno::BadE | Errno::XFull | Errno::BadRqc => 22,
         }
     }
 }

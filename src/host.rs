@@ -93,6 +93,28 @@ pub trait Host {
     /// The caller may change driver-wide settings (CAP_SYS_ADMIN on Linux,
     /// the superuser's credentials on NetBSD).
     fn privileged(&self) -> bool;
+
+    /// The caller may send any SCSI command (CAP_SYS_RAWIO on Linux, the
+    /// superuser on NetBSD); without it SG_IO passes only the commands
+    /// Linux's command filter allows.
+    fn raw_io(&self) -> bool {
+        self.privileged()
+    }
+
+    /// Copies `dst.len()` bytes from the caller's memory at address `addr`
+    /// (a pointer inside an ioctl's argument: SG_IO's command, data and
+    /// sense buffers, CHIOGSTATUS's array). A host that serves no such
+    /// ioctl reaches no such memory: EFAULT.
+    fn copyin_addr(&mut self, addr: u64, dst: &mut [u8]) -> Result<()> {
+        let _ = (addr, dst);
+        Err(Errno::Fault)
+    }
+
+    /// Copies `src` to the caller's memory at address `addr`.
+    fn copyout_addr(&mut self, addr: u64, src: &[u8]) -> Result<()> {
+        let _ = (addr, src);
+        Err(Errno::Fault)
+    }
 }
 
 /// A user buffer the core reads from (a write() buffer, an ioctl argument).

@@ -11,7 +11,10 @@
 //! - [`drv`]: the tape driver engine (st's state machine);
 //! - [`abi`]: per-host tables (Linux, NetBSD): ioctls, `struct mtget`,
 //!   errno values, st conventions;
-//! - [`unit`]: the entry points the glue calls, in Rust;
+//! - [`unit`]: the tape pair's entry points the glue calls, in Rust;
+//! - [`chg`]: the changer pair: SG_IO, the sg ioctls and CHIO, the
+//!   commands passed to the library daemon; [`sgio`]: SG_IO for both
+//!   kinds; [`pair`]: a pair of either kind, as a host holds it;
 //! - [`host`]: what a host (a kernel's glue, a daemon serving CUSE devices)
 //!   provides: sleeping, waking, user memory, the channel's lock.
 //!
@@ -28,10 +31,13 @@ extern crate alloc;
 pub mod abi;
 pub mod boundary;
 pub mod chan;
+pub mod chg;
 pub mod drv;
 pub mod errno;
 pub mod host;
+pub mod pair;
 pub mod proto;
+pub mod sgio;
 pub mod unit;
 #[cfg(test)]
 mod hostile;
@@ -49,4 +55,6 @@ pub use drv::{EomPolicy, Policy};
 pub use drv::{MtOp, OpenFlags, TapeStatus};
 pub use errno::{Errno, Result};
 pub use host::{Host, HostLock, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};
+pub use chg::ChangerUnit;
+pub use pair::{Kind, Pair};
 pub use unit::{Config, Unit};

@@ -172,7 +172,7 @@ impl<D: Daemon> Fake<D> {
     }
 
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<()> {
-        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
+        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false).map(|_| ())
     }
 
     /// Linux MTIOCTOP.

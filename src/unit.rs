@@ -13,7 +13,8 @@
 
 use crate::abi::Abi;
 use crate::chan::{Chan, ChanLock, Limits};
-use crate::drv::{Drv, Link, OpenFlags};
+use crate::drv::{Answer, Drv, Link, OpenFlags};
+use crate::sgio::SgAnswer;
 use crate::errno::{Errno, Result};
 use crate::host::{Host, HostLock, Sleep, UserArg, UserIn, UserOut, Wait};
 use crate::proto::Tape;
@@ -140,16 +141,20 @@ impl Unit {
 
     /// Master ioctl: the host's ABI decodes the command and its argument,
     /// the engine runs it, the ABI lays the answer out in the argument.
-    /// `compat32`: a 32-bit caller on a 64-bit kernel (Linux).
-    pub fn mioctl(&self, host: &mut dyn Host, cmd: u64, arg: &mut dyn UserArg, compat32: bool) -> Result<()> {
+    /// `compat32`: a 32-bit caller on a 64-bit kernel (Linux). Returns the
+    /// ioctl's return value (0 but for SG_GET_TIMEOUT).
+    pub fn mioctl(&self, host: &mut dyn Host, cmd: u64, arg: &mut dyn UserArg, compat32: bool) -> Result<i32> {
         let ioctl = self.abi.decode_ioctl(cmd, arg, compat32)?;
         let answer = self.with_drv(host, Sleep::Killable, |d, l| d.ioctl(l, ioctl.what))?;
-        self.abi.encode_ioctl(&ioctl, answer, arg)
+        if let Answer::Sg(SgAnswer::Return(v)) = answer {
+            return Ok(v);
+        }
+        self.abi.encode_ioctl(&ioctl, answer, arg).map(|()| 0)
     }
 
-    /// Bytes of an ioctl's argument that the command's encoding names.
-    pub fn ioctl_size(&self, cmd: u64) -> usize {
-        self.abi.ioctl_size(cmd)
+    /// Bytes of an ioctl's argument (`compat32`: from a 32-bit caller).
+    pub fn ioctl_size(&self, cmd: u64, compat32: bool) -> usize {
+        self.abi.tape_arg_size(cmd, compat32)
     }
 
     /// A daemon opens the slave.

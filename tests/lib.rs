@@ -206,7 +206,7 @@ impl Sim {
     /// An ioctl in the unit's ABI with its argument in `arg`, read and
     /// written in place.
     pub fn ioctl(&self, cmd: u32, arg: &mut [u8]) -> Result<(), Errno> {
-        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false)
+        self.unit.mioctl(&mut self.host(), u64::from(cmd), &mut KernelBuf(arg), false).map(|_| ())
     }
 
     /// MTIOCTOP.

@@ -243,6 +243,9 @@ pub fn decode_ioctl(cmd: u32, arg: &mut dyn UserIn, compat: bool) -> Result<Ioct
         (true, MTIOCPOS32) => MTIOCPOS,
         _ => cmd,
     };
+    if let Some(sg) = super::linux_sg::decode(cmd, arg, compat)? {
+        return Ok(Ioctl::Sg(sg));
+    }
     let ty = (cmd >> 8) & 0xff;
     let nr = cmd & 0xff;
     let size = ((cmd >> 16) & 0x3fff) as usize;
@@ -268,9 +271,11 @@ pub fn decode_ioctl(cmd: u32, arg: &mut dyn UserIn, compat: bool) -> Result<Ioct
 }
 
 /// Lays an answer out as st does: `struct mtget` and `struct mtpos`, in
-/// their 32-bit layouts for a 32-bit caller.
-pub fn encode_answer(answer: Answer, compat: bool, arg: &mut dyn UserOut) -> Result<()> {
+/// their 32-bit layouts for a 32-bit caller; the sg ioctls as Linux's SCSI
+/// layer does.
+pub fn encode_answer(cmd: u32, answer: Answer, compat: bool, arg: &mut dyn UserOut) -> Result<()> {
     match answer {
+        Answer::Sg(a) => super::linux_sg::encode(cmd, a, compat, arg),
         Answer::Done => Ok(()),
         Answer::Status(s) if compat => arg.write(0, &mtget32(&s)),
         Answer::Status(s) => arg.write(0, &mtget(&s)),

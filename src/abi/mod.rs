@@ -6,11 +6,15 @@
 //! run by the unit, and its [`Answer`] laid out in the host's structures.
 
 pub mod linux;
+pub mod linux_changer;
+pub mod linux_sg;
 pub mod netbsd;
+pub mod netbsd_changer;
 
 pub use crate::drv::{Answer, Ioctl, Policy};
 use crate::errno::{Errno, Result};
-use crate::host::{UserIn, UserOut};
+use crate::chg::{ChAnswer, ChangerIoctl};
+use crate::host::{Host, UserIn, UserOut};
 
 /// A host ABI, chosen when a unit is created (`PMT_ABI_*` in pmt_core.h).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,14 +62,51 @@ impl Abi {
             Abi::Linux => linux::decode_ioctl(cmd, arg, compat32)?,
             Abi::NetBsd => netbsd::decode_ioctl(cmd, arg)?,
         };
-        Ok(TapeIoctl { what, compat32 })
+        Ok(TapeIoctl { what, compat32, cmd })
     }
 
     /// Lays the engine's answer to `ioctl` out in its argument.
     pub fn encode_ioctl(self, ioctl: &TapeIoctl, answer: Answer, arg: &mut dyn UserOut) -> Result<()> {
         match self {
-            Abi::Linux => linux::encode_answer(answer, ioctl.compat32, arg),
+            Abi::Linux => linux::encode_answer(ioctl.cmd, answer, ioctl.compat32, arg),
             Abi::NetBsd => netbsd::encode_answer(answer, arg),
+        }
+    }
+
+    /// Decodes a changer master's ioctl (SG_IO and the sg ioctls on Linux,
+    /// CHIO on both).
+    pub fn decode_changer_ioctl(self, cmd: u64, arg: &mut dyn UserIn, compat32: bool) -> Result<ChangerIoctl> {
+        let cmd = u32::try_from(cmd).map_err(|_| Errno::NoTty)?;
+        match self {
+            Abi::Linux => linux_changer::decode(cmd, arg, compat32),
+            Abi::NetBsd => netbsd_changer::decode(cmd, arg),
+        }
+    }
+
+    /// Lays a changer ioctl's answer out in its argument (and in the
+    /// caller's memory it names, through `host`).
+    pub fn encode_changer_answer(self, io: &ChangerIoctl, answer: ChAnswer, arg: &mut dyn UserOut, host: &mut dyn Host) -> Result<()> {
+        match self {
+            Abi::Linux => linux_changer::encode(io, answer, arg, host),
+            Abi::NetBsd => netbsd_changer::encode(io, answer, arg, host),
+        }
+    }
+
+    /// Bytes of a changer ioctl's argument.
+    pub fn changer_arg_size(self, cmd: u64, compat32: bool) -> usize {
+        match (self, u32::try_from(cmd)) {
+            (Abi::Linux, Ok(c)) => linux_changer::arg_size(c, compat32),
+            (Abi::NetBsd, Ok(_)) => self.ioctl_size(cmd),
+            (_, Err(_)) => 0,
+        }
+    }
+
+    /// Bytes of a tape master ioctl's argument (the sg ioctls' numbers
+    /// encode none).
+    pub fn tape_arg_size(self, cmd: u64, compat32: bool) -> usize {
+        match (self, u32::try_from(cmd)) {
+            (Abi::Linux, Ok(c)) => linux_sg::arg_size(c, compat32).unwrap_or_else(|| self.ioctl_size(cmd)),
+            _ => self.ioctl_size(cmd),
         }
     }
 
@@ -85,6 +126,8 @@ pub struct TapeIoctl {
     pub what: Ioctl,
     /// From a 32-bit caller (Linux): the answer takes the 32-bit layout.
     pub compat32: bool,
+    /// The host's command number.
+    pub cmd: u32,
 }
 
 /// Reads a native-endian integer of `N` bytes at `at` from an ioctl argument.

@@ -40,6 +40,7 @@ mod open;
 mod options;
 mod policy;
 mod rw;
+mod scsi;
 mod status;
 mod tapeop;
 #[cfg(test)]
@@ -55,6 +56,7 @@ type Outcome = crate::chan::Outcome<Rep>;
 use crate::errno::{Errno, Result};
 use crate::host::{Host, Sleep};
 use crate::proto::{self, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Tape};
+use crate::sgio::{SgAnswer, SgIoctl, SgState};
 
 /// st's fixed-block buffer (ST_FIXED_BUFFER_BLOCKS KiB).
 pub const FIXED_BUFFER_SIZE: usize = 32 * 1024;
@@ -378,6 +380,8 @@ pub enum Ioctl {
     /// A command of st's own it refuses, after flushing as it does before
     /// any command other than MTIOCTOP.
     Refuse(Errno),
+    /// SG_IO or another sg ioctl, which st passes to the SCSI layer.
+    Sg(SgIoctl),
 }
 
 /// What an ioctl answers, for the host's ABI table to lay out.
@@ -389,6 +393,8 @@ pub enum Answer {
     Status(TapeStatus),
     /// The logical block (MTIOCPOS).
     Block(u32),
+    /// An sg ioctl's answer.
+    Sg(SgAnswer),
 }
 
 /// The driver state of one unit (st's `struct scsi_tape` and its partition
@@ -416,6 +422,8 @@ struct Settings {
     default_compression: Option<bool>,
     timeout: u32,
     long_timeout: u32,
+    /// The sg settings of the master (SG_SET_TIMEOUT, the reserved size).
+    sg: SgState,
 }
 
 /// What the driver knows of the drive and its medium, across opens.
@@ -448,6 +456,8 @@ struct DriveState {
 /// The state of one open, made anew at every open.
 #[derive(Debug)]
 struct OpenState {
+    /// How the file was opened.
+    mode: OpenFlags,
     rew_at_close: bool,
     autorew_dev: bool,
     write_prot: bool,
@@ -469,6 +479,7 @@ impl OpenState {
     /// The state of an open with `flags`, as st_open sets it up.
     fn new(flags: OpenFlags) -> OpenState {
         OpenState {
+            mode: flags,
             rew_at_close: !flags.norewind,
             autorew_dev: !flags.norewind,
             write_prot: flags.read && !flags.write,
@@ -524,6 +535,7 @@ impl Drv {
                 default_compression: None,
                 timeout: if timeout == 0 { TIMEOUT } else { timeout },
                 long_timeout: LONG_TIMEOUT.max(timeout),
+                sg: SgState::default(),
             },
             drive: DriveState {
                 in_use: false,
@@ -566,6 +578,7 @@ impl Drv {
                 self.ioctl_flush(l, false)?;
                 Err(e)
             }
+            Ioctl::Sg(s) => self.sg(l, s).map(Answer::Sg),
         }
     }
 }

@@ -9,12 +9,14 @@ use core::mem::{offset_of, size_of};
 use static_assertions::const_assert_eq;
 
 pub mod run;
+pub mod scsi;
 pub mod tape;
 
 pub use tape::*;
 
-/// Protocol version carried in every frame header (2: READRUN).
-pub const VERSION: u16 = 2;
+/// The tape pair's protocol version, carried in every frame header (2:
+/// READRUN; 3: SCSI).
+pub const VERSION: u16 = 3;
 /// Frames in a batch start at multiples of this many bytes.
 pub const FRAME_ALIGN: usize = 8;
 /// Largest record, in bytes (the 24-bit length of a SIMH record).
@@ -130,6 +132,21 @@ mod header {
             ("PMT_REQ_SIZE".into(), REQ_SIZE as u64),
             ("PMT_STATUS_SIZE".into(), STATUS_SIZE as u64),
             ("PMT_REP_SIZE".into(), REP_SIZE as u64),
+            ("PMT_SCSI_VERSION".into(), scsi::VERSION.into()),
+            ("PMT_OP_CDB".into(), scsi::OP_CDB.into()),
+            ("PMT_CDB_MAX".into(), scsi::CDB_MAX as u64),
+            ("PMT_SENSE_MAX".into(), scsi::SENSE_MAX as u64),
+            ("PMT_SCSI_XFER_MAX".into(), scsi::XFER_MAX.into()),
+            ("PMT_DIR_NONE".into(), scsi::Dir::None as u64),
+            ("PMT_DIR_TO_DEV".into(), scsi::Dir::ToDev as u64),
+            ("PMT_DIR_FROM_DEV".into(), scsi::Dir::FromDev as u64),
+            ("PMT_STATUS_GOOD".into(), scsi::status::GOOD.into()),
+            ("PMT_STATUS_CHECK_CONDITION".into(), scsi::status::CHECK_CONDITION.into()),
+            ("PMT_STATUS_BUSY".into(), scsi::status::BUSY.into()),
+            ("PMT_STATUS_RESERVATION_CONFLICT".into(), scsi::status::RESERVATION_CONFLICT.into()),
+            ("PMT_STATUS_TASK_SET_FULL".into(), scsi::status::TASK_SET_FULL.into()),
+            ("PMT_SCSI_REQ_SIZE".into(), scsi::REQ_SIZE as u64),
+            ("PMT_SCSI_REP_SIZE".into(), scsi::REP_SIZE as u64),
         ];
         let mut max_op = 0;
         for v in 0..=u16::MAX {

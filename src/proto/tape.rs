@@ -57,6 +57,9 @@ pub enum Op {
     /// Read ahead: whole records from the position, stopping before anything
     /// else (see include/pmt_proto.h).
     ReadRun = 15,
+    /// A SCSI command that does not move the medium: the payload is its
+    /// command descriptor block, `length` its allocation length.
+    Scsi = 16,
 }
 
 impl Op {
@@ -78,6 +81,7 @@ impl Op {
             13 => Op::Status,
             14 => Op::Lock,
             15 => Op::ReadRun,
+            16 => Op::Scsi,
             _ => return None,
         })
     }
@@ -568,7 +572,7 @@ mod tests {
         for v in 0..=20u16 {
             match Op::from_u16(v) {
                 Some(op) => assert_eq!(op as u16, v),
-                None => assert!(v == 0 || v > 15),
+                None => assert!(v == 0 || v > 16),
             }
         }
     }

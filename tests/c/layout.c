@@ -49,10 +49,28 @@ PIN(struct pmt_rep, rp_spare, 20);
 PIN(struct pmt_rep, rp_resid, 24);
 PIN(struct pmt_rep, rp_status, 32);
 
+_Static_assert(sizeof(struct pmt_scsi_req) == PMT_SCSI_REQ_SIZE && PMT_SCSI_REQ_SIZE == 48, "pmt_scsi_req");
+PIN(struct pmt_scsi_req, sq_hdr, 0);
+PIN(struct pmt_scsi_req, sq_cdb, 16);
+PIN(struct pmt_scsi_req, sq_cdb_len, 32);
+PIN(struct pmt_scsi_req, sq_dir, 33);
+PIN(struct pmt_scsi_req, sq_spare0, 34);
+PIN(struct pmt_scsi_req, sq_xfer_len, 36);
+PIN(struct pmt_scsi_req, sq_timeout_ms, 40);
+PIN(struct pmt_scsi_req, sq_spare1, 44);
+
+_Static_assert(sizeof(struct pmt_scsi_rep) == PMT_SCSI_REP_SIZE && PMT_SCSI_REP_SIZE == 56, "pmt_scsi_rep");
+PIN(struct pmt_scsi_rep, sr_hdr, 0);
+PIN(struct pmt_scsi_rep, sr_status, 16);
+PIN(struct pmt_scsi_rep, sr_sense_len, 17);
+PIN(struct pmt_scsi_rep, sr_spare0, 18);
+PIN(struct pmt_scsi_rep, sr_resid, 20);
+PIN(struct pmt_scsi_rep, sr_sense, 24);
+
 /* Values the Rust side uses under the same names. */
-_Static_assert(PMT_PROTO_VERSION == 2 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
+_Static_assert(PMT_PROTO_VERSION == 3 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
 _Static_assert(PMT_MAX_RECORD == 0xffffff && PMT_RECORD_COST == 64, "limits");
-_Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_READRUN == 15 && PMT_OP_MAX == 15, "ops");
+_Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_READRUN == 15 && PMT_OP_SCSI == 16 && PMT_OP_MAX == 16, "ops");
 _Static_assert(PMT_SK_BLANK_CHECK == 8 && PMT_SK_VOLUME_OVERFLOW == 0xd, "sense keys");
 _Static_assert(PMT_SF_FMK == 0x80 && PMT_SF_EOM == 0x40 && PMT_SF_ILI == 0x20, "sense flags");
 _Static_assert(PMT_DS_READY == 1 && PMT_DS_EW == 0x10 && PMT_DS_CLEAN == 0x80, "status flags");

@@ -222,6 +222,9 @@ impl<C: Volumes> Drive<C> {
             }
             Op::Mode => self.mode(req),
             Op::Load => self.load(req),
+            // SCSI pass-through is answered by drives that identify
+            // themselves; this one refuses it.
+            Op::Scsi => Sense::illegal(),
             _ if self.tape.is_none() => Sense::no_medium(),
             Op::Write => self.write(req, data),
             Op::Read => self.read(req, out),

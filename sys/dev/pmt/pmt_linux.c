@@ -6,6 +6,9 @@
  *   /dev/pmtm<N>   master, rewinding: behaves like a SCSI tape (st)
  *   /dev/npmtm<N>  master, no-rewind (minor + 128, st's convention)
  *   /dev/pmts<N>   slave: a daemon reads drive requests, writes replies
+ * and each changer N too:
+ *   /dev/pmcm<N>   master: a SCSI media changer (SG_IO as sg, CHIO as ch)
+ *   /dev/pmcs<N>   slave: the library daemon executes its commands
  *
  * The behaviour lives in the Rust core (include/pmt_core.h); this file only
  * registers the devices, holds the locks and wait queues, sleeps, copies to
@@ -32,11 +35,16 @@
 #include "pmt_proto.h"
 
 #define PMT_MAXUNITS	128
+#define PMT_MAXCHANGERS	32
 #define PMT_NOREWIND	0x80	/* master minor bit: the no-rewind node */
 
 static unsigned int nunits = 4;
 module_param(nunits, uint, 0444);
 MODULE_PARM_DESC(nunits, "Number of units (pairs), 1-128 (4)");
+
+static unsigned int nchangers = 1;
+module_param(nchangers, uint, 0444);
+MODULE_PARM_DESC(nchangers, "Number of changers (pairs), 0-32 (1)");
 
 static unsigned int window_kb = 4096;
 module_param(window_kb, uint, 0444);
@@ -52,6 +60,7 @@ MODULE_PARM_DESC(timeout, "Drive command timeout in seconds, as st's (900)");
 
 struct pmt_softc {
 	unsigned int		 sc_unit;
+	unsigned int		 sc_kind;	/* PMT_KIND_TAPE or PMT_KIND_CHANGER */
 	struct pmt_core_unit	*sc_core;	/* the Rust core's unit */
 	/*
 	 * sc_mlock serializes master system calls on the unit, as st's
@@ -77,15 +86,16 @@ struct pmt_softc {
 	 */
 	wait_queue_head_t	 sc_swait;
 	/*
-	 * Bit 0 is set while a master file is open: a second open fails with
-	 * EBUSY at once, without waiting for sc_mlock (st's in_use).
+	 * Bit 0 is set while a tape master file is open: a second open fails
+	 * with EBUSY at once, without waiting for sc_mlock (st's in_use). A
+	 * changer master may be open many times, as sg's and ch's nodes.
 	 */
 	unsigned long		 sc_mbusy;
 };
 
-static struct pmt_softc *pmt_softc;
-static dev_t pmtm_dev, pmts_dev;
-static struct cdev pmtm_cdev, pmts_cdev;
+static struct pmt_softc *pmt_softc;	/* nunits tapes, then nchangers changers */
+static dev_t pmtm_dev, pmts_dev, pmcm_dev, pmcs_dev;
+static struct cdev pmtm_cdev, pmts_cdev, pmcm_cdev, pmcs_cdev;
 static struct class *pmt_class;
 
 /* ----- services for the core ------------------------------------------------- */
@@ -156,10 +166,21 @@ static void pmt_wake_master(struct pmt_softc *sc)
 		wake_up(&sc->sc_mwait);
 }
 
-/* As st: CAP_SYS_ADMIN of the calling task (cred is not used on Linux). */
-bool pmt_os_privileged(void *host, void *cred)
+/* As st and the SCSI layer: the capabilities of the calling task (cred is
+ * not used on Linux). */
+bool pmt_os_privileged(void *host, void *cred, unsigned int what)
 {
-	return capable(CAP_SYS_ADMIN);
+	return capable(what == PMT_PRIV_RAWIO ? CAP_SYS_RAWIO : CAP_SYS_ADMIN);
+}
+
+int pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n)
+{
+	return copy_from_user(dst, u64_to_user_ptr(uaddr), n) ? -EFAULT : 0;
+}
+
+int pmt_os_ucopyout(void *host, uint64_t uaddr, const void *src, size_t n)
+{
+	return copy_to_user(u64_to_user_ptr(uaddr), src, n) ? -EFAULT : 0;
 }
 
 void pmt_os_lock(void *host)
@@ -288,13 +309,15 @@ static ssize_t pmtm_write(struct file *filp, const char __user *buf, size_t len,
 static long pmtm_do_ioctl(struct file *filp, unsigned int cmd, void __user *arg, unsigned int flags)
 {
 	struct pmt_softc *sc = filp->private_data;
-	int error;
+	int error, retval = 0;
 
+	if (filp->f_mode & FMODE_WRITE)
+		flags |= PMT_IOCTL_WRITABLE;
 	if (mutex_lock_interruptible(&sc->sc_mlock))
 		return -ERESTARTSYS;
-	error = pmt_core_mioctl(sc->sc_core, sc, NULL, cmd, (void __force *)arg, flags);
+	error = pmt_core_mioctl(sc->sc_core, sc, NULL, cmd, (void __force *)arg, flags, &retval);
 	mutex_unlock(&sc->sc_mlock);
-	return -error;
+	return error ? -error : retval;
 }
 
 static long pmtm_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
@@ -323,22 +346,63 @@ static const struct file_operations pmtm_fops = {
 	.llseek		= noop_llseek,
 };
 
-/* ----- slave: /dev/pmts<N> ------------------------------------------------------ */
+/* ----- changer master: /dev/pmcm<N> --------------------------------------------- */
 
-static int pmts_open(struct inode *inode, struct file *filp)
+static int pmcm_open(struct inode *inode, struct file *filp)
 {
 	unsigned int unit = iminor(inode);
-	struct pmt_softc *sc;
+
+	if (unit >= nchangers)
+		return -ENXIO;
+	filp->private_data = &pmt_softc[nunits + unit];
+	return nonseekable_open(inode, filp);
+}
+
+static int pmcm_release(struct inode *inode, struct file *filp)
+{
+	return 0;
+}
+
+static const struct file_operations pmcm_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pmcm_open,
+	.release	= pmcm_release,
+	.unlocked_ioctl	= pmtm_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= pmtm_compat_ioctl,
+#endif
+	.llseek		= no_llseek,
+};
+
+/* ----- slave: /dev/pmts<N>, /dev/pmcs<N> ------------------------------------------ */
+
+static int pmt_slave_open(struct inode *inode, struct file *filp, struct pmt_softc *sc)
+{
 	int error;
 
-	if (unit >= nunits)
-		return -ENXIO;
-	sc = &pmt_softc[unit];
 	error = pmt_core_sopen(sc->sc_core);
 	if (error)
 		return -error;
 	filp->private_data = sc;
 	return stream_open(inode, filp);
+}
+
+static int pmts_open(struct inode *inode, struct file *filp)
+{
+	unsigned int unit = iminor(inode);
+
+	if (unit >= nunits)
+		return -ENXIO;
+	return pmt_slave_open(inode, filp, &pmt_softc[unit]);
+}
+
+static int pmcs_open(struct inode *inode, struct file *filp)
+{
+	unsigned int unit = iminor(inode);
+
+	if (unit >= nchangers)
+		return -ENXIO;
+	return pmt_slave_open(inode, filp, &pmt_softc[nunits + unit]);
 }
 
 /* The daemon is gone: every master waiter gets EIO now. */
@@ -402,90 +466,134 @@ static const struct file_operations pmts_fops = {
 	.llseek		= no_llseek,
 };
 
+static const struct file_operations pmcs_fops = {
+	.owner		= THIS_MODULE,
+	.open		= pmcs_open,
+	.release	= pmts_release,
+	.read		= pmts_read,
+	.write		= pmts_write,
+	.poll		= pmts_poll,
+	.llseek		= no_llseek,
+};
+
 /* ----- module --------------------------------------------------------------------- */
 
 /* Masters are 0660 (a udev rule may hand them to group tape); slaves stay 0600. */
 static char *pmt_devnode(struct device *dev, umode_t *mode)
 {
-	if (mode != NULL && MAJOR(dev->devt) == MAJOR(pmtm_dev))
+	if (mode != NULL && (MAJOR(dev->devt) == MAJOR(pmtm_dev) || MAJOR(dev->devt) == MAJOR(pmcm_dev)))
 		*mode = 0660;
 	return NULL;
 }
 
-static void pmt_teardown(unsigned int made)
+/* Destroys the nodes of the first `tapes` tape units and `changers` changers. */
+static void pmt_teardown(unsigned int tapes, unsigned int changers)
 {
 	unsigned int i;
 
-	for (i = 0; i < made; i++) {
+	for (i = 0; i < tapes; i++) {
 		device_destroy(pmt_class, MKDEV(MAJOR(pmts_dev), i));
 		device_destroy(pmt_class, MKDEV(MAJOR(pmtm_dev), i | PMT_NOREWIND));
 		device_destroy(pmt_class, MKDEV(MAJOR(pmtm_dev), i));
 	}
+	for (i = 0; i < changers; i++) {
+		device_destroy(pmt_class, MKDEV(MAJOR(pmcs_dev), i));
+		device_destroy(pmt_class, MKDEV(MAJOR(pmcm_dev), i));
+	}
+}
+
+static void pmt_free_units(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < nunits + nchangers; i++)
+		pmt_core_unit_free(pmt_softc[i].sc_core);
+	kfree(pmt_softc);
+}
+
+/* A character device region and its cdev. */
+static int pmt_cdev_add(dev_t *dev, struct cdev *cdev, const struct file_operations *fops,
+    unsigned int count, const char *name)
+{
+	int error;
+
+	error = alloc_chrdev_region(dev, 0, count, name);
+	if (error)
+		return error;
+	cdev_init(cdev, fops);
+	cdev->owner = THIS_MODULE;
+	error = cdev_add(cdev, *dev, count);
+	if (error)
+		unregister_chrdev_region(*dev, count);
+	return error;
+}
+
+static void pmt_cdev_del(dev_t dev, struct cdev *cdev, unsigned int count)
+{
+	cdev_del(cdev);
+	unregister_chrdev_region(dev, count);
 }
 
 static int __init pmt_init(void)
 {
-	struct pmt_core_params p;
-	unsigned int i, made = 0;
+	struct pmt_core_params p = { .p_abi = PMT_ABI_LINUX };
+	unsigned int i, tapes = 0, changers = 0;
+	struct device *d;
 	int error;
 
-	if (nunits < 1 || nunits > PMT_MAXUNITS) {
-		pr_err("pmt: nunits must be 1-%d\n", PMT_MAXUNITS);
+	if (nunits < 1 || nunits > PMT_MAXUNITS || nchangers > PMT_MAXCHANGERS) {
+		pr_err("pmt: nunits must be 1-%d, nchangers 0-%d\n", PMT_MAXUNITS, PMT_MAXCHANGERS);
 		return -EINVAL;
 	}
 	if (window_kb < 64 || window_kb > 1024 * 1024 || ring < 2 || ring > 65536) {
 		pr_err("pmt: window_kb must be 64-1048576 and ring 2-65536\n");
 		return -EINVAL;
 	}
-	p.p_abi = PMT_ABI_LINUX;
 	p.p_ring = ring;
 	p.p_window = window_kb * 1024;
 	p.p_timeout = timeout;
 
-	pmt_softc = kcalloc(nunits, sizeof(*pmt_softc), GFP_KERNEL);
+	pmt_softc = kcalloc(nunits + nchangers, sizeof(*pmt_softc), GFP_KERNEL);
 	if (pmt_softc == NULL)
 		return -ENOMEM;
-	for (i = 0; i < nunits; i++) {
+	for (i = 0; i < nunits + nchangers; i++) {
 		struct pmt_softc *sc = &pmt_softc[i];
 
-		sc->sc_unit = i;
+		sc->sc_kind = i < nunits ? PMT_KIND_TAPE : PMT_KIND_CHANGER;
+		sc->sc_unit = i < nunits ? i : i - nunits;
 		mutex_init(&sc->sc_mlock);
 		spin_lock_init(&sc->sc_clock);
 		init_waitqueue_head(&sc->sc_mwait);
 		init_waitqueue_head(&sc->sc_swait);
-		sc->sc_core = pmt_core_unit_new(i, &p, sc);
+		p.p_kind = sc->sc_kind;
+		sc->sc_core = pmt_core_unit_new(sc->sc_unit, &p, sc);
 		if (sc->sc_core == NULL) {
 			error = -ENOMEM;
 			goto out_units;
 		}
 	}
 
-	error = alloc_chrdev_region(&pmtm_dev, 0, 2 * PMT_MAXUNITS, "pmtm");
+	error = pmt_cdev_add(&pmtm_dev, &pmtm_cdev, &pmtm_fops, 2 * PMT_MAXUNITS, "pmtm");
 	if (error)
 		goto out_units;
-	error = alloc_chrdev_region(&pmts_dev, 0, PMT_MAXUNITS, "pmts");
+	error = pmt_cdev_add(&pmts_dev, &pmts_cdev, &pmts_fops, PMT_MAXUNITS, "pmts");
 	if (error)
-		goto out_mregion;
-	cdev_init(&pmtm_cdev, &pmtm_fops);
-	pmtm_cdev.owner = THIS_MODULE;
-	error = cdev_add(&pmtm_cdev, pmtm_dev, 2 * PMT_MAXUNITS);
+		goto out_pmtm;
+	error = pmt_cdev_add(&pmcm_dev, &pmcm_cdev, &pmcm_fops, PMT_MAXCHANGERS, "pmcm");
 	if (error)
-		goto out_sregion;
-	cdev_init(&pmts_cdev, &pmts_fops);
-	pmts_cdev.owner = THIS_MODULE;
-	error = cdev_add(&pmts_cdev, pmts_dev, PMT_MAXUNITS);
+		goto out_pmts;
+	error = pmt_cdev_add(&pmcs_dev, &pmcs_cdev, &pmcs_fops, PMT_MAXCHANGERS, "pmcs");
 	if (error)
-		goto out_mcdev;
+		goto out_pmcm;
 
 	pmt_class = class_create(THIS_MODULE, "pmt");
 	if (IS_ERR(pmt_class)) {
 		error = PTR_ERR(pmt_class);
-		goto out_scdev;
+		goto out_pmcs;
 	}
 	pmt_class->devnode = pmt_devnode;
-	for (made = 0; made < nunits; made++) {
-		unsigned int u = made;
-		struct device *d;
+	for (tapes = 0; tapes < nunits; tapes++) {
+		unsigned int u = tapes;
 
 		d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmtm_dev), u), NULL, "pmtm%u", u);
 		if (!IS_ERR(d))
@@ -494,44 +602,51 @@ static int __init pmt_init(void)
 			d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmts_dev), u), NULL, "pmts%u", u);
 		if (IS_ERR(d)) {
 			error = PTR_ERR(d);
-			pmt_teardown(made + 1);
+			pmt_teardown(tapes + 1, 0);
 			goto out_class;
 		}
 	}
-	pr_info("pmt: %u units, window %u KiB, protocol %d\n", nunits, window_kb, PMT_PROTO_VERSION);
+	for (changers = 0; changers < nchangers; changers++) {
+		unsigned int u = changers;
+
+		d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmcm_dev), u), NULL, "pmcm%u", u);
+		if (!IS_ERR(d))
+			d = device_create(pmt_class, NULL, MKDEV(MAJOR(pmcs_dev), u), NULL, "pmcs%u", u);
+		if (IS_ERR(d)) {
+			error = PTR_ERR(d);
+			pmt_teardown(nunits, changers + 1);
+			goto out_class;
+		}
+	}
+	pr_info("pmt: %u units, %u changers, window %u KiB, protocol %d\n", nunits, nchangers, window_kb,
+	    PMT_PROTO_VERSION);
 	return 0;
 
 out_class:
 	class_destroy(pmt_class);
-out_scdev:
-	cdev_del(&pmts_cdev);
-out_mcdev:
-	cdev_del(&pmtm_cdev);
-out_sregion:
-	unregister_chrdev_region(pmts_dev, PMT_MAXUNITS);
-out_mregion:
-	unregister_chrdev_region(pmtm_dev, 2 * PMT_MAXUNITS);
+out_pmcs:
+	pmt_cdev_del(pmcs_dev, &pmcs_cdev, PMT_MAXCHANGERS);
+out_pmcm:
+	pmt_cdev_del(pmcm_dev, &pmcm_cdev, PMT_MAXCHANGERS);
+out_pmts:
+	pmt_cdev_del(pmts_dev, &pmts_cdev, PMT_MAXUNITS);
+out_pmtm:
+	pmt_cdev_del(pmtm_dev, &pmtm_cdev, 2 * PMT_MAXUNITS);
 out_units:
-	for (i = 0; i < nunits; i++)
-		pmt_core_unit_free(pmt_softc[i].sc_core);
-	kfree(pmt_softc);
+	pmt_free_units();
 	return error;
 }
 
 /* The module is only unloaded with no device open (fops.owner pins it). */
 static void __exit pmt_exit(void)
 {
-	unsigned int i;
-
-	pmt_teardown(nunits);
+	pmt_teardown(nunits, nchangers);
 	class_destroy(pmt_class);
-	cdev_del(&pmts_cdev);
-	cdev_del(&pmtm_cdev);
-	unregister_chrdev_region(pmts_dev, PMT_MAXUNITS);
-	unregister_chrdev_region(pmtm_dev, 2 * PMT_MAXUNITS);
-	for (i = 0; i < nunits; i++)
-		pmt_core_unit_free(pmt_softc[i].sc_core);
-	kfree(pmt_softc);
+	pmt_cdev_del(pmcs_dev, &pmcs_cdev, PMT_MAXCHANGERS);
+	pmt_cdev_del(pmcm_dev, &pmcm_cdev, PMT_MAXCHANGERS);
+	pmt_cdev_del(pmts_dev, &pmts_cdev, PMT_MAXUNITS);
+	pmt_cdev_del(pmtm_dev, &pmtm_cdev, 2 * PMT_MAXUNITS);
+	pmt_free_units();
 }
 
 module_init(pmt_init);

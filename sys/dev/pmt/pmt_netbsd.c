@@ -250,13 +250,29 @@ pmt_wake_master(struct pmt_softc *sc)
 	mutex_exit(&sc->sc_lock);
 }
 
+/* The superuser, for any privilege (NetBSD's st and ch ask for no other). */
 bool
-pmt_os_privileged(void *host, void *cred)
+pmt_os_privileged(void *host, void *cred, unsigned int what)
 {
 
 	if (cred == NULL)
 		return false;
 	return kauth_authorize_generic(cred, KAUTH_GENERIC_ISSUSER, NULL) == 0;
+}
+
+/* Pointers an ioctl's argument holds (CHIOGSTATUS's array). */
+int
+pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n)
+{
+
+	return copyin((const void *)(uintptr_t)uaddr, dst, n);
+}
+
+int
+pmt_os_ucopyout(void *host, uint64_t uaddr, const void *src, size_t n)
+{
+
+	return copyout(src, (void *)(uintptr_t)uaddr, n);
 }
 
 void
@@ -467,7 +483,8 @@ pmtmioctl(dev_t dev, u_long cmd, void *data, int flag, struct lwp *l)
 	}
 	if ((error = pmt_mlock_enter(sc, true)) != 0)
 		return error;
-	error = pmt_core_mioctl_data(sc->sc_core, sc, l->l_cred, cmd, data);
+	error = pmt_core_mioctl_data(sc->sc_core, sc, l->l_cred, cmd, data,
+	    (flag & FWRITE) ? PMT_IOCTL_WRITABLE : 0);
 	pmt_mlock_exit(sc);
 	return error;
 }
@@ -704,6 +721,7 @@ pmt_init(void)
 		.p_ring = PMT_RING,
 		.p_window = PMT_WINDOW,
 		.p_timeout = PMT_TIMEOUT,
+		.p_kind = PMT_KIND_TAPE,
 	};
 	devmajor_t bmajor = NODEVMAJOR, mmajor = NODEVMAJOR, smajor = NODEVMAJOR;
 	struct pmt_softc *sc;

@@ -22,6 +22,18 @@ pub const MOPEN_NOREWIND: u32 = 8;
 
 /// `PMT_IOCTL_COMPAT32`.
 pub const IOCTL_COMPAT32: u32 = 1;
+/// `PMT_IOCTL_WRITABLE`.
+pub const IOCTL_WRITABLE: u32 = 2;
+
+/// `PMT_KIND_TAPE`.
+pub const KIND_TAPE: u32 = 0;
+/// `PMT_KIND_CHANGER`.
+pub const KIND_CHANGER: u32 = 1;
+
+/// `PMT_PRIV_ADMIN`.
+pub const PRIV_ADMIN: u32 = 0;
+/// `PMT_PRIV_RAWIO`.
+pub const PRIV_RAWIO: u32 = 1;
 
 /// `PMT_WAIT_FRONT`.
 pub const WAIT_FRONT: u32 = 0;
@@ -56,13 +68,19 @@ pub struct Params {
     pub window: u32,
     /// `p_timeout`: command timeout, seconds.
     pub timeout: u32,
+    /// `p_kind`: `PMT_KIND_*`.
+    pub kind: u32,
+    /// `p_spare`: zero.
+    pub spare: u32,
 }
 
-const_assert_eq!(size_of::<Params>(), 16);
+const_assert_eq!(size_of::<Params>(), 24);
 const_assert_eq!(offset_of!(Params, abi), 0);
 const_assert_eq!(offset_of!(Params, ring), 4);
 const_assert_eq!(offset_of!(Params, window), 8);
 const_assert_eq!(offset_of!(Params, timeout), 12);
+const_assert_eq!(offset_of!(Params, kind), 16);
+const_assert_eq!(offset_of!(Params, spare), 20);
 
 #[cfg(test)]
 mod tests {
@@ -95,6 +113,11 @@ mod tests {
             ("PMT_MOPEN_NONBLOCK", MOPEN_NONBLOCK.into()),
             ("PMT_MOPEN_NOREWIND", MOPEN_NOREWIND.into()),
             ("PMT_IOCTL_COMPAT32", IOCTL_COMPAT32.into()),
+            ("PMT_IOCTL_WRITABLE", IOCTL_WRITABLE.into()),
+            ("PMT_KIND_TAPE", KIND_TAPE.into()),
+            ("PMT_KIND_CHANGER", KIND_CHANGER.into()),
+            ("PMT_PRIV_ADMIN", PRIV_ADMIN.into()),
+            ("PMT_PRIV_RAWIO", PRIV_RAWIO.into()),
             ("PMT_WAIT_FRONT", WAIT_FRONT.into()),
             ("PMT_WAIT_SPACE", WAIT_SPACE.into()),
             ("PMT_SLEEP_INTERRUPTIBLE", SLEEP_INTERRUPTIBLE.into()),

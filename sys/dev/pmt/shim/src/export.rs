@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
-use pmt::{Abi, Config, Errno, Host, KernelBuf, OpenFlags, Result, Sleep, Unit, UserIn, UserOut, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, KernelBuf, Kind, OpenFlags, Pair, Result, Sleep, UserIn, UserOut, Wait, WaitError};
 
 use crate::cdefs::*;
 use crate::import::{self as os, UserCookie};
@@ -92,7 +92,27 @@ impl Host for KernelHost {
     }
 
     fn privileged(&self) -> bool {
-        os::privileged(self.host, self.cred)
+        os::privileged(self.host, self.cred, PRIV_ADMIN)
+    }
+
+    fn raw_io(&self) -> bool {
+        os::privileged(self.host, self.cred, PRIV_RAWIO)
+    }
+
+    fn copyin_addr(&mut self, addr: u64, dst: &mut [u8]) -> Result<()> {
+        if os::ucopyin(self.host, addr, dst) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
+    }
+
+    fn copyout_addr(&mut self, addr: u64, src: &[u8]) -> Result<()> {
+        if os::ucopyout(self.host, addr, src) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
     }
 }
 
@@ -102,7 +122,7 @@ impl Host for KernelHost {
 ///
 /// # Safety
 /// A non-null `u` must come from [`pmt_core_unit_new`] and not be freed.
-unsafe fn unit<'a>(u: *const Unit) -> Option<&'a Unit> {
+unsafe fn unit<'a>(u: *const Pair) -> Option<&'a Pair> {
     // SAFETY: guaranteed by the caller.
     unsafe { u.as_ref() }
 }
@@ -111,7 +131,7 @@ unsafe fn unit<'a>(u: *const Unit) -> Option<&'a Unit> {
 ///
 /// # Safety
 /// As [`unit`].
-unsafe fn run(u: *const Unit, f: impl FnOnce(&Unit) -> Result<()>) -> i32 {
+unsafe fn run(u: *const Pair, f: impl FnOnce(&Pair) -> Result<()>) -> i32 {
     // SAFETY: guaranteed by the caller.
     match unsafe { unit(u) } {
         // No unit: ENXIO, in Linux's numbering (the value is the same on
@@ -128,7 +148,7 @@ unsafe fn run(u: *const Unit, f: impl FnOnce(&Unit) -> Result<()>) -> i32 {
 ///
 /// # Safety
 /// As [`unit`]; `done` must be valid for a write, or null.
-unsafe fn run_count(u: *const Unit, done: *mut usize, f: impl FnOnce(&Unit) -> Result<usize>) -> i32 {
+unsafe fn run_count(u: *const Pair, done: *mut usize, f: impl FnOnce(&Pair) -> Result<usize>) -> i32 {
     let mut n = 0usize;
     // SAFETY: guaranteed by the caller.
     let r = unsafe {
@@ -154,7 +174,7 @@ unsafe fn run_count(u: *const Unit, done: *mut usize, f: impl FnOnce(&Unit) -> R
 /// `p` must point to a valid `struct pmt_core_params`, or be null; `host`
 /// must stay valid until the unit is freed.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *mut c_void) -> *mut Unit {
+pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *mut c_void) -> *mut Pair {
     // SAFETY: guaranteed by the caller.
     let Some(p) = (unsafe { p.as_ref() }) else {
         return core::ptr::null_mut();
@@ -162,18 +182,23 @@ pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *
     let Some(abi) = Abi::from_wire(p.abi) else {
         return core::ptr::null_mut();
     };
+    let kind = match p.kind {
+        KIND_TAPE => Kind::Tape,
+        KIND_CHANGER => Kind::Changer,
+        _ => return core::ptr::null_mut(),
+    };
     let cfg = Config { ring: p.ring as usize, window: p.window as usize, timeout: p.timeout };
-    let Ok(u) = Unit::new(index, cfg, abi, os::host_lock(host)) else {
+    let Ok(u) = Pair::new(kind, index, cfg, abi, os::host_lock(host)) else {
         return core::ptr::null_mut();
     };
     // A one-element vector gives a fallible heap allocation on stable Rust.
-    let mut v: Vec<Unit> = Vec::new();
+    let mut v: Vec<Pair> = Vec::new();
     if v.try_reserve_exact(1).is_err() {
         return core::ptr::null_mut();
     }
     v.push(u);
     let b = v.into_boxed_slice();
-    alloc::boxed::Box::into_raw(b).cast::<Unit>()
+    alloc::boxed::Box::into_raw(b).cast::<Pair>()
 }
 
 /// Frees a unit. Nothing may use it afterwards.
@@ -182,7 +207,7 @@ pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *
 /// `u` must come from [`pmt_core_unit_new`], with no open file on the unit,
 /// or be null.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_unit_free(u: *mut Unit) {
+pub unsafe extern "C" fn pmt_core_unit_free(u: *mut Pair) {
     if u.is_null() {
         return;
     }
@@ -196,7 +221,7 @@ pub unsafe extern "C" fn pmt_core_unit_free(u: *mut Unit) {
 /// # Safety
 /// `u` valid; `host` is the glue's context; the unit's master lock is held.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mopen(u: *const Unit, host: *mut c_void, flags: u32) -> i32 {
+pub unsafe extern "C" fn pmt_core_mopen(u: *const Pair, host: *mut c_void, flags: u32) -> i32 {
     let f = OpenFlags {
         read: flags & MOPEN_READ != 0,
         write: flags & MOPEN_WRITE != 0,
@@ -212,7 +237,7 @@ pub unsafe extern "C" fn pmt_core_mopen(u: *const Unit, host: *mut c_void, flags
 /// # Safety
 /// As [`pmt_core_mopen`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mflush(u: *const Unit, host: *mut c_void) -> i32 {
+pub unsafe extern "C" fn pmt_core_mflush(u: *const Pair, host: *mut c_void) -> i32 {
     // SAFETY: guaranteed by the caller.
     unsafe { run(u, |u| u.mflush(&mut KernelHost::new(host))) }
 }
@@ -222,7 +247,7 @@ pub unsafe extern "C" fn pmt_core_mflush(u: *const Unit, host: *mut c_void) -> i
 /// # Safety
 /// As [`pmt_core_mopen`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mrelease(u: *const Unit, host: *mut c_void) -> i32 {
+pub unsafe extern "C" fn pmt_core_mrelease(u: *const Pair, host: *mut c_void) -> i32 {
     // SAFETY: guaranteed by the caller.
     unsafe { run(u, |u| u.mrelease(&mut KernelHost::new(host))) }
 }
@@ -233,7 +258,7 @@ pub unsafe extern "C" fn pmt_core_mrelease(u: *const Unit, host: *mut c_void) ->
 /// As [`pmt_core_mopen`]; `cookie` names a user buffer of `len` bytes for
 /// the glue's copy functions; `done` valid for a write.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mread(u: *const Unit, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+pub unsafe extern "C" fn pmt_core_mread(u: *const Pair, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
     let mut out = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
     unsafe { run_count(u, done, |u| u.mread(&mut KernelHost::new(host), &mut out, len)) }
@@ -244,24 +269,73 @@ pub unsafe extern "C" fn pmt_core_mread(u: *const Unit, host: *mut c_void, cooki
 /// # Safety
 /// As [`pmt_core_mread`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mwrite(u: *const Unit, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+pub unsafe extern "C" fn pmt_core_mwrite(u: *const Pair, host: *mut c_void, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
     let mut src = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
     unsafe { run_count(u, done, |u| u.mwrite(&mut KernelHost::new(host), &mut src, len)) }
 }
 
-/// Master ioctl() with its argument in user memory behind `cookie`, sized
-/// by the command's encoding. `flags`: PMT_IOCTL_COMPAT32.
+/// Stores an ioctl's return value, if the glue asked for it.
 ///
 /// # Safety
-/// As [`pmt_core_mopen`]; `cred` is the glue's, passed back unchanged.
+/// `retval` valid for a write, or null.
+unsafe fn put_retval(retval: *mut i32, v: i32) {
+    // SAFETY: guaranteed by the caller.
+    if let Some(r) = unsafe { retval.as_mut() } {
+        *r = v;
+    }
+}
+
+/// Master ioctl() with its argument in user memory behind `cookie`, sized
+/// by the command (PMT_IOCTL_COMPAT32: a 32-bit caller; PMT_IOCTL_WRITABLE:
+/// its file is open for writing). `*retval` gets the ioctl's return value
+/// (0 but for SG_GET_TIMEOUT).
+///
+/// # Safety
+/// As [`pmt_core_mopen`]; `cred` is the glue's, passed back unchanged;
+/// `retval` valid for a write, or null.
 #[no_mangle]
 pub unsafe extern "C" fn pmt_core_mioctl(
-    u: *const Unit,
+    u: *const Pair,
     host: *mut c_void,
     cred: *mut c_void,
     cmd: core::ffi::c_ulong,
     cookie: *mut c_void,
+    flags: u32,
+    retval: *mut i32,
+) -> i32 {
+    let mut v = 0;
+    // SAFETY: guaranteed by the caller.
+    let r = unsafe {
+        run(u, |u| {
+            // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
+            #[allow(clippy::useless_conversion)]
+            let cmd = u64::from(cmd);
+            let compat = flags & IOCTL_COMPAT32 != 0;
+            let mut arg = UserCookie::new(cookie, u.ioctl_size(cmd, compat));
+            v = u.mioctl(&mut KernelHost { host, cred }, cmd, &mut arg, compat, flags & IOCTL_WRITABLE != 0)?;
+            Ok(())
+        })
+    };
+    // SAFETY: guaranteed by the caller.
+    unsafe { put_retval(retval, v) };
+    r
+}
+
+/// Master ioctl() whose argument the kernel already copied in: `data` holds
+/// the bytes the command's encoding names (NetBSD's IOCPARM_LEN). `flags`:
+/// PMT_IOCTL_WRITABLE.
+///
+/// # Safety
+/// As [`pmt_core_mopen`]; `data` valid for reads and writes of the
+/// command's argument size (or null when that size is 0).
+#[no_mangle]
+pub unsafe extern "C" fn pmt_core_mioctl_data(
+    u: *const Pair,
+    host: *mut c_void,
+    cred: *mut c_void,
+    cmd: core::ffi::c_ulong,
+    data: *mut c_void,
     flags: u32,
 ) -> i32 {
     // SAFETY: guaranteed by the caller.
@@ -270,33 +344,7 @@ pub unsafe extern "C" fn pmt_core_mioctl(
             // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
             #[allow(clippy::useless_conversion)]
             let cmd = u64::from(cmd);
-            let mut arg = UserCookie::new(cookie, u.ioctl_size(cmd));
-            u.mioctl(&mut KernelHost { host, cred }, cmd, &mut arg, flags & IOCTL_COMPAT32 != 0)
-        })
-    }
-}
-
-/// Master ioctl() whose argument the kernel already copied in: `data` holds
-/// the bytes the command's encoding names (NetBSD's IOCPARM_LEN).
-///
-/// # Safety
-/// As [`pmt_core_mopen`]; `data` valid for reads and writes of the
-/// command's argument size (or null when that size is 0).
-#[no_mangle]
-pub unsafe extern "C" fn pmt_core_mioctl_data(
-    u: *const Unit,
-    host: *mut c_void,
-    cred: *mut c_void,
-    cmd: core::ffi::c_ulong,
-    data: *mut c_void,
-) -> i32 {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        run(u, |u| {
-            // unsigned long is 64-bit here, 32-bit on ILP32 hosts.
-            #[allow(clippy::useless_conversion)]
-            let cmd = u64::from(cmd);
-            let size = u.ioctl_size(cmd);
+            let size = u.ioctl_size(cmd, false);
             let buf: &mut [u8] = if size == 0 || data.is_null() {
                 &mut []
             } else {
@@ -304,7 +352,7 @@ pub unsafe extern "C" fn pmt_core_mioctl_data(
                 // the kernel for the whole call.
                 core::slice::from_raw_parts_mut(data.cast::<u8>(), size)
             };
-            u.mioctl(&mut KernelHost { host, cred }, cmd, &mut KernelBuf(buf), false)
+            u.mioctl(&mut KernelHost { host, cred }, cmd, &mut KernelBuf(buf), false, flags & IOCTL_WRITABLE != 0).map(|_| ())
         })
     }
 }
@@ -314,7 +362,7 @@ pub unsafe extern "C" fn pmt_core_mioctl_data(
 /// # Safety
 /// `u` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_mcond(u: *const Unit, what: u32, arg: usize) -> bool {
+pub unsafe extern "C" fn pmt_core_mcond(u: *const Pair, what: u32, arg: usize) -> bool {
     let w = if what == WAIT_SPACE { Wait::Space(arg) } else { Wait::Front };
     // SAFETY: guaranteed by the caller.
     unsafe { unit(u) }.is_some_and(|u| u.cond(w))
@@ -325,7 +373,7 @@ pub unsafe extern "C" fn pmt_core_mcond(u: *const Unit, what: u32, arg: usize) -
 /// # Safety
 /// `u` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_sopen(u: *const Unit) -> i32 {
+pub unsafe extern "C" fn pmt_core_sopen(u: *const Pair) -> i32 {
     // SAFETY: guaranteed by the caller.
     unsafe { run(u, |u| u.sopen()) }
 }
@@ -335,7 +383,7 @@ pub unsafe extern "C" fn pmt_core_sopen(u: *const Unit) -> i32 {
 /// # Safety
 /// `u` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_sclose(u: *const Unit) {
+pub unsafe extern "C" fn pmt_core_sclose(u: *const Pair) {
     // SAFETY: guaranteed by the caller.
     if let Some(u) = unsafe { unit(u) } {
         u.sclose()
@@ -347,7 +395,7 @@ pub unsafe extern "C" fn pmt_core_sclose(u: *const Unit) {
 /// # Safety
 /// `u` valid; `cookie` names a user buffer of `len` bytes; `done` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_sread(u: *const Unit, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+pub unsafe extern "C" fn pmt_core_sread(u: *const Pair, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
     let mut out = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
     unsafe { run_count(u, done, |u| u.sread(&mut out, len)) }
@@ -358,7 +406,7 @@ pub unsafe extern "C" fn pmt_core_sread(u: *const Unit, cookie: *mut c_void, len
 /// # Safety
 /// As [`pmt_core_sread`].
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_swrite(u: *const Unit, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
+pub unsafe extern "C" fn pmt_core_swrite(u: *const Pair, cookie: *mut c_void, len: usize, done: *mut usize) -> i32 {
     let mut src = UserCookie::new(cookie, len);
     // SAFETY: guaranteed by the caller.
     unsafe { run_count(u, done, |u| u.swrite(&mut src, len)) }
@@ -369,7 +417,7 @@ pub unsafe extern "C" fn pmt_core_swrite(u: *const Unit, cookie: *mut c_void, le
 /// # Safety
 /// `u` valid.
 #[no_mangle]
-pub unsafe extern "C" fn pmt_core_readable(u: *const Unit) -> bool {
+pub unsafe extern "C" fn pmt_core_readable(u: *const Pair) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe { unit(u) }.is_some_and(|u| u.readable())
 }

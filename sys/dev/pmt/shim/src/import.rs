@@ -19,7 +19,9 @@ extern "C" {
     fn pmt_os_copyout(cookie: *mut c_void, off: usize, src: *const c_void, n: usize) -> i32;
     fn pmt_os_wait(host: *mut c_void, what: u32, arg: usize, how: u32, timeout_secs: u32) -> i32;
     fn pmt_os_wake_slave(host: *mut c_void);
-    fn pmt_os_privileged(host: *mut c_void, cred: *mut c_void) -> bool;
+    fn pmt_os_privileged(host: *mut c_void, cred: *mut c_void, what: u32) -> bool;
+    fn pmt_os_ucopyin(host: *mut c_void, uaddr: u64, dst: *mut c_void, n: usize) -> i32;
+    fn pmt_os_ucopyout(host: *mut c_void, uaddr: u64, src: *const c_void, n: usize) -> i32;
     fn pmt_os_lock(host: *mut c_void);
     fn pmt_os_unlock(host: *mut c_void);
     #[cfg_attr(not(target_os = "none"), allow(dead_code))]
@@ -108,11 +110,25 @@ pub(crate) fn wake_slave(host: *mut c_void) {
     unsafe { pmt_os_wake_slave(host) }
 }
 
-/// True if the caller (`cred`, as the host names it) may change driver-wide
-/// settings.
-pub(crate) fn privileged(host: *mut c_void, cred: *mut c_void) -> bool {
+/// True if the caller (`cred`, as the host names it) has privilege `what`
+/// (`PMT_PRIV_*`).
+pub(crate) fn privileged(host: *mut c_void, cred: *mut c_void, what: u32) -> bool {
     // SAFETY: as in wait; cred is the glue's own value, passed back unchanged.
-    unsafe { pmt_os_privileged(host, cred) }
+    unsafe { pmt_os_privileged(host, cred, what) }
+}
+
+/// Copies from the caller's memory at `uaddr` (a pointer an ioctl's
+/// argument holds) into `dst`. False on a fault.
+pub(crate) fn ucopyin(host: *mut c_void, uaddr: u64, dst: &mut [u8]) -> bool {
+    // SAFETY: as in wait; dst is valid for writes of its length, and the
+    // glue's copy checks the user side itself (copy_from_user, copyin).
+    dst.is_empty() || unsafe { pmt_os_ucopyin(host, uaddr, dst.as_mut_ptr().cast(), dst.len()) } == 0
+}
+
+/// Copies `src` to the caller's memory at `uaddr`. False on a fault.
+pub(crate) fn ucopyout(host: *mut c_void, uaddr: u64, src: &[u8]) -> bool {
+    // SAFETY: as in ucopyin, with src valid for reads of its length.
+    src.is_empty() || unsafe { pmt_os_ucopyout(host, uaddr, src.as_ptr().cast(), src.len()) } == 0
 }
 
 // ----- what Rust needs from the host ---------------------------------------------

@@ -7,9 +7,12 @@
 //! what was asked (and, for fixed blocks, a whole number of blocks matching
 //! the residue), and the drive status fields. A reply that makes no sense for
 //! its request is refused with EINVAL to the daemon and changes nothing, so
-//! the engine only ever computes with values in these ranges.
+//! the engine only ever computes with values in these ranges. The tape
+//! pair's replies are checked here, the changer pair's in [`scsi`].
 
 #![deny(clippy::arithmetic_side_effects)]
+
+mod scsi;
 
 use crate::chan::Frames;
 use crate::errno::{Errno, Result};
@@ -86,7 +89,7 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
     // at most 2^31 blocks), so the arithmetic below cannot overflow; a
     // request the engine never sends is refused.
     let length = i64::try_from(req.length).map_err(|_| Errno::Inval)?;
-    ensure(matches!(op, Op::Read | Op::ReadRun) || dlen == 0)?;
+    ensure(matches!(op, Op::Read | Op::ReadRun | Op::Scsi) || dlen == 0)?;
     match op {
         Op::Read if fixed => {
             ensure(count > 0 && length > 0 && length.checked_rem(count) == Some(0))?;
@@ -121,6 +124,13 @@ pub fn check_reply(req: &Req, rep: &Rep, dlen: usize) -> Result<()> {
                 ensure(length.checked_rem(count) == Some(0))?;
             }
             within(0, count)
+        }
+        Op::Scsi => {
+            // No tape condition; the data within the allocation length and
+            // the residue what was not returned.
+            let d = i64::try_from(dlen).map_err(|_| Errno::Inval)?;
+            ensure(flags.is_empty() && d <= length)?;
+            ensure(length.checked_sub(d) == Some(resid))
         }
         Op::Write if fixed => {
             ensure(count > 0)?;
