@@ -41,6 +41,7 @@ mod options;
 mod policy;
 mod rw;
 mod scsi;
+mod state;
 mod status;
 mod tapeop;
 #[cfg(test)]
@@ -49,6 +50,8 @@ mod tests;
 use alloc::vec::Vec;
 
 pub use policy::{EomPolicy, Policy};
+pub use state::Drv;
+use state::OpenState;
 use crate::chan::ChanLock;
 
 /// How a drive command ended.
@@ -56,7 +59,7 @@ type Outcome = crate::chan::Outcome<Rep>;
 use crate::errno::{Errno, Result};
 use crate::host::{Host, Sleep};
 use crate::proto::{self, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Tape};
-use crate::sgio::{SgAnswer, SgIoctl, SgState};
+use crate::sgio::{SgAnswer, SgIoctl};
 
 /// st's fixed-block buffer (ST_FIXED_BUFFER_BLOCKS KiB).
 pub const FIXED_BUFFER_SIZE: usize = 32 * 1024;
@@ -397,103 +400,6 @@ pub enum Answer {
     Sg(SgAnswer),
 }
 
-/// The driver state of one unit (st's `struct scsi_tape` and its partition
-/// state), in three lifetimes: the unit's settings, what the driver knows of
-/// the drive and its medium (kept across opens), and the state of one open
-/// (made anew at every open).
-#[derive(Debug)]
-pub struct Drv {
-    cfg: Settings,
-    drive: DriveState,
-    open: OpenState,
-}
-
-/// The unit's settings: its host's conventions, the driver options and
-/// defaults (MTSETDRVBUFFER), the timeouts.
-#[derive(Debug)]
-struct Settings {
-    policy: Policy,
-    /// Unit number, sent with OPEN.
-    unit: u32,
-    opts: Opts,
-    default_blksize: Option<u32>,
-    default_density: Option<u8>,
-    default_drvbuffer: Option<u8>,
-    default_compression: Option<bool>,
-    timeout: u32,
-    long_timeout: u32,
-    /// The sg settings of the master (SG_SET_TIMEOUT, the reserved size).
-    sg: SgState,
-}
-
-/// What the driver knows of the drive and its medium, across opens.
-#[derive(Debug)]
-struct DriveState {
-    /// A master file is open.
-    in_use: bool,
-    /// The daemon instance of the current session.
-    session: Option<u64>,
-    /// The daemon instance of the last session: a new one means a new medium.
-    last_gen: Option<u64>,
-    ready: Ready,
-    pos_unknown: bool,
-    drv_write_prot: bool,
-    block_size: u32,
-    density: u8,
-    drv_buffer: u8,
-    min_block: u32,
-    max_block: u32,
-    blksize_changed: bool,
-    density_changed: bool,
-    compression_changed: bool,
-    door: Door,
-    ps: PartStat,
-    cleaning_req: bool,
-    /// Bytes before early warning at the last reply.
-    room: u64,
-}
-
-/// The state of one open, made anew at every open.
-#[derive(Debug)]
-struct OpenState {
-    /// How the file was opened.
-    mode: OpenFlags,
-    rew_at_close: bool,
-    autorew_dev: bool,
-    write_prot: bool,
-    recover_reg: u32,
-    /// The read buffer: data of the last READ and how much is left.
-    rbuf: Vec<u8>,
-    rptr: usize,
-    rbytes: usize,
-    /// The cost of the write-behind requests issued since the last reply
-    /// that said how much room is left.
-    behind_cost: u64,
-    /// Result of reaped write-behind requests not yet reported.
-    behind_err: Option<Errno>,
-    /// Read-ahead runs, in flight and completed.
-    ahead: ahead::Ahead,
-}
-
-impl OpenState {
-    /// The state of an open with `flags`, as st_open sets it up.
-    fn new(flags: OpenFlags) -> OpenState {
-        OpenState {
-            mode: flags,
-            rew_at_close: !flags.norewind,
-            autorew_dev: !flags.norewind,
-            write_prot: flags.read && !flags.write,
-            recover_reg: 0,
-            rbuf: Vec::new(),
-            rptr: 0,
-            rbytes: 0,
-            behind_cost: 0,
-            behind_err: None,
-            ahead: ahead::Ahead::default(),
-        }
-    }
-}
-
 /// Largest count of a SPACE or WRITE FILEMARKS command: SCSI's 24 bits.
 pub const MAX_MOTION: i64 = 0x7f_ffff;
 
@@ -519,68 +425,6 @@ fn pos(v: i64) -> i32 {
 fn cost(req: &Req) -> u64 {
     let marks = u64::from(req.count.unsigned_abs()).max(1);
     req.length.saturating_add(marks.saturating_mul(proto::RECORD_COST))
-}
-
-impl Drv {
-    /// A unit's driver state, as after st's probe.
-    pub fn new(unit: u32, policy: Policy, timeout: u32) -> Drv {
-        Drv {
-            cfg: Settings {
-                policy,
-                unit,
-                opts: Opts::st_default(&policy),
-                default_blksize: None,
-                default_density: None,
-                default_drvbuffer: None,
-                default_compression: None,
-                timeout: if timeout == 0 { TIMEOUT } else { timeout },
-                long_timeout: LONG_TIMEOUT.max(timeout),
-                sg: SgState::default(),
-            },
-            drive: DriveState {
-                in_use: false,
-                session: None,
-                last_gen: None,
-                ready: Ready::NotReady,
-                pos_unknown: false,
-                drv_write_prot: false,
-                block_size: 0,
-                density: 0,
-                drv_buffer: 0,
-                min_block: 0,
-                max_block: 0,
-                blksize_changed: false,
-                density_changed: false,
-                compression_changed: false,
-                door: Door::Unlocked,
-                ps: PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 },
-                cleaning_req: false,
-                room: proto::ROOM_UNLIMITED,
-            },
-            open: OpenState::new(OpenFlags::default()),
-        }
-    }
-
-    /// Runs a decoded master ioctl.
-    pub fn ioctl(&mut self, l: &mut Link<'_>, what: Ioctl) -> Result<Answer> {
-        match what {
-            Ioctl::Op(op, count) => self.mtop(l, op, count).map(|()| Answer::Done),
-            Ioctl::Status => {
-                self.ioctl_flush(l, true)?;
-                Ok(Answer::Status(self.status(l)))
-            }
-            Ioctl::Tell => {
-                self.ioctl_flush(l, false)?;
-                self.tell(l).map(Answer::Block)
-            }
-            Ioctl::Nothing => Ok(Answer::Done),
-            Ioctl::Refuse(e) => {
-                self.ioctl_flush(l, false)?;
-                Err(e)
-            }
-            Ioctl::Sg(s) => self.sg(l, s).map(Answer::Sg),
-        }
-    }
 }
 
 #[cfg(test)]
