@@ -79,7 +79,7 @@ fn mt(unit: &Unit, d: &Daemon<'_>, op: i16, count: i32) -> Result<(), Errno> {
     let mut arg = [0u8; 8];
     arg[0..2].copy_from_slice(&op.to_ne_bytes());
     arg[4..8].copy_from_slice(&count.to_ne_bytes());
-    unit.mioctl(&mut H(d), u64::from(linux::MTIOCTOP), &mut KernelBuf(&mut arg), false)
+    unit.mioctl(&mut H(d), u64::from(linux::MTIOCTOP), &mut KernelBuf(&mut arg), false).map(|_| ())
 }
 
 fn read(unit: &Unit, d: &Daemon<'_>, n: usize) {
