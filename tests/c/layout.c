@@ -75,7 +75,9 @@ _Static_assert(PMT_SK_BLANK_CHECK == 8 && PMT_SK_VOLUME_OVERFLOW == 0xd, "sense 
 _Static_assert(PMT_SF_FMK == 0x80 && PMT_SF_EOM == 0x40 && PMT_SF_ILI == 0x20, "sense flags");
 _Static_assert(PMT_DS_READY == 1 && PMT_DS_EW == 0x10 && PMT_DS_CLEAN == 0x80, "status flags");
 _Static_assert(PMT_RF_OPEN_NOREWIND == 0x80000 && PMT_RF_SET_COMPRESS == 0x800, "request flags");
-_Static_assert(sizeof(struct pmt_core_params) == 16, "pmt_core_params");
+_Static_assert(sizeof(struct pmt_core_params) == 24, "pmt_core_params");
+PIN(struct pmt_core_params, p_kind, 16);
+PIN(struct pmt_core_params, p_spare, 20);
 PIN(struct pmt_core_params, p_abi, 0);
 PIN(struct pmt_core_params, p_ring, 4);
 PIN(struct pmt_core_params, p_window, 8);
