@@ -25,8 +25,9 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::area::{AreaAlloc, Slice};
 use crate::errno::{Errno, Result};
-use crate::host::{HostLock, UserIn, UserOut};
+use crate::host::{HostArea, HostLock, UserIn, UserOut};
 use crate::proto::{self, Hdr, FRAME_ALIGN};
 
 /// A kind of frames a channel carries: its request and reply, their wire
@@ -60,10 +61,31 @@ pub trait Frames {
     fn check(req: &Self::Req, rep: &Self::Rep, dlen: usize) -> Result<()>;
     /// The reply's data, once it is here (read-ahead runs are checked
     /// record by record). Nothing to check by default.
-    fn check_data(req: &Self::Req, rep: &Self::Rep, data: &[u8]) -> Result<()> {
+    fn check_data(req: &Self::Req, rep: &Self::Rep, data: Data<'_>) -> Result<()> {
         let _ = (req, rep, data);
         Ok(())
     }
+
+    /// Marks a request whose payload is in the data area at `s`. Kinds that
+    /// do not use the area never get one.
+    fn set_area(req: &mut Self::Req, s: Slice) {
+        let _ = (req, s);
+    }
+
+    /// Bytes of data a reply says it put in the data area.
+    fn area_reply_len(rep: &Self::Rep) -> usize {
+        let _ = rep;
+        0
+    }
+}
+
+/// Where a reply's data is: in the frame, or in the unit's data area.
+#[derive(Clone, Copy, Debug)]
+pub enum Data<'a> {
+    /// Bytes that came with the frame.
+    Frame(&'a [u8]),
+    /// A slice of the data area, read through the host.
+    Area(&'a HostArea, Slice),
 }
 
 /// The largest fixed part of a request or reply of any kind.
@@ -108,6 +130,11 @@ pub struct Entry<K: Frames> {
     state: State<K::Rep>,
     /// Data sent while queued; data received once replied.
     pub data: Vec<u8>,
+    /// The request's slice of the data area, if its payload is there: the
+    /// write data, or where the daemon puts what it reads.
+    pub area: Option<Slice>,
+    /// Bytes the reply put in the area slice.
+    pub area_len: usize,
 }
 
 impl<K: Frames> Entry<K> {
@@ -122,6 +149,11 @@ impl<K: Frames> Entry<K> {
     /// The request id.
     pub fn id(&self) -> u64 {
         K::req_hdr(&self.req).id
+    }
+
+    /// The area slice holding the reply's data, if the request had one.
+    pub fn area_data(&self) -> Option<Slice> {
+        self.area.map(|s| s.head(self.area_len))
     }
 }
 
@@ -163,7 +195,13 @@ pub struct Chan<K: Frames> {
     /// their total capacity, at most half the window.
     pool: Vec<Vec<u8>>,
     pool_bytes: usize,
+    /// Slices of the data area, when the daemon has mapped one.
+    area: AreaAlloc,
 }
+
+/// Slices of the area beyond the ring's requests (read-ahead runs kept after
+/// their replies, a write being copied in).
+const AREA_SLICES_EXTRA: usize = 16;
 
 impl<K: Frames> fmt::Debug for Chan<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,7 +226,55 @@ impl<K: Frames> Chan<K> {
         ring.try_reserve_exact(lim.ring).map_err(|_| Errno::NoMem)?;
         let mut pool = Vec::new();
         pool.try_reserve_exact(POOL_BUFFERS).map_err(|_| Errno::NoMem)?;
-        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0, pool, pool_bytes: 0 })
+        let area = AreaAlloc::new(lim.ring.saturating_add(AREA_SLICES_EXTRA))?;
+        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0, pool, pool_bytes: 0, area })
+    }
+
+    /// The daemon mapped a data area of `size` bytes (0: it has none, or
+    /// its mapping went): slices of an earlier mapping are forgotten.
+    pub fn map_area(&mut self, size: usize) {
+        self.area.map(size);
+    }
+
+    /// The data area's size (0: payloads travel in the frames).
+    pub fn area_size(&self) -> usize {
+        self.area.size()
+    }
+
+    /// True if a write of `len` bytes fits now: in the data area when it
+    /// can hold it, otherwise in the window.
+    pub fn has_room(&self, len: usize) -> bool {
+        if len > 0 && self.area.size() >= len {
+            self.has_area_space(len)
+        } else {
+            self.has_space(len)
+        }
+    }
+
+    /// True if a request of `len` bytes in the area fits now: a free ring
+    /// slot and room in the area.
+    pub fn has_area_space(&self, len: usize) -> bool {
+        self.ring.len() < self.lim.ring && self.area.fits(len)
+    }
+
+    /// Takes `len` bytes of the area, if they fit now.
+    pub fn take_area(&mut self, len: usize) -> Option<Slice> {
+        self.area.take(len)
+    }
+
+    /// Gives a slice back to the area.
+    pub fn release_area(&mut self, s: Slice) {
+        self.area.release(s);
+    }
+
+    /// True if `s` belongs to the daemon's current mapping.
+    pub fn area_current(&self, s: &Slice) -> bool {
+        self.area.current(s)
+    }
+
+    /// Bytes of the area held by slices.
+    pub fn area_held(&self) -> usize {
+        self.area.held()
     }
 
     /// True while a daemon holds the slave.
@@ -215,6 +301,8 @@ impl<K: Frames> Chan<K> {
     /// is lost. Payloads stay in the ring until the master pops the entries.
     pub fn slave_close(&mut self) {
         self.slave = false;
+        // The daemon's mapping goes with it.
+        self.area.map(0);
         for e in self.ring.iter_mut().skip(self.done) {
             e.state = State::Done(Outcome::Lost);
         }
@@ -262,6 +350,20 @@ impl<K: Frames> Chan<K> {
         self.ring.len() < self.lim.ring && (self.held == 0 || self.held.checked_add(len).is_some_and(|h| h <= self.lim.window))
     }
 
+    /// Queues a request whose payload is (or will be put by the daemon) in
+    /// the data area at `s`, a slice taken with [`Chan::take_area`].
+    pub fn submit_in_area(&mut self, mut req: K::Req, s: Slice, kind: Kind) -> Result<u64> {
+        if !self.area.current(&s) {
+            return Err(Errno::Io);
+        }
+        K::set_area(&mut req, s);
+        let id = self.submit(req, &mut Vec::new(), kind)?;
+        if let Some(e) = self.ring.back_mut() {
+            e.area = Some(s);
+        }
+        Ok(id)
+    }
+
     /// Queues a request. On success the payload moves into the ring (`data`
     /// is left empty) and the assigned id is returned.
     pub fn submit(&mut self, mut req: K::Req, data: &mut Vec<u8>, kind: Kind) -> Result<u64> {
@@ -279,7 +381,7 @@ impl<K: Frames> Chan<K> {
         let data = core::mem::take(data);
         self.held = self.held.saturating_add(data.len());
         // Cannot grow: the length was checked against the reserved capacity.
-        self.ring.push_back(Entry { req, kind, state: State::Queued, data });
+        self.ring.push_back(Entry { req, kind, state: State::Queued, data, area: None, area_len: 0 });
         Ok(id)
     }
 
@@ -334,8 +436,10 @@ impl<K: Frames> Chan<K> {
     /// Checks a reply (with `dlen` data bytes following) against the oldest
     /// request the daemon has read: the frame (version, length, id,
     /// operation) here, everything it says by the rules of its kind
-    /// ([`Frames::check`]). Changes nothing.
-    pub fn check_reply(&self, rep: &K::Rep, dlen: usize) -> Result<K::Req> {
+    /// ([`Frames::check`]), the data in the frame or, for a request with
+    /// an area slice, in the slice. Changes nothing. Returns the request
+    /// and the slice holding the reply's data, if in the area.
+    pub fn check_reply(&self, rep: &K::Rep, dlen: usize) -> Result<(K::Req, Option<Slice>)> {
         let h = K::rep_hdr(rep);
         if h.version != K::VERSION || K::REP_SIZE.checked_add(dlen) != Some(h.len as usize) {
             return Err(Errno::Inval);
@@ -348,16 +452,33 @@ impl<K: Frames> Chan<K> {
         if !matches!(e.state, State::Sent) || q.id != h.id || q.op != h.op {
             return Err(Errno::Inval);
         }
-        K::check(&e.req, rep, dlen)?;
-        Ok(e.req)
+        let alen = K::area_reply_len(rep);
+        match e.area {
+            // Data in the slice, within it; none in the frame.
+            Some(s) => {
+                if dlen != 0 || alen > s.len {
+                    return Err(Errno::Inval);
+                }
+                K::check(&e.req, rep, alen)?;
+                Ok((e.req, Some(s.head(alen))))
+            }
+            None => {
+                if alen != 0 {
+                    return Err(Errno::Inval);
+                }
+                K::check(&e.req, rep, dlen)?;
+                Ok((e.req, None))
+            }
+        }
     }
 
     /// Completes the oldest read request with `rep`. On success the data moves
     /// into the ring; on failure nothing changes and `data` stays with the caller.
     pub fn reply(&mut self, rep: K::Rep, data: &mut Vec<u8>) -> Result<()> {
-        self.check_reply(&rep, data.len())?;
+        let (_, in_area) = self.check_reply(&rep, data.len())?;
         let e = self.ring.get_mut(self.done).ok_or(Errno::Inval)?;
         e.state = State::Done(Outcome::Reply(rep));
+        e.area_len = in_area.map_or(0, |s| s.len);
         e.data = core::mem::take(data);
         self.held = self.held.saturating_add(e.data.len());
         self.done = self.done.saturating_add(1);
@@ -402,6 +523,7 @@ impl<K: Frames> Chan<K> {
 /// every other holder, so it never spins.
 pub struct ChanLock<K: Frames> {
     host: HostLock,
+    area: HostArea,
     chan: spin::mutex::SpinMutex<Chan<K>>,
 }
 
@@ -412,9 +534,14 @@ impl<K: Frames> fmt::Debug for ChanLock<K> {
 }
 
 impl<K: Frames> ChanLock<K> {
-    /// Wraps a channel behind the host's lock.
-    pub fn new(chan: Chan<K>, host: HostLock) -> ChanLock<K> {
-        ChanLock { host, chan: spin::mutex::SpinMutex::new(chan) }
+    /// Wraps a channel behind the host's lock, with the host's data area.
+    pub fn new(chan: Chan<K>, host: HostLock, area: HostArea) -> ChanLock<K> {
+        ChanLock { host, area, chan: spin::mutex::SpinMutex::new(chan) }
+    }
+
+    /// The host's data area (copies in and out of it).
+    pub fn area(&self) -> &HostArea {
+        &self.area
     }
 
     /// Runs `f` with the channel locked.
@@ -500,7 +627,7 @@ impl<K: Frames> ChanLock<K> {
         // flen <= left = len - off, so off + flen does not overflow.
         let dlen = flen.saturating_sub(K::REP_SIZE);
         // Checked before allocating, so a bad length never costs memory.
-        let req = self.with(|c| c.check_reply(&rep, dlen))?;
+        let (req, in_area) = self.with(|c| c.check_reply(&rep, dlen))?;
         let mut data = if dlen > 0 { self.with(|c| c.take_buffer(dlen)).unwrap_or_default() } else { Vec::new() };
         if dlen > 0 {
             src.read_vec(off.saturating_add(K::REP_SIZE), dlen, &mut data)
@@ -508,7 +635,11 @@ impl<K: Frames> ChanLock<K> {
         }
         // What the data says (a read-ahead run's records) is checked once it
         // is here, outside the lock.
-        K::check_data(&req, &rep, &data)?;
+        let what = match in_area {
+            Some(s) => Data::Area(&self.area, s),
+            None => Data::Frame(&data),
+        };
+        K::check_data(&req, &rep, what)?;
         let r = self.with(|c| c.reply(rep, &mut data));
         // On failure the data is still ours; it is freed here, unlocked.
         drop(data);
@@ -569,6 +700,10 @@ mod tests {
         // Wrong op.
         let mut bad = reply_to(&read);
         bad.hdr.op = Op::Space as u16;
+        assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
+        // Data in an area the request did not name.
+        let mut bad = reply_to(&read);
+        bad.dlen = 1;
         assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
         // Bad version.
         let mut bad = reply_to(&read);
@@ -678,7 +813,7 @@ mod tests {
         if std::env::var_os("PMT_LOCKCHECK_PROBE").is_none() {
             return;
         }
-        let lock = ChanLock::new(Chan::<Tape>::new(Limits { ring: 2, window: 4096 }).unwrap(), crate::testing::LOCK);
+        let lock = ChanLock::new(Chan::<Tape>::new(Limits { ring: 2, window: 4096 }).unwrap(), crate::testing::LOCK, HostArea::NONE);
         let v = lock.with(|_| Vec::<u8>::with_capacity(64));
         std::println!("not caught: {}", v.capacity());
     }

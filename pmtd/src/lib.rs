@@ -18,6 +18,7 @@
 //! - [`inspect`]: the tape map and the framing check;
 //! - [`progress`]: progress of long work.
 
+pub mod area;
 pub mod copy;
 pub mod drive;
 pub mod inspect;

@@ -8,6 +8,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use pmt::{Errno, Unit, UserIn, UserOut};
+
+use crate::area::Area;
 use thiserror::Error;
 
 /// Errors of a transport or of the service loop.
@@ -71,6 +73,11 @@ pub trait Transport {
 
     /// Writes a batch of reply frames; all of them must be accepted.
     fn send(&mut self, replies: &[u8]) -> Result<(), ServeError>;
+
+    /// The unit's data area, if the slave has one mapped.
+    fn area(&mut self) -> Option<&mut Area> {
+        None
+    }
 }
 
 /// A pmt slave device node.
@@ -78,17 +85,25 @@ pub trait Transport {
 pub struct DeviceSlave {
     file: File,
     path: PathBuf,
+    area: Option<Area>,
 }
 
 impl DeviceSlave {
-    /// Opens the slave device.
+    /// Opens the slave device and maps its data area, if the driver has
+    /// one (Linux), unless `PMTD_NO_AREA` is set (records then travel in
+    /// the frames, as with a driver that has none).
     pub fn open(dev: &Path) -> Result<DeviceSlave, ServeError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(dev)
             .map_err(|cause| ServeError::Open { dev: dev.to_path_buf(), cause })?;
-        Ok(DeviceSlave { file, path: dev.to_path_buf() })
+        let area = if std::env::var_os("PMTD_NO_AREA").is_some() {
+            None
+        } else {
+            Area::of_slave(&file).map_err(|cause| ServeError::Open { dev: dev.to_path_buf(), cause })?
+        };
+        Ok(DeviceSlave { file, path: dev.to_path_buf(), area })
     }
 
     fn io(&self, cause: io::Error) -> ServeError {
@@ -97,6 +112,10 @@ impl DeviceSlave {
 }
 
 impl Transport for DeviceSlave {
+    fn area(&mut self) -> Option<&mut Area> {
+        self.area.as_mut()
+    }
+
     fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
         match self.file.read(buf) {
             Ok(0) => Ok(Received::Closed),
@@ -158,17 +177,29 @@ impl UserIn for SliceIn<'_> {
 #[derive(Debug)]
 pub struct SimSlave<'a> {
     unit: &'a Unit,
+    area: Option<&'a mut Area>,
 }
 
 impl<'a> SimSlave<'a> {
     /// The slave side of `unit` (which must have been opened with
     /// [`Unit::sopen`]).
     pub fn new(unit: &'a Unit) -> SimSlave<'a> {
-        SimSlave { unit }
+        SimSlave { unit, area: None }
+    }
+
+    /// The slave side of `unit` with its data area mapped: `area` is the
+    /// daemon's side of the area the unit was made with
+    /// ([`Area::simulated`]), and [`Unit::sarea`] was told its size.
+    pub fn with_area(unit: &'a Unit, area: Option<&'a mut Area>) -> SimSlave<'a> {
+        SimSlave { unit, area }
     }
 }
 
 impl Transport for SimSlave<'_> {
+    fn area(&mut self) -> Option<&mut Area> {
+        self.area.as_deref_mut()
+    }
+
     fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
         let len = buf.len();
         match self.unit.sread(&mut SliceOut(buf), len) {
