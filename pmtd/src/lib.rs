@@ -16,13 +16,16 @@
 //!   volumes, whole setups from the command line or a TOML file;
 //! - [`copy`]: tape duplication with spanning at file boundaries;
 //! - [`inspect`]: the tape map and the framing check;
-//! - [`progress`]: progress of long work.
+//! - [`progress`]: progress of long work;
+//! - [`scsi`]: what a drive answers through SG_IO (identity, sense, mode
+//!   data headers).
 
 pub mod copy;
 pub mod drive;
 pub mod inspect;
 pub mod media;
 pub mod progress;
+pub mod scsi;
 pub mod serve;
 pub mod setup;
 pub mod spec;

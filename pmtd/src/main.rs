@@ -78,12 +78,16 @@ struct ServeArgs {
     degraded: bool,
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
-    /// key-file); options given here win.
+    /// key-file, vendor, product, revision, serial); options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Slave device of the unit to serve.
     #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present = "config")]
     device: Option<PathBuf>,
+    /// The drive's serial number (INQUIRY, VPD page 0x80); by default
+    /// PMTD and the unit number of DEVICE.
+    #[arg(long)]
+    serial: Option<String>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
     capacity: Option<u64>,
@@ -187,6 +191,9 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.image.early_warning = e;
     }
     s.image.read_only |= a.read_only;
+    if a.serial.is_some() {
+        s.ident.serial = a.serial;
+    }
     if a.max_block.is_some() {
         s.max_block = a.max_block;
     }
