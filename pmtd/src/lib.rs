@@ -17,13 +17,16 @@
 //! - [`copy`]: tape duplication with spanning at file boundaries;
 //! - [`inspect`]: the tape map and the framing check;
 //! - [`progress`]: progress of long work;
-//! - [`scsi`]: what a drive answers through SG_IO (identity, sense, mode
-//!   data headers).
+//! - [`scsi`]: what the drive and the library answer alike through SG_IO
+//!   (identity, sense, mode data headers);
+//! - [`library`]: a tape library: a SCSI media changer and its drives in
+//!   one process, with a persistent inventory and an operator socket.
 
 pub mod copy;
 pub mod drive;
 pub mod inspect;
 pub mod media;
+pub mod library;
 pub mod progress;
 pub mod scsi;
 pub mod serve;
