@@ -141,7 +141,7 @@ pub fn render(layout: &Layout, inv: &Inventory, drives: Option<&[Option<DriveSta
     );
     for t in [ElemType::Drive, ElemType::Slot, ElemType::Portal] {
         for e in layout.all(Some(t)) {
-            let mut line = format!("{e:<12} {:>5}  ", layout.address(e));
+            let mut line = format!("{:<12} {:>5}  ", e.to_string(), layout.address(e));
             match inv.at(e) {
                 None => line.push_str("empty"),
                 Some(c) => {
