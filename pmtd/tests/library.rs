@@ -351,3 +351,41 @@ fn every_cartridge_once_after_many_restarts() {
     assert_eq!(lib.robot.inventory().len(), 5);
     assert_eq!(lib.robot.layout().count(ElemType::Slot), 6);
 }
+
+#[test]
+fn a_move_that_fails_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 6, 2, 2, 3);
+    let mut lib = Library::open(&cfg, None).unwrap();
+    let a = |e| cfg.layout.address(e);
+    let loaded = |lib: &Library, n: usize| rack::lock(&lib.robot.drives()[n]).loaded();
+    // A cartridge whose medium cannot be built.
+    lib.robot.import("BAD001L6", Some(vec!["floppy:/dev/fd0".into()]), None).unwrap();
+    let before = lib.robot.inventory().clone();
+    assert_eq!(smc(&mut lib, &move_cdb(a(Element::Portal(0)), a(Element::Drive(0)))), Err(Check::CANNOT_LOAD));
+    assert_eq!(lib.robot.inventory(), &before);
+    assert!(!loaded(&lib, 0));
+    check_agreement(&lib, &cfg);
+    // Swapped with a good tape in a drive: the good tape goes back in,
+    // loaded as it was.
+    smc(&mut lib, &move_cdb(a(Element::Slot(0)), a(Element::Drive(0)))).unwrap();
+    let before = lib.robot.inventory().clone();
+    let x = exchange_cdb(a(Element::Portal(0)), a(Element::Drive(0)), a(Element::Portal(0)));
+    assert_eq!(smc(&mut lib, &x), Err(Check::CANNOT_LOAD));
+    assert_eq!(lib.robot.inventory(), &before);
+    assert!(loaded(&lib, 0), "the drive's own tape is loaded again");
+    check_agreement(&lib, &cfg);
+    // The inventory cannot be written: nothing moves.
+    let blocker = dir.path().join("lib.inventory.new");
+    std::fs::create_dir(&blocker).unwrap();
+    assert_eq!(smc(&mut lib, &move_cdb(a(Element::Drive(0)), a(Element::Drive(1)))), Err(Check::INTERNAL));
+    assert!(loaded(&lib, 0) && !loaded(&lib, 1), "both drives as they were");
+    assert!(lib.robot.import("NEW001L6", None, None).is_err());
+    assert!(lib.robot.export(Some("BAD001L6"), None).is_err());
+    assert_eq!(lib.robot.inventory(), &before);
+    check_agreement(&lib, &cfg);
+    std::fs::remove_dir(&blocker).unwrap();
+    smc(&mut lib, &move_cdb(a(Element::Drive(0)), a(Element::Drive(1)))).unwrap();
+    assert!(!loaded(&lib, 0) && loaded(&lib, 1));
+    check_agreement(&lib, &cfg);
+}
