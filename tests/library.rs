@@ -367,3 +367,42 @@ fn the_drive_says_the_serial_the_library_reports() {
         }
     });
 }
+
+#[test]
+fn chio_as_ch_users_see_it() {
+    with_rack(|p| {
+        let ints = |v: &[i32]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
+        let int_at = |b: &[u8], at: usize| i32::from_ne_bytes(b[at..at + 4].try_into().unwrap());
+        // CHIOGSTATUS: a status byte per slot.
+        let mut ces = [0u8; 16];
+        ces[0..4].copy_from_slice(&1i32.to_ne_bytes());
+        ces[8..16].copy_from_slice(&(BASE + 0x100).to_ne_bytes());
+        p.changer_ioctl(lx::CHIOGSTATUS, &mut ces).unwrap();
+        assert_eq!(p.mem.borrow()[0x100..0x10a], [9, 9, 9, 9, 8, 8, 8, 8, 8, 8], "four full slots, all accessible");
+        // CHIOEXCHANGE: slot 0 into drive 0 needs the drive full first.
+        let mut x = ints(&[1, 1, 3, 0, 1, 1, 0]);
+        assert_eq!(p.changer_ioctl(lx::CHIOEXCHANGE, &mut x), Err(Errno::BadE), "the drive is empty: 3B/0E");
+        p.chio_move((1, 0), (3, 0)).unwrap();
+        let mut x = ints(&[1, 1, 3, 0, 1, 1, 0]);
+        p.changer_ioctl(lx::CHIOEXCHANGE, &mut x).unwrap();
+        // CHIOGELEM of drive 0: ABC002L6, from slot 1 (unit 1).
+        let mut ge = [0u8; 108];
+        ge[0..8].copy_from_slice(&ints(&[3, 0]));
+        p.changer_ioctl(lx::CHIOGELEM, &mut ge).unwrap();
+        assert_eq!(int_at(&ge, 8) & 1, 1, "full");
+        assert_eq!((int_at(&ge, 16), int_at(&ge, 20)), (1, 1), "from slot 1");
+        assert_eq!(&ge[32..40], b"ABC002L6");
+        p.open(0, NB).unwrap();
+        assert_ne!(p.gstat(0) & gmt::ONLINE, 0, "the exchanged tape is loaded");
+        p.close(0).unwrap();
+        let mut pos = ints(&[1, 9, 0]);
+        p.changer_ioctl(lx::CHIOPOSITION, &mut pos).unwrap();
+        let mut pos = ints(&[1, 10, 0]);
+        assert_eq!(p.changer_ioctl(lx::CHIOPOSITION, &mut pos), Err(Errno::BadSlt), "beyond the slots");
+        p.changer_ioctl(lx::CHIOINITELEM, &mut []).unwrap();
+        let mut tag = [0u8; 48];
+        tag[0..8].copy_from_slice(&ints(&[1, 4]));
+        tag[12..20].copy_from_slice(b"XYZ001L6");
+        assert_eq!(p.changer_ioctl(lx::CHIOSVOLTAG, &mut tag), Err(Errno::BadRqc), "SEND VOLUME TAG is not supported: 20/00");
+    });
+}

@@ -274,14 +274,13 @@ impl InventoryFile {
 
     /// Reads the inventory; `None` if there is no file yet. A new file
     /// left by a save that did not finish is ignored (the old file is the
-    /// truth until the rename).
+    /// truth until the rename; the next save writes the new file again).
     pub fn load(&self) -> Result<Option<Inventory>, InventoryError> {
         let text = match fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(e)),
         };
-        let _ = fs::remove_file(self.temp());
         Inventory::from_toml(&text)
             .map(Some)
             .map_err(|why| InventoryError::Invalid(format!("{}: {why}", self.path.display())))

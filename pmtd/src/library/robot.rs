@@ -315,6 +315,9 @@ impl Robot {
             return Err(format!("{barcode} is already in the library ({at})"));
         }
         let n = self.layout.count(ElemType::Portal);
+        if n == 0 {
+            return Err("the library has no import/export slots".into());
+        }
         let e = match portal {
             Some(p) if p < n => Element::Portal(p),
             Some(p) => return Err(format!("portal {}: the library has {n} import/export slots", u32::from(p) + 1)),
