@@ -309,7 +309,7 @@ impl Robot {
     pub fn import(&mut self, barcode: &str, medium: Option<Vec<String>>, portal: Option<u16>) -> Result<Element, String> {
         check_barcode(barcode)?;
         if self.prevented {
-            return Err("the import/export slots are locked (a program prevented medium removal: mtx unlock)".into());
+            return Err("the import/export slots are locked (a program prevented medium removal; sg_prevent --allow undoes it)".into());
         }
         if let Some(at) = self.inventory.find(barcode) {
             return Err(format!("{barcode} is already in the library ({at})"));
@@ -341,7 +341,7 @@ impl Robot {
     /// with `barcode`, or the one in `portal`.
     pub fn export(&mut self, barcode: Option<&str>, portal: Option<u16>) -> Result<(Element, Cartridge), String> {
         if self.prevented {
-            return Err("the import/export slots are locked (a program prevented medium removal: mtx unlock)".into());
+            return Err("the import/export slots are locked (a program prevented medium removal; sg_prevent --allow undoes it)".into());
         }
         let e = match (barcode, portal) {
             (Some(b), _) => self.inventory.find(b).ok_or_else(|| format!("{b} is not in the library"))?,
