@@ -11,6 +11,8 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 use clap::{Args, Parser, Subcommand};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
+use pmtd::library::operator::{self, Request};
+use pmtd::library::{serve_library, LibraryConfig};
 use pmtd::media::image::ImageOptions;
 use pmtd::media::Volumes;
 use pmtd::progress::Progress;
@@ -35,6 +37,13 @@ Medium specs (--mirror, --medium, copy):
     rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
     compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).
+
+A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
+  pmtd library --config FILE          serve it (also: pmtd --library FILE)
+  pmtd library --config FILE status   its inventory
+  pmtd library --config FILE import BARCODE [--medium SPEC]... [--portal N]
+  pmtd library --config FILE export BARCODE | --portal N
+  See pmtd library --help for the configuration file.
 
 Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
@@ -78,12 +87,20 @@ struct ServeArgs {
     degraded: bool,
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
-    /// key-file); options given here win.
+    /// key-file, vendor, product, revision, serial); options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve the tape library this TOML file describes: its media changer
+    /// and its drives (the same as pmtd library --config FILE).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "images", "volumes", "mirror", "device"])]
+    library: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present = "config")]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "library"])]
     device: Option<PathBuf>,
+    /// The drive's serial number (INQUIRY, VPD page 0x80); by default
+    /// PMTD and the unit number of DEVICE.
+    #[arg(long)]
+    serial: Option<String>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
     capacity: Option<u64>,
@@ -139,6 +156,79 @@ enum Cmd {
         #[arg(value_name = "DEST", required = true)]
         dests: Vec<String>,
     },
+    /// A tape library: serve a SCSI media changer (/dev/pmcs<N>) and its
+    /// drives (/dev/pmts<N>) in one process, or, with a command, ask the
+    /// running library.
+    #[command(after_long_help = LIBRARY)]
+    Library(LibraryArgs),
+}
+
+const LIBRARY: &str = "\
+The configuration (TOML); the addresses shown are the defaults:
+  changer = \"/dev/pmcs0\"             # the changer pair's slave
+  slots = 120                         # storage slots (1000, 1001, ...)
+  import-export = 4                   # import/export slots (10, 11, ...)
+  # transport-address = 1, slot-address = 1000, import-export-address = 10,
+  # drive-address = 500 (each type's addresses are contiguous)
+  # inventory = \"FILE\"               # default: next to this file, NAME.inventory;
+  #                                   # the operators' socket is INVENTORY.sock
+  # tapes = \"/var/tapes\"             # cartridges' default images: TAPES/BARCODE.tap
+  # vendor, product, revision, serial = \"PMTL0000\"  (INQUIRY)
+  # capacity, early-warning, max-block, degraded (as for a drive)
+
+  [[drive]]                           # drive 0 (address 500), and so on
+  device = \"/dev/pmts0\"
+  # serial = \"PMTD0000\"              # vendor, product, revision too
+
+  [[cartridges]]                      # a series, in the first free slots
+  barcodes = \"ABC%03dL6\"             # ABC001L6 ...
+  count = 100                         # first = 1; slot = N to start at slot N
+  # medium = \"tap:/var/tapes/{barcode}.tap,capacity=400G\"  or mirror = [...]
+
+  [[cartridges]]                      # one cartridge
+  barcode = \"CLN001L1\"
+  slot = 120
+
+The cartridges are placed when the library has no inventory yet; from then
+on the inventory file is the truth (rewritten atomically at every move).
+Programs move cartridges with mtx (SCSI Media Changer commands) or CHIO;
+operators import and export them through the import/export slots.";
+
+#[derive(Debug, Args)]
+struct LibraryArgs {
+    /// The library's configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[command(subcommand)]
+    cmd: Option<LibraryCmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum LibraryCmd {
+    /// Show the inventory: what each drive, slot and import/export slot
+    /// holds, where it came from, each drive's state.
+    Status,
+    /// Put a cartridge into an import/export slot (the first empty one);
+    /// a program then moves it into the library.
+    Import {
+        /// Its barcode (volume tag), such as ABC123L6.
+        barcode: String,
+        /// Its medium (repeat for a mirror); by default TAPES/BARCODE.tap.
+        #[arg(long = "medium", value_name = "SPEC")]
+        medium: Vec<String>,
+        /// The import/export slot (from 1).
+        #[arg(long, value_name = "N")]
+        portal: Option<u32>,
+    },
+    /// Take a cartridge out of its import/export slot.
+    Export {
+        /// Its barcode.
+        #[arg(required_unless_present = "portal")]
+        barcode: Option<String>,
+        /// The import/export slot (from 1) instead.
+        #[arg(long, value_name = "N", conflicts_with = "barcode")]
+        portal: Option<u32>,
+    },
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -187,6 +277,9 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.image.early_warning = e;
     }
     s.image.read_only |= a.read_only;
+    if a.serial.is_some() {
+        s.ident.serial = a.serial;
+    }
     if a.max_block.is_some() {
         s.max_block = a.max_block;
     }
@@ -199,7 +292,46 @@ fn setup(a: ServeArgs) -> Result<Setup> {
     Ok(s)
 }
 
+fn run_library(a: LibraryArgs) -> Result<ExitCode> {
+    let cfg = LibraryConfig::from_file(&a.config).map_err(anyhow::Error::msg)?;
+    let request = match a.cmd {
+        None => {
+            catch_signals()?;
+            serve_library(&cfg, &STOP)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(LibraryCmd::Status) => {
+            return match operator::request(&cfg, &Request::Status) {
+                Ok(r) => {
+                    print!("{}", r.message);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(_) => {
+                    print!("{}", operator::offline_status(&cfg)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+            };
+        }
+        Some(LibraryCmd::Import { barcode, medium, portal }) => {
+            Request::Import { barcode, medium, portal: portal.map(operator::portal_number).transpose()? }
+        }
+        Some(LibraryCmd::Export { barcode, portal }) => {
+            Request::Export { barcode, portal: portal.map(operator::portal_number).transpose()? }
+        }
+    };
+    let r = operator::request(&cfg, &request)?;
+    if r.ok {
+        println!("{}", r.message);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{}", r.message)
+    }
+}
+
 fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+    if let Some(config) = a.library {
+        return run_library(LibraryArgs { config, cmd: None });
+    }
     let s = setup(a)?;
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
@@ -278,6 +410,7 @@ fn main() -> ExitCode {
                 }
             }),
         Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
+        Some(Cmd::Library(a)) => run_library(a),
         None => run_serve(cli.serve),
     };
     match r {
@@ -352,5 +485,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["pmtd", "copy", "a.tap"]).is_err(), "a destination is required");
+    }
+
+    #[test]
+    fn library_parses() {
+        let c = Cli::try_parse_from(["pmtd", "library", "--config", "/etc/pmt/lib.toml"]).unwrap();
+        assert!(matches!(c.cmd, Some(Cmd::Library(LibraryArgs { cmd: None, .. }))));
+        let c = Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "import", "ABC001L6", "--portal", "2"]).unwrap();
+        match c.cmd {
+            Some(Cmd::Library(LibraryArgs { cmd: Some(LibraryCmd::Import { barcode, portal, .. }), .. })) => {
+                assert_eq!((barcode.as_str(), portal), ("ABC001L6", Some(2)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "export"]).is_err(), "which cartridge?");
+        assert!(Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "export", "--portal", "1"]).is_ok());
+        let c = Cli::try_parse_from(["pmtd", "--library", "l.toml"]).unwrap();
+        assert_eq!(c.serve.library, Some(PathBuf::from("l.toml")));
+        assert!(Cli::try_parse_from(["pmtd", "--library", "l.toml", "--image", "a.tap"]).is_err());
+        let c = Cli::try_parse_from(["pmtd", "--serial", "ABC0001", "/dev/pmts0"]).unwrap();
+        assert_eq!(setup(c.serve).unwrap().ident.serial.as_deref(), Some("ABC0001"));
     }
 }

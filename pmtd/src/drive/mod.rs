@@ -10,14 +10,17 @@
 //! of it is stored.
 
 mod motion;
+mod scsi;
 mod sense;
 mod transfer;
 
 use pmt::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, REP_SIZE};
 use tracing::{debug, info, warn};
 
-use crate::media::{Medium, MediumError, Volumes};
+use crate::media::{Medium, MediumError, Room, Volumes};
+use crate::scsi::Identity;
 use sense::failure;
+pub use scsi::{ALERT_NO_REMOVAL, ALERT_WRITE_PROTECT};
 pub use sense::Sense;
 
 pub use crate::media::image::FILEMARK_RESERVE;
@@ -30,11 +33,13 @@ pub struct DriveConfig {
     pub min_block: u32,
     /// Largest block accepted.
     pub max_block: u32,
+    /// Who the drive says it is (INQUIRY, its serial number).
+    pub identity: Identity,
 }
 
 impl Default for DriveConfig {
     fn default() -> DriveConfig {
-        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD }
+        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD, identity: Identity::drive_default(None) }
     }
 }
 
@@ -63,6 +68,13 @@ pub struct Drive<C: Volumes> {
     /// Where a run for the data area is read when the medium cannot read
     /// straight into it.
     scratch: Vec<u8>,
+    /// A program has the master open (between its OPEN and its CLOSE).
+    in_use: bool,
+    /// TapeAlert flags raised since they were last read (bit n-1: flag n).
+    alerts: u64,
+    /// The medium's room when it was loaded (at its beginning): its
+    /// capacity, for the tape capacity log page.
+    loaded_room: Room,
 }
 
 impl<C: Volumes> Drive<C> {
@@ -80,9 +92,55 @@ impl<C: Volumes> Drive<C> {
             compress: false,
             locked: false,
             scratch: Vec::new(),
+            in_use: false,
+            alerts: 0,
+            loaded_room: Room::UNKNOWN,
         };
         d.load_next()?;
         Ok(d)
+    }
+
+    /// The drive's settings.
+    pub fn config(&self) -> &DriveConfig {
+        &self.cfg
+    }
+
+    /// The volume sequence, to change what it holds (a library's picker
+    /// putting a cartridge in the drive or taking it out).
+    pub fn volumes_mut(&mut self) -> &mut C {
+        &mut self.volumes
+    }
+
+    /// True while a program has the drive open.
+    pub fn in_use(&self) -> bool {
+        self.in_use
+    }
+
+    /// True while medium removal is prevented (MTLOCK, PREVENT ALLOW
+    /// MEDIUM REMOVAL).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// True while a medium is loaded.
+    pub fn loaded(&self) -> bool {
+        self.tape.is_some()
+    }
+
+    /// Loads the next volume of the volume sequence, as a loader putting a
+    /// tape in: the next OPEN gets the unit attention of a new medium.
+    /// False if the sequence had none.
+    pub fn load_medium(&mut self) -> Result<bool, MediumError> {
+        if self.tape.is_none() {
+            self.load_next()?;
+        }
+        Ok(self.tape.is_some())
+    }
+
+    /// Unloads the loaded volume (after making it durable) and gives it
+    /// back to the volume sequence; the drive is then empty.
+    pub fn unload_medium(&mut self) -> Result<(), MediumError> {
+        self.unload()
     }
 
     /// The loaded medium, if any.
@@ -111,6 +169,20 @@ impl<C: Volumes> Drive<C> {
     fn load_next(&mut self) -> Result<(), MediumError> {
         if let Some(m) = self.volumes.load_next()? {
             info!(medium = %m.name(), write_protected = m.readonly(), "volume {} in the drive", self.volumes.volume().unwrap_or(0));
+            self.loaded_room = m.room();
+            self.tape = Some(m);
+            self.attention = true;
+            self.past_ew = false;
+        }
+        Ok(())
+    }
+
+    /// A load command with the drive empty: the volume the drive ejected
+    /// last, if the sequence keeps it in the drive, or the next one.
+    fn load_again(&mut self) -> Result<(), MediumError> {
+        if let Some(m) = self.volumes.load_again()? {
+            info!(medium = %m.name(), "volume loaded again");
+            self.loaded_room = m.room();
             self.tape = Some(m);
             self.attention = true;
             self.past_ew = false;
@@ -215,6 +287,12 @@ impl<C: Volumes> Drive<C> {
         rep.asc = sense.asc;
         rep.ascq = sense.ascq;
         rep.resid = sense.resid;
+        if sense.key == SenseKey::DataProtect {
+            self.alert(ALERT_WRITE_PROTECT);
+        }
+        if (sense.asc, sense.ascq) == (0x53, 0x02) {
+            self.alert(ALERT_NO_REMOVAL);
+        }
         if let Some(h) = out.get_mut(start..start + REP_SIZE) {
             h.copy_from_slice(&rep.to_bytes());
         }
@@ -243,9 +321,7 @@ impl<C: Volumes> Drive<C> {
             }
             Op::Mode => self.mode(req),
             Op::Load => self.load(req),
-            // SCSI pass-through is answered by drives that identify
-            // themselves; this one refuses it.
-            Op::Scsi => Sense::illegal(),
+            Op::Scsi => self.scsi(req, data, out),
             _ if self.tape.is_none() => Sense::no_medium(),
             Op::Write => self.write(req, data),
             Op::Read => self.read(req, out),
@@ -277,6 +353,7 @@ impl<C: Volumes> Drive<C> {
             norewind = rf.contains(ReqFlags::OPEN_NOREWIND),
             "master open"
         );
+        self.in_use = true;
         if self.tape.is_none() {
             return Sense::no_medium();
         }
@@ -288,6 +365,7 @@ impl<C: Volumes> Drive<C> {
 
     fn close(&mut self) -> Sense {
         info!("master close");
+        self.in_use = false;
         let r = self.sync().and_then(|()| {
             // Rewound and closed after early warning: the loader changes
             // volumes, if it has another one (else the tape stays, as in a
@@ -334,7 +412,7 @@ impl<C: Volumes> Drive<C> {
                     Err(e) => failure(&e, asc::POSITION_ERROR),
                 };
             }
-            self.load_next()
+            self.load_again()
         } else {
             if self.locked {
                 // MEDIUM REMOVAL PREVENTED

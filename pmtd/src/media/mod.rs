@@ -298,6 +298,14 @@ pub trait Volumes: fmt::Debug + Send {
 
     /// The number (1-based) of the volume loaded last, if any.
     fn volume(&self) -> Option<usize>;
+
+    /// A load command with the drive empty (MTLOAD after MTOFFL). The
+    /// default loads the next volume, as an autoloader does; a library
+    /// drive pulls the cartridge it ejected back in (it waits in the drive
+    /// until the library's picker takes it).
+    fn load_again(&mut self) -> Result<Option<Self::Medium>, MediumError> {
+        self.load_next()
+    }
 }
 
 /// Implements the named [`Medium`] methods of a medium that wraps another
@@ -418,6 +426,10 @@ where
     fn volume(&self) -> Option<usize> {
         self.0.volume()
     }
+
+    fn load_again(&mut self) -> Result<Option<DynMedium>, MediumError> {
+        Ok(self.0.load_again()?.map(|m| Box::new(m) as DynMedium))
+    }
 }
 
 /// Boxes a volume sequence and its volumes.
@@ -443,6 +455,9 @@ impl<C: Volumes + ?Sized> Volumes for Box<C> {
     }
     fn volume(&self) -> Option<usize> {
         (**self).volume()
+    }
+    fn load_again(&mut self) -> Result<Option<C::Medium>, MediumError> {
+        (**self).load_again()
     }
 }
 
