@@ -203,6 +203,7 @@ four_one() { # KIND (w-file w-pmt r-file r-pmt)
 	done ;;
 	esac
 	t0=$(now)
+	pids=
 	for u in 0 1 2 3; do
 		case $1 in
 		w-file) dd if=/bench/src of=/bench/o$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
@@ -210,8 +211,11 @@ four_one() { # KIND (w-file w-pmt r-file r-pmt)
 		w-pmt) dd if=/bench/src of=/dev/pmtm$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
 		r-pmt) dd if=/dev/pmtm$u of=/dev/null bs=65536 2>/dev/null & ;;
 		esac
+		pids="$pids $!"
 	done
-	wait
+	# The four dd's only: a bare wait would wait for the daemons too.
+	# shellcheck disable=SC2086
+	wait $pids
 	t1=$(now)
 	case $1 in w-pmt | r-pmt) for u in 0 1 2 3; do pmtd_stop $u; done ;; esac
 	record four "$1" "$t0" "$t1"
