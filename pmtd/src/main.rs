@@ -32,6 +32,11 @@ Medium specs (--mirror, --medium, copy):
   Options after the target, separated by commas:
     capacity=SIZE, early-warning=SIZE, read-only, volumes=N   (tap, rmt-tap)
     max-block=SIZE, load-timeout=SECS                         (tape, rmt)
+    early-warning=SIZE   (tape, rmt) the drive's early-warning zone, at least;
+                         1M if not given. A drive does not say how far early
+                         warning is, so pmtd keeps what the driver holds
+                         unanswered to half of it: the zone must hold that and
+                         what the program writes after early warning
     rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
     compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).

@@ -153,6 +153,11 @@ impl<C: Volumes> Drive<C> {
             } else if let Some(ew) = r.to_ew {
                 room = ew;
             }
+            if let Some(limit) = t.in_flight_limit() {
+                // A medium that cannot say how far early warning is: the
+                // driver holds no more than its zone can take.
+                room = room.min(limit);
+            }
             if t.at_bot() {
                 f |= DriveFlags::BOP;
             }

@@ -227,7 +227,7 @@ impl<M: Medium> Filtered<M> {
 
 impl<M: Medium> Medium for Filtered<M> {
     crate::forward_medium!(
-        inner: name, readonly, position, at_bot, at_eod, room, write_mark, space_records, space_marks, space_eod,
+        inner: name, readonly, position, at_bot, at_eod, room, in_flight_limit, write_mark, space_records, space_marks, space_eod,
         rewind, locate, erase, sync, undo_last,
     );
 
