@@ -260,8 +260,8 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Some(Cmd::Inspect { image }) => inspect::scan_with_headers(&image)
             .with_context(|| image.display().to_string())
-            .map(|(scan, headers)| {
-                print!("{}", inspect::render(&image, &scan, &headers));
+            .map(|(scan, headers, identity)| {
+                print!("{}", inspect::render(&image, &scan, &headers, identity));
                 ExitCode::SUCCESS
             }),
         Some(Cmd::Verify { image }) => inspect::scan_file(&image, true)
