@@ -12,7 +12,6 @@ use clap::{Args, Parser, Subcommand};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
 use pmtd::media::image::ImageOptions;
-use pmtd::media::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{self, parse_level, parse_size};
@@ -128,16 +127,18 @@ enum Cmd {
         /// The image.
         image: PathBuf,
     },
-    /// Duplicate a tape, record for record with its tape marks, to one or
-    /// more destinations. A destination volume that fills up ends after its
-    /// last whole file and the copy goes on on its next volume; the map of
-    /// which files landed on which volume is printed at the end.
+    /// Duplicate a tape or a whole set of volumes, record for record with
+    /// its tape marks, to one or more destinations. Every volume of the
+    /// source is copied, in order, as one stream of files. A destination
+    /// volume that fills up ends after its last whole file and the copy goes
+    /// on on its next volume; the map of which source volume and file landed
+    /// on which volume is printed at the end.
     #[command(after_long_help = SPECS)]
     Copy {
         /// Read every destination volume back and compare it with the source.
         #[arg(long)]
         verify: bool,
-        /// The tape to copy: a medium spec (its first volume).
+        /// The tape or set to copy: a medium spec (every volume of it, in order).
         #[arg(value_name = "SOURCE")]
         source: String,
         /// Where to copy it: medium specs, each with the volumes it may fill.
@@ -221,22 +222,14 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     let defaults = ImageOptions::default();
     let mut src_volumes = spec::build(source, &defaults)?.volumes;
-    let Some(mut src) = src_volumes.load_next()? else {
-        bail!("{source}: no volume to copy");
-    };
-    if src_volumes.has_next() {
-        tracing::warn!("{source}: copying its first volume only");
-    }
     let mut targets = Vec::new();
     for d in dests {
         targets.push((d.clone(), spec::build(d, &defaults)?.volumes));
     }
     let mut progress = Progress::new("copy");
-    let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
+    let r = copy::copy_set(&mut src_volumes, targets, &CopyOptions { verify }, &mut progress);
     let line = progress.finish();
-    let unloaded = src_volumes.unload(src);
     let map = r?;
-    unloaded?;
     tracing::info!("{line}");
     print!("{}", map.render());
     Ok(ExitCode::SUCCESS)
