@@ -2,7 +2,8 @@
 
 use pmt::abi::linux::{gmt, op, MT_ISSCSI2};
 use pmt::{Config, Errno};
-use pmt_tests::{objects, record, Sim, NRW, RO, RW};
+use pmt_tests::{magazine, objects, record, Sim, NRW, RO, RW};
+use pmtd::drive::DriveConfig;
 use pmtd::media::image::ImageOptions;
 
 #[test]
@@ -203,6 +204,40 @@ fn early_warning_follows_st() {
     // Exact count: records before EW + those allowed after, all stored.
     let ok = results.iter().filter(|r| **r == Ok(10240)).count();
     assert_eq!(objs.len(), ok + 1);
+}
+
+#[test]
+fn a_drive_that_refuses_records_after_enospc_keeps_dumps_retries_off_the_volume() {
+    // dump's writers retry a record refused with ENOSPC (up to ten times);
+    // st lets one write through after each ENOSPC, so on a drive that takes
+    // it the record and those in flight land on this volume and again on
+    // the next. A drive that refuses such writes keeps every record on one
+    // volume; what the driver had in flight and the closing filemark still
+    // go into the zone.
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
+    let dcfg = DriveConfig { refuse_after_enospc: true, ..DriveConfig::default() };
+    let sim = Sim::with_volumes(|d| magazine(d, &["ew.tap"], cfg), dcfg, Config::default(), pmt::Abi::Linux);
+    sim.open(RW).unwrap();
+    let mut accepted = 0;
+    let mut n = 0;
+    loop {
+        match sim.write(&record(n, 10240)) {
+            Ok(_) => accepted += 1,
+            Err(Errno::NoSpc) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        n += 1;
+    }
+    // dump's retry loop: every retry of the record is refused.
+    for _ in 0..10 {
+        assert_eq!(sim.write(&record(n, 10240)), Err(Errno::NoSpc));
+    }
+    // Close writes the filemark.
+    sim.close().unwrap();
+    let objs = objects(&sim.image("ew.tap"));
+    assert_eq!(objs.len(), accepted + 1, "the records acknowledged and the filemark, nothing after ENOSPC");
+    assert_eq!(objs.last(), Some(&0));
+    assert!(accepted * 10240 >= 150 * 1024 - 10240, "the volume is used up to early warning: {accepted}");
 }
 
 #[test]

@@ -82,7 +82,7 @@ struct ServeArgs {
     degraded: bool,
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
-    /// key-file); options given here win.
+    /// key-file, write-after-enospc); options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Slave device of the unit to serve.
@@ -97,6 +97,16 @@ struct ServeArgs {
     /// whole (what dump and restore handle best across many volumes).
     #[arg(long, value_parser = parse_size)]
     early_warning: Option<u64>,
+    /// Let the program write records after it was told of the end of a
+    /// volume (ENOSPC), into the early-warning zone, as st lets one write
+    /// through after each ENOSPC on a real drive: for programs that write
+    /// labels after the end (Bacula). By default such a record is refused
+    /// whole, as at the physical end: the zone then takes only what the
+    /// driver had on its way and the closing filemarks, and dump writes no
+    /// record on two volumes (dump retries the record refused with ENOSPC;
+    /// restore 0.4b47 skips such duplicates wrongly from the third volume on).
+    #[arg(long)]
+    write_after_enospc: bool,
     /// Largest record the drive accepts (at most 16M-1, less the overhead of
     /// a filter).
     #[arg(long, value_parser = parse_size)]
@@ -186,6 +196,7 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.media = a.mirror;
     }
     s.degraded |= a.degraded;
+    s.write_after_enospc |= a.write_after_enospc;
     if a.capacity.is_some() {
         s.image.capacity = a.capacity;
     }

@@ -74,6 +74,10 @@ pub struct Setup {
     pub compress: Option<i32>,
     /// Encrypt every record with the key in this file.
     pub key_file: Option<PathBuf>,
+    /// Take records the program writes after it was told of the end of a
+    /// volume (ENOSPC), as a real drive does; by default they are refused
+    /// whole ([`DriveConfig::refuse_after_enospc`]).
+    pub write_after_enospc: bool,
 }
 
 /// A size in a configuration file: a number of bytes or a string with a
@@ -112,6 +116,8 @@ struct File {
     read_only: bool,
     compress: Option<CompressValue>,
     key_file: Option<PathBuf>,
+    #[serde(default)]
+    write_after_enospc: bool,
 }
 
 impl Setup {
@@ -157,6 +163,7 @@ impl Setup {
             max_block: size("max-block", f.max_block)?,
             compress,
             key_file: f.key_file.map(at),
+            write_after_enospc: f.write_after_enospc,
         })
     }
 
@@ -224,7 +231,8 @@ impl Setup {
             }
             Some(b) => b,
         };
-        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32 }))
+        let refuse_after_enospc = !self.write_after_enospc;
+        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32, refuse_after_enospc }))
     }
 }
 

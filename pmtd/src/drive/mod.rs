@@ -30,11 +30,19 @@ pub struct DriveConfig {
     pub min_block: u32,
     /// Largest block accepted.
     pub max_block: u32,
+    /// Past early warning, refuse whole (VOLUME OVERFLOW, as at the
+    /// physical end) a record the program writes after it was told of the
+    /// end of the volume ([`ReqFlags::AFTER_ENOSPC`]): the early-warning
+    /// zone then takes only what was on its way and the closing filemarks,
+    /// and no record lands on two volumes. Off: every write past early
+    /// warning is taken while it fits, as a real drive does.
+    pub refuse_after_enospc: bool,
 }
 
 impl Default for DriveConfig {
+    /// A drive as a real one behaves: writes past early warning are taken.
     fn default() -> DriveConfig {
-        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD }
+        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD, refuse_after_enospc: false }
     }
 }
 
