@@ -94,13 +94,16 @@ struct ServeArgs {
     /// Early-warning zone before the end of a volume: writes there succeed but
     /// report end of medium (ENOSPC on the next write under st). Default 0:
     /// end of medium only at the end, so a write either fits or is refused
-    /// whole (what dump and restore handle best across many volumes).
+    /// whole. What the program writes after ENOSPC is refused whole unless
+    /// --write-after-enospc.
     #[arg(long, value_parser = parse_size)]
     early_warning: Option<u64>,
     /// Let the program write records after it was told of the end of a
     /// volume (ENOSPC), into the early-warning zone, as st lets one write
     /// through after each ENOSPC on a real drive: for programs that write
-    /// labels after the end (Bacula). By default such a record is refused
+    /// labels after the end (Bacula), and for a unit that is another
+    /// pmtd's tape: member (it must store what that mirror had on its way
+    /// after its early warning). By default such a record is refused
     /// whole, as at the physical end: the zone then takes only what the
     /// driver had on its way and the closing filemarks, and dump writes no
     /// record on two volumes (dump retries the record refused with ENOSPC;
