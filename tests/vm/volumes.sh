@@ -98,9 +98,10 @@ dump_set() {
 # restore_set NAME TREE PMTD-ARGS...: restore -r with the ejecting script,
 # the tree compared with TREE. PMTD-ARGS give exactly the volumes dump
 # wrote: dump 0.4b47 does not always write its end-of-dump record on the
-# last volume of a set (with st and a real drive too), and restore then
-# asks for one more volume; the operator answers "none", as on a real
-# drive (with no medium left, restore asks on its standard input).
+# last volume of a set (its last record is filled by a count that assumes
+# no volume change; with st and a real drive too), and restore then asks
+# for one more volume; the operator answers "none", as on a real drive
+# (with no medium left, restore asks on its standard input).
 restore_set() {
 	rs_n=$1 rs_t=$2
 	shift 2
