@@ -144,11 +144,17 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Writing;
+        // The one write st lets through after ENOSPC: the drive is told, so
+        // that it may keep its early-warning zone for what was in flight.
+        let after_enospc = self.drive.ps.eof == Eof::Eod1;
         let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
         let mut done = 0usize;
         while done < count {
             let n = (count - done).min(chunk);
-            let req = write_req(n, bs)?;
+            let mut req = write_req(n, bs)?;
+            if after_enospc {
+                req.flags |= ReqFlags::AFTER_ENOSPC.bits();
+            }
             let c = cost(&req);
             if self.drive.ps.eof < Eof::EomOk && self.can_write_behind(c, n, window) {
                 if let Err(e) = self.submit_behind(l, req, src, done, n, c) {

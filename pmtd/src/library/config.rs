@@ -82,6 +82,10 @@ pub struct LibraryConfig {
     pub default_medium: String,
     /// The largest record the drives take (room for the largest filter).
     pub max_block: u32,
+    /// The drives take records written after the program was told of the
+    /// end of a volume, as real drives do (by default they are refused
+    /// whole, as by pmtd: see DriveConfig::refuse_after_enospc).
+    pub write_after_enospc: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +111,8 @@ struct File {
     max_block: Option<SizeValue>,
     #[serde(default)]
     degraded: bool,
+    #[serde(default)]
+    write_after_enospc: bool,
     #[serde(default, rename = "drive")]
     drives: Vec<DriveFile>,
     #[serde(default)]
@@ -228,6 +234,7 @@ impl LibraryConfig {
             degraded: f.degraded,
             default_medium,
             max_block: max_block as u32,
+            write_after_enospc: f.write_after_enospc,
         })
     }
 }
