@@ -17,7 +17,7 @@ use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{self, parse_level, parse_size};
 use pmtd::transport::DeviceSlave;
-use pmtd::{inspect, serve};
+use pmtd::{cuse, inspect, serve};
 
 const SPECS: &str = "\
 Medium specs (--mirror, --medium, copy):
@@ -38,6 +38,7 @@ Medium specs (--mirror, --medium, copy):
 
 Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
+  pmtd --cuse 0 --image /var/tapes/vol1.tap     # no pmt.ko: /dev/pmtm0, /dev/npmtm0 by CUSE
   pmtd --mirror tap:/a/vol%d.tap,volumes=3,capacity=4G --mirror tape:/dev/nst0 /dev/pmts0
   pmtd --image /var/tapes/s.tap --compress --key-file /etc/pmt/tape.key /dev/pmts0
   pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G";
@@ -82,8 +83,10 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present = "config")]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "cuse"])]
     device: Option<PathBuf>,
+    #[command(flatten)]
+    cuse: CuseArgs,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
     capacity: Option<u64>,
@@ -108,6 +111,36 @@ struct ServeArgs {
     /// key in FILE: 32 raw bytes or 64 hex digits. Never on the command line.
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
+}
+
+/// Devices without the kernel module (CUSE).
+#[derive(Debug, Args)]
+struct CuseArgs {
+    /// Create tape pair N's master devices, /dev/pmtm<N> and /dev/npmtm<N>,
+    /// through CUSE (the cuse module, no pmt.ko) and serve them: the same
+    /// devices as the module's, with the pmt core running in this daemon.
+    #[arg(long = "cuse", value_name = "N", conflicts_with = "device")]
+    unit: Option<u32>,
+    /// With --cuse: name the nodes NAME and nNAME (no-rewind) instead.
+    #[arg(long, value_name = "NAME", requires = "unit")]
+    name: Option<String>,
+    /// With --cuse: the nodes' mode, in octal.
+    #[arg(long, value_name = "OCTAL", default_value = "660", value_parser = parse_mode)]
+    mode: u32,
+    /// With --cuse: the nodes' group ("" leaves them root's).
+    #[arg(long, value_name = "GROUP", default_value = "tape")]
+    group: String,
+    /// With --cuse: once the nodes exist, run as USER (keeping only
+    /// CAP_SYS_PTRACE, to read callers' records longer than 128 KiB).
+    #[arg(long, value_name = "USER", requires = "unit")]
+    user: Option<String>,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{s}: not an octal mode"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,8 +232,12 @@ fn setup(a: ServeArgs) -> Result<Setup> {
     Ok(s)
 }
 
-fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
+    let cuse = std::mem::replace(&mut a.cuse, CuseArgs { unit: None, name: None, mode: 0, group: String::new(), user: None });
     let s = setup(a)?;
+    if let Some(unit) = cuse.unit {
+        return run_cuse(unit, &cuse, s);
+    }
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
@@ -209,6 +246,29 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     let mut slave = DeviceSlave::open(&device)?;
     catch_signals()?;
     serve::serve(&mut slave, &mut drive, &STOP)?;
+    drive.shut_down()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves tape pair `unit` through CUSE: the core runs here, its masters
+/// are CUSE devices, its slave the drive's serve loop.
+fn run_cuse(unit: u32, a: &CuseArgs, s: Setup) -> Result<ExitCode> {
+    let (volumes, cfg) = s.build()?;
+    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
+    let access = cuse::Access { mode: a.mode, group: Some(a.group.clone()).filter(|g| !g.is_empty()), user: a.user.clone() };
+    let names = cuse::node_names(pmt::Kind::Tape, unit, a.name.as_deref());
+    let devices = cuse::Devices::create(pmt::Kind::Tape, unit, &names, &access)?;
+    if let Some(user) = &access.user {
+        cuse::drop_privileges(user)?;
+    }
+    catch_signals()?;
+    let shared = devices.serve()?;
+    let mut slave = cuse::PairSlave::open(std::sync::Arc::clone(&shared))?;
+    let r = serve::serve(&mut slave, &mut drive, &STOP);
+    // The daemon's side closes: every master call fails at once.
+    drop(slave);
+    shared.stop();
+    r?;
     drive.shut_down()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -338,6 +398,21 @@ mod tests {
         assert!(c.serve.device.is_none(), "the configuration may name the device");
         let s = setup(Cli::try_parse_from(["pmtd", "--capacity", "1M", "--early-warning", "64K", "/dev/x"]).unwrap().serve).unwrap();
         assert_eq!(s.image, ImageOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
+    }
+
+    #[test]
+    fn cuse_parses() {
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "3", "--image", "a.tap"]).unwrap();
+        assert_eq!(c.serve.cuse.unit, Some(3));
+        assert_eq!(c.serve.cuse.mode, 0o660);
+        assert_eq!(c.serve.cuse.group, "tape");
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "0", "--name", "st7", "--mode", "640", "--group", "backup", "--user", "pmt"]).unwrap();
+        assert_eq!(c.serve.cuse.name.as_deref(), Some("st7"));
+        assert_eq!(c.serve.cuse.mode, 0o640);
+        assert_eq!(c.serve.cuse.user.as_deref(), Some("pmt"));
+        assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "/dev/pmts0"]).is_err(), "a slave device or CUSE, not both");
+        assert!(Cli::try_parse_from(["pmtd", "--name", "x", "/dev/pmts0"]).is_err(), "--name needs --cuse");
+        assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "--mode", "999"]).is_err());
     }
 
     #[test]
