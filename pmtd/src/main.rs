@@ -83,7 +83,7 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "cuse"])]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "unit"])]
     device: Option<PathBuf>,
     #[command(flatten)]
     cuse: CuseArgs,
@@ -122,7 +122,7 @@ struct CuseArgs {
     #[arg(long = "cuse", value_name = "N", conflicts_with = "device")]
     unit: Option<u32>,
     /// With --cuse: name the nodes NAME and nNAME (no-rewind) instead.
-    #[arg(long, value_name = "NAME", requires = "unit")]
+    #[arg(long, value_name = "NAME")]
     name: Option<String>,
     /// With --cuse: the nodes' mode, in octal.
     #[arg(long, value_name = "OCTAL", default_value = "660", value_parser = parse_mode)]
@@ -132,7 +132,7 @@ struct CuseArgs {
     group: String,
     /// With --cuse: once the nodes exist, run as USER (keeping only
     /// CAP_SYS_PTRACE, to read callers' records longer than 128 KiB).
-    #[arg(long, value_name = "USER", requires = "unit")]
+    #[arg(long, value_name = "USER")]
     user: Option<String>,
 }
 
@@ -234,6 +234,9 @@ fn setup(a: ServeArgs) -> Result<Setup> {
 
 fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
     let cuse = std::mem::replace(&mut a.cuse, CuseArgs { unit: None, name: None, mode: 0, group: String::new(), user: None });
+    if cuse.unit.is_none() && (cuse.name.is_some() || cuse.user.is_some()) {
+        bail!("--name and --user go with --cuse");
+    }
     let s = setup(a)?;
     if let Some(unit) = cuse.unit {
         return run_cuse(unit, &cuse, s);
@@ -411,7 +414,8 @@ mod tests {
         assert_eq!(c.serve.cuse.mode, 0o640);
         assert_eq!(c.serve.cuse.user.as_deref(), Some("pmt"));
         assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "/dev/pmts0"]).is_err(), "a slave device or CUSE, not both");
-        assert!(Cli::try_parse_from(["pmtd", "--name", "x", "/dev/pmts0"]).is_err(), "--name needs --cuse");
+        let c = Cli::try_parse_from(["pmtd", "--name", "x", "/dev/pmts0"]).unwrap();
+        assert!(run_serve(c.serve).is_err(), "--name needs --cuse");
         assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "--mode", "999"]).is_err());
     }
 

@@ -16,6 +16,8 @@
 #    and read, to and from a plain file, through a pipe into (from) a file,
 #    through pmt.
 # 4. positioning on a tape of many files (posbench) and pmtd's load time.
+# The dump, restore and streams run through CUSE too (kind cuse: pmtd
+# --cuse 8, /dev/pmtm8, beside the module's units).
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-3}
@@ -56,6 +58,13 @@ dump_one() { # KIND
 		dump 0f - /dev/vda 2>$L/bench-dump-pipe.log | cat >/bench/pipe.dump
 		t1=$(now)
 		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/c.tap
+		t0=$(now)
+		dump 0f /dev/pmtm8 /dev/vda >$L/bench-dump-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
+		;;
 	rmt-own)
 		# dump's own rmt client, to rmt-dump serving a pmt unit.
 		pmtd_start 1 --image /bench/r1.tap
@@ -89,7 +98,7 @@ dump_one() { # KIND
 
 if want dump; then
 	for i in $(seq "$runs"); do
-		for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
+		for KIND in file pipe pmt cuse mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
 	done
 	# The mirror's copies are the same, record for record.
 	pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
@@ -105,6 +114,7 @@ if want restore; then
 	pmtd_start 0 --image /bench/rest.tap
 	dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
 	pmtd_stop 0
+	cp /bench/rest.tap /bench/crest.tap
 fi
 restore_one() { # KIND
 	rm -rf /bench/r && mkdir -p /bench/r && cd /bench/r || exit 1
@@ -121,20 +131,27 @@ restore_one() { # KIND
 		t1=$(now)
 		pmtd_stop 0
 		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/crest.tap
+		t0=$(now)
+		restore -r -f /dev/pmtm8 >$L/bench-restore-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
+		;;
 	esac
 	cd / || exit 1
 	record restore "$1" "$t0" "$t1"
 }
 if want restore; then
 	for i in $(seq "$runs"); do
-		for k in file pmt; do restore_one $k; done
+		for k in file pmt cuse; do restore_one $k; done
 	done
 fi
 rm -rf /bench/r /bench/*
 
 # ----- 3. raw streams --------------------------------------------------------------
 head -c $((mb * 1048576)) /dev/urandom >/bench/src
-stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
+stream_one() { # SIZE KIND (w-file w-pipe w-pmt w-cuse r-file r-pipe r-pmt r-cuse)
 	bs=$1
 	case $2 in
 	w-file)
@@ -156,6 +173,21 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		dd if=/bench/src of=/dev/pmtm0 bs="$bs" 2>/dev/null
 		t1=$(now)
 		pmtd_stop 0
+		;;
+	w-cuse)
+		rm -f /bench/wc.tap /bench/wc.tap.pmtidx
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/bench/src of=/dev/pmtm8 bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
+		;;
+	r-cuse)
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/dev/pmtm8 of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
 		;;
 	r-file)
 		t0=$(now)
@@ -180,7 +212,7 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 if want streams; then
 	for bs in 512 10240 65536 262144; do
 		for i in $(seq "$runs"); do
-			for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+			for k in w-file w-pipe w-pmt w-cuse r-file r-pipe r-pmt r-cuse; do stream_one "$bs" "$k"; done
 		done
 	done
 fi
