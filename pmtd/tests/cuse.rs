@@ -4,13 +4,11 @@
 //! memory) against the real core and a real pmtd drive, served by pmtd's
 //! serve loop through the in-process slave on its own thread.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use pmt::abi::{linux, linux_changer, linux_sg};
@@ -38,19 +36,19 @@ enum Reply {
 struct Fake {
     caller: Caller,
     id: usize,
-    slot: Rc<RefCell<Option<Reply>>>,
+    slot: Arc<Mutex<Option<Reply>>>,
 }
 
 static IDS: AtomicUsize = AtomicUsize::new(1);
 
 impl Fake {
-    fn new(pid: i32) -> (Fake, Rc<RefCell<Option<Reply>>>) {
-        let slot = Rc::new(RefCell::new(None));
-        (Fake { caller: Caller { uid: 0, gid: 0, pid }, id: IDS.fetch_add(1, Ordering::Relaxed), slot: Rc::clone(&slot) }, slot)
+    fn new(pid: i32) -> (Fake, Arc<Mutex<Option<Reply>>>) {
+        let slot = Arc::new(Mutex::new(None));
+        (Fake { caller: Caller { uid: 0, gid: 0, pid }, id: IDS.fetch_add(1, Ordering::Relaxed), slot: Arc::clone(&slot) }, slot)
     }
 
     fn put(self, r: Reply) {
-        assert!(self.slot.borrow_mut().replace(r).is_none(), "answered twice");
+        assert!(self.slot.lock().unwrap().replace(r).is_none(), "answered twice");
     }
 }
 
@@ -115,7 +113,7 @@ impl Kernel {
     fn call(f: impl FnOnce(Fake), pid: i32) -> Reply {
         let (req, slot) = Fake::new(pid);
         f(req);
-        let r = slot.borrow_mut().take();
+        let r = slot.lock().unwrap().take();
         r.expect("no reply")
     }
 
@@ -479,7 +477,7 @@ fn sg_io_hdr(compat: bool, cdb: u64, data: u64, len: u32, sense: u64, mx_sb: u8)
 }
 
 /// Commands the fake changer served.
-static SERVED: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static SERVED: Mutex<usize> = Mutex::new(0);
 
 /// A changer pair's slave answering INQUIRY (and anything else with
 /// ILLEGAL REQUEST), on its own thread.
@@ -582,4 +580,42 @@ fn a_changer_pair_through_the_same_host() {
     have.extend_from_slice(&[0; 40]);
     assert_eq!(plan(pair, linux_changer::CHIOGSTATUS, arg, false, &have, &mut count), Plan::Run(want));
     assert_eq!(asked, 1, "the length is asked once");
+}
+
+/// FUSE_INTERRUPT during a wait for the drive (killable): ignored while the
+/// caller lives, the end of the call when it is being killed (or gone).
+#[test]
+fn an_interrupt_ends_a_drive_wait_only_for_a_dying_caller() {
+    let pair = Pair::new(Kind::Tape, 0, CONFIG, Abi::Linux, HostLock::NONE).unwrap();
+    let shared = Arc::new(Shared::new(pair));
+    let node = Arc::new(Node::new(Arc::new(Device::new(Arc::clone(&shared))), true));
+    // A daemon that holds the slave and never answers.
+    let slave = PairSlave::open(Arc::clone(&shared)).unwrap();
+    let start = |pid: i32| {
+        let (req, slot) = Fake::new(pid);
+        let id = req.id;
+        let n = Arc::clone(&node);
+        let t = std::thread::spawn(move || n.open(req, libc::O_RDONLY));
+        (id, slot, t)
+    };
+    let alive = nix::unistd::gettid().as_raw();
+    let (id, slot, t) = start(alive);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    shared.interrupt(id);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(slot.lock().unwrap().is_none(), "a live caller's drive wait goes on");
+    // The daemon goes: the open fails at once.
+    drop(slave);
+    t.join().unwrap();
+    assert_eq!(slot.lock().unwrap().take(), Some(Reply::Err(libc::EIO)));
+
+    let slave = PairSlave::open(Arc::clone(&shared)).unwrap();
+    let (id, slot, t) = start(i32::MAX);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let t0 = std::time::Instant::now();
+    shared.interrupt(id);
+    t.join().unwrap();
+    assert!(t0.elapsed() < std::time::Duration::from_secs(1));
+    assert!(matches!(slot.lock().unwrap().take(), Some(Reply::Err(e)) if e != 0), "a dying caller's call ends");
+    drop(slave);
 }

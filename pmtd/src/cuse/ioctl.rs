@@ -212,3 +212,67 @@ impl UserOut for Arg<'_> {
         m.copyout(a.addr + at as u64, src)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmt::abi::linux;
+    use pmt::{Abi, Config, HostLock, Kind};
+
+    fn tape() -> Pair {
+        Pair::new(Kind::Tape, 0, Config::default(), Abi::Linux, HostLock::NONE).unwrap()
+    }
+
+    fn never(_: i32) -> Option<usize> {
+        panic!("not a changer")
+    }
+
+    #[test]
+    fn mtio_arguments_by_their_encoding() {
+        let p = tape();
+        // MTIOCTOP: in only, 8 bytes; runs once they are here.
+        let r = vec![Region { addr: 0x100, len: 8, out: false }];
+        assert_eq!(plan(&p, linux::MTIOCTOP, 0x100, false, &[], &mut never), Plan::Retry(r.clone()));
+        assert_eq!(plan(&p, linux::MTIOCTOP, 0x100, false, &[0; 8], &mut never), Plan::Run(r));
+        // MTIOCGET: 48 bytes back (28 for a 32-bit caller).
+        assert_eq!(plan(&p, 0x8030_6d02, 0x100, false, &[], &mut never), Plan::Retry(vec![Region { addr: 0x100, len: 48, out: true }]));
+        assert_eq!(plan(&p, 0x801c_6d02, 0x100, true, &[], &mut never), Plan::Retry(vec![Region { addr: 0x100, len: 28, out: true }]));
+        // An sg setter is in only, a getter out; SG_GET_TIMEOUT has no
+        // argument and runs at once.
+        assert_eq!(plan(&p, linux_sg::SG_SET_TIMEOUT, 0x100, false, &[], &mut never), Plan::Retry(vec![Region { addr: 0x100, len: 4, out: false }]));
+        assert_eq!(plan(&p, linux_sg::SG_GET_RESERVED_SIZE, 0x100, false, &[], &mut never), Plan::Retry(vec![Region { addr: 0x100, len: 4, out: true }]));
+        assert_eq!(plan(&p, linux_sg::SG_GET_TIMEOUT, 0x100, false, &[], &mut never), Plan::Run(vec![]));
+    }
+
+    #[test]
+    fn sg_io_regions_from_the_header() {
+        let p = tape();
+        let mut h = [0u8; 88];
+        h[0..4].copy_from_slice(&i32::from(b'S').to_ne_bytes());
+        h[4..8].copy_from_slice(&DXFER_TO_DEV.to_ne_bytes());
+        h[8] = 10;
+        h[9] = 0;
+        h[12..16].copy_from_slice(&512u32.to_ne_bytes());
+        h[16..24].copy_from_slice(&0x2000u64.to_ne_bytes());
+        h[24..32].copy_from_slice(&0x3000u64.to_ne_bytes());
+        let want = vec![
+            Region { addr: 0x100, len: 88, out: true },
+            Region { addr: 0x3000, len: 10, out: false },
+            Region { addr: 0x2000, len: 512, out: false },
+        ];
+        assert_eq!(plan(&p, linux_sg::SG_IO, 0x100, false, &h, &mut never), Plan::Retry(want.clone()), "no sense buffer asked");
+        let mut all = h.to_vec();
+        all.extend_from_slice(&[0; 522]);
+        assert_eq!(plan(&p, linux_sg::SG_IO, 0x100, false, &all, &mut never), Plan::Run(want.clone()));
+        let mem = IoctlMem::new(&want, &all);
+        let mut cdb = [1u8; 10];
+        mem.copyin(0x3000, &mut cdb).unwrap();
+        assert_eq!(cdb, [0; 10]);
+        assert_eq!(mem.copyin(0x2000 + 500, &mut [0; 13]), Err(Errno::Fault), "beyond the region");
+        let mut mem = mem;
+        assert_eq!(mem.copyout(0x2000, &[1]), Err(Errno::Fault), "data out is not written back");
+        mem.copyout(0x100 + 64, &[2]).unwrap();
+        assert_eq!(mem.out().len(), 88);
+        assert_eq!(mem.out()[64], 2);
+    }
+}
