@@ -3,9 +3,10 @@
 # group interleaved run by run. Prints "bench: GROUP KIND SECONDS" lines and
 # leaves /out/bench.median (GROUP KIND MEDIAN) for the host to summarise.
 #
-#   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
+#   bench.sh RUNS POS_FILES STREAM_MB [PARTS [DUMP_KINDS]]
 #
-# PARTS (default "dump restore streams pos") picks the groups to run.
+# PARTS (default "dump restore streams pos") picks the groups to run,
+# DUMP_KINDS the dumps (default: all of them).
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -24,6 +25,7 @@ runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
 parts=${4:-dump restore streams pos}
+dump_kinds=${5:-file pipe pmt cuse mirror zstd seal rmt-own rmt-pmt}
 want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
@@ -98,7 +100,7 @@ dump_one() { # KIND
 
 if want dump; then
 	for i in $(seq "$runs"); do
-		for KIND in file pipe pmt cuse mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
+		for KIND in $dump_kinds; do dump_one "$KIND"; done
 	done
 	# The mirror's copies are the same, record for record.
 	pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
