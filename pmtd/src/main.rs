@@ -131,7 +131,8 @@ struct CuseArgs {
     #[arg(long, value_name = "GROUP", default_value = "tape")]
     group: String,
     /// With --cuse: once the nodes exist, run as USER (keeping only
-    /// CAP_SYS_PTRACE, to read callers' records longer than 128 KiB).
+    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, to read callers' records
+    /// longer than 124 KiB).
     #[arg(long, value_name = "USER")]
     user: Option<String>,
 }

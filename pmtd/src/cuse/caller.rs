@@ -44,10 +44,22 @@ pub fn parse_syscall(text: &str, write: bool) -> Option<Call> {
     Some(Call { addr, count })
 }
 
+/// How long to wait for a caller to fall asleep in its call: the request
+/// can reach the daemon while its thread is still on the way to sleep,
+/// and /proc shows a running thread's call as "running".
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// The read or write call thread `tid` is blocked in, if /proc shows it.
 pub fn blocked_call(tid: i32, write: bool) -> Option<Call> {
-    let text = std::fs::read_to_string(format!("/proc/{tid}/syscall")).ok()?;
-    parse_syscall(&text, write)
+    let path = format!("/proc/{tid}/syscall");
+    let start = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&path).ok()?;
+        if text.trim() != "running" || start.elapsed() > SETTLE {
+            return parse_syscall(&text, write);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(20));
+    }
 }
 
 /// Reads `len` bytes at `addr` in the memory of thread `tid`'s process.

@@ -169,10 +169,11 @@ fn wait_for(path: &std::path::Path) -> Result<()> {
     bail!("{} did not appear", path.display())
 }
 
-/// Becomes `user` (its uid, its group alone), keeping only CAP_SYS_PTRACE:
-/// the right to read a caller's blocked call and buffer in /proc, which
-/// records longer than 128 KiB need (see [`device`]). Run before any
-/// other thread starts (capabilities are per thread).
+/// Becomes `user` (its uid, its group alone), keeping only CAP_SYS_PTRACE
+/// and CAP_DAC_READ_SEARCH: reading a caller's blocked call in
+/// /proc/<tid>/syscall (a file only its owner may read) and its buffer,
+/// which records longer than 124 KiB need (see [`device`]). Run before
+/// any other thread starts (capabilities are per thread).
 pub fn drop_privileges(user: &str) -> Result<()> {
     use rustix::thread::{set_capabilities, set_keep_capabilities, CapabilitySet, CapabilitySets};
     let u = nix::unistd::User::from_name(user).context("looking up the user")?.with_context(|| format!("no user {user}"))?;
@@ -180,7 +181,7 @@ pub fn drop_privileges(user: &str) -> Result<()> {
     nix::unistd::setgid(u.gid).context("setgid")?;
     set_keep_capabilities(true).context("PR_SET_KEEPCAPS")?;
     nix::unistd::setuid(u.uid).context("setuid")?;
-    let keep = CapabilitySet::SYS_PTRACE;
+    let keep = CapabilitySet::SYS_PTRACE | CapabilitySet::DAC_READ_SEARCH;
     set_capabilities(None, CapabilitySets { effective: keep, permitted: keep, inheritable: CapabilitySet::empty() })
         .context("capset")?;
     set_keep_capabilities(false).context("PR_SET_KEEPCAPS")?;
