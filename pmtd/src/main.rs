@@ -258,7 +258,7 @@ fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
 /// are CUSE devices, its slave the drive's serve loop.
 fn run_cuse(unit: u32, a: &CuseArgs, s: Setup) -> Result<ExitCode> {
     let (volumes, cfg) = s.build()?;
-    let mut drive = Drive::new(volumes, cfg).context("loading the first volume")?;
+    let drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let access = cuse::Access { mode: a.mode, group: Some(a.group.clone()).filter(|g| !g.is_empty()), user: a.user.clone() };
     let names = cuse::node_names(pmt::Kind::Tape, unit, a.name.as_deref());
     let devices = cuse::Devices::create(pmt::Kind::Tape, unit, &names, &access)?;
@@ -267,13 +267,9 @@ fn run_cuse(unit: u32, a: &CuseArgs, s: Setup) -> Result<ExitCode> {
     }
     catch_signals()?;
     let shared = devices.serve()?;
-    let mut slave = cuse::PairSlave::open(std::sync::Arc::clone(&shared))?;
-    let r = serve::serve(&mut slave, &mut drive, &STOP);
-    // The daemon's side closes: every master call fails at once.
-    drop(slave);
-    shared.stop();
-    r?;
-    drive.shut_down()?;
+    // Until SIGTERM; then the volume is unloaded and every master call
+    // fails at once.
+    cuse::serve_in_process(&shared, drive, &STOP)?;
     Ok(ExitCode::SUCCESS)
 }
 

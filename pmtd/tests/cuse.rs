@@ -16,12 +16,11 @@ use pmt::proto::scsi::{ScsiRep, ScsiReq, REQ_SIZE as SCSI_REQ};
 use pmt::{Abi, HostLock, Kind, Pair};
 use pmtd::cuse::device::{Caller, Request};
 use pmtd::cuse::ioctl::{plan, Plan, Region};
-use pmtd::cuse::{Device, Node, PairSlave, Shared, CONFIG};
+use pmtd::cuse::{serve_in_process, Device, Node, PairSlave, Shared, CONFIG};
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::boxed;
 use pmtd::media::image::ImageOptions;
 use pmtd::media::magazine::Magazine;
-use pmtd::serve;
 
 #[derive(Debug, PartialEq, Eq)]
 enum Reply {
@@ -205,7 +204,6 @@ fn close(node: &Node, fh: u64) {
 struct Tape {
     rewind: Node,
     norewind: Node,
-    shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     daemon: Option<JoinHandle<()>>,
     image: PathBuf,
@@ -222,17 +220,16 @@ impl Tape {
         dev.setup_op(linux::op::SETDRVBUFFER, (pmt::drv::mtst::CLEARBOOLEANS | pmt::drv::mtst::ASYNC_WRITES) as i32).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let vols = boxed(Magazine::new(vec![image.clone()], ImageOptions::default()));
-        let mut drive = Drive::new(vols, DriveConfig::default()).unwrap();
-        let mut slave = PairSlave::open(Arc::clone(&shared)).unwrap();
+        let drive = Drive::new(vols, DriveConfig::default()).unwrap();
         let s = Arc::clone(&stop);
-        let daemon = std::thread::spawn(move || {
-            serve::serve(&mut slave, &mut drive, &s).unwrap();
-            drive.shut_down().unwrap();
-        });
+        let sh = Arc::clone(&shared);
+        let daemon = std::thread::spawn(move || serve_in_process(&sh, drive, &s).unwrap());
+        while !shared.has_daemon() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         Tape {
             rewind: Node::new(Arc::clone(&dev), false),
             norewind: Node::new(dev, true),
-            shared,
             stop,
             daemon: Some(daemon),
             image,
@@ -243,7 +240,6 @@ impl Tape {
     /// The daemon stops (its slave closes).
     fn kill_daemon(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        self.shared.stop();
         self.daemon.take().unwrap().join().unwrap();
     }
 }

@@ -18,17 +18,38 @@ use super::ioctl::IoctlMem;
 /// without a wakeup (a safety net only: every change notifies).
 const TICK: Duration = Duration::from_millis(100);
 
+/// The daemon's side of a pair: run by whichever thread finds its requests
+/// queued, pmtd's serve loop or a master waiting for the answer (which
+/// saves the two thread switches of a wakeup each way).
+pub trait Daemon: Send {
+    /// Reads the requests queued now, runs them, writes the replies; false
+    /// if there was nothing to do or the daemon failed.
+    fn step(&mut self) -> bool;
+    /// Whether the daemon failed (and serves no more).
+    fn failed(&self) -> bool;
+    /// Stops: the medium made durable and unloaded, the slave closed (every
+    /// master call fails at once); the daemon's error, if it failed.
+    fn finish(self: Box<Self>) -> Result<(), crate::transport::ServeError>;
+}
+
 /// A pair and what its two sides wait on.
-#[derive(Debug)]
 pub struct Shared {
     pair: Pair,
     state: Mutex<State>,
+    /// The daemon's side, when it runs in this process.
+    daemon: Mutex<Option<Box<dyn Daemon>>>,
     /// The masters wait here for the slave's replies.
     masters: Condvar,
     /// The serve loop waits here for requests.
     slave: Condvar,
     /// Master calls run one at a time (the kernel glue's master lock).
     mlock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("pair", &self.pair).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +69,48 @@ impl Shared {
             masters: Condvar::new(),
             slave: Condvar::new(),
             mlock: Mutex::new(()),
+            daemon: Mutex::new(None),
+        }
+    }
+
+    /// The daemon's side, from now on run by the serve loop and helping
+    /// masters.
+    pub fn set_daemon(&self, d: Box<dyn Daemon>) {
+        *self.daemon.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
+    }
+
+    /// Whether the daemon's side is here (its slave open).
+    pub fn has_daemon(&self) -> bool {
+        self.daemon.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Takes the daemon's side back (once no thread runs it).
+    pub fn take_daemon(&self) -> Option<Box<dyn Daemon>> {
+        self.daemon.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Runs the daemon's step (waiting for a helping master to finish its
+    /// own); false if the daemon failed or is gone.
+    pub fn serve_once(&self) -> bool {
+        let mut d = self.daemon.lock().unwrap_or_else(|p| p.into_inner());
+        match d.as_mut() {
+            Some(d) => {
+                d.step();
+                !d.failed()
+            }
+            None => false,
+        }
+    }
+
+    /// A waiting master runs the daemon's step itself, if requests are
+    /// queued and no other thread runs it.
+    fn help(&self) -> bool {
+        if !self.pair.readable() {
+            return false;
+        }
+        match self.daemon.try_lock() {
+            Ok(mut d) => d.as_mut().is_some_and(|d| d.step()),
+            Err(_) => false,
         }
     }
 
@@ -138,6 +201,14 @@ impl Shared {
             let now = Instant::now();
             if now >= deadline {
                 return Err(WaitError::TimedOut);
+            }
+            // Run the daemon here rather than wake its thread and wait
+            // for it to wake this one.
+            drop(s);
+            let helped = self.help();
+            s = self.state();
+            if helped || self.pair.cond(what) {
+                continue;
             }
             let step = (deadline - now).min(TICK);
             s = self.masters.wait_timeout(s, step).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);

@@ -32,8 +32,8 @@ use anyhow::{bail, Context, Result};
 use pmt::{Abi, Config, HostLock, Kind, Pair};
 
 pub use device::{Device, Node};
-pub use host::Shared;
-pub use slave::PairSlave;
+pub use host::{Daemon, Shared};
+pub use slave::{serve_in_process, PairSlave};
 
 /// Worker threads per channel at most (each master call waiting for the
 /// drive holds one; a tape opens once at a time).
