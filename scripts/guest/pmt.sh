@@ -28,12 +28,12 @@ mtpos() {
 # and serve them); its log goes to /out/pmtd<UNIT>.log. Waits until the
 # slave is held, or the nodes exist (at most PMTD_START_TRIES times 50 ms,
 # 100 by default).
-_pmtd_start() { # CUSE UNIT ARGS...
-	_c=$1
+_pmtd_start() { # CUSE UNIT ARGS... (sets no variable the scripts use)
+	_pmtd_cuse=$1
 	_u=$2
 	shift 2
 	_n=$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null || true)
-	if [ "$_c" = 1 ]; then
+	if [ "$_pmtd_cuse" = 1 ]; then
 		pmtd --cuse "$_u" "$@" >>"/out/pmtd$_u.log" 2>&1 &
 	else
 		pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
