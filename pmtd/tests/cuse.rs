@@ -615,3 +615,58 @@ fn an_interrupt_ends_a_drive_wait_only_for_a_dying_caller() {
     assert!(matches!(slot.lock().unwrap().take(), Some(Reply::Err(e)) if e != 0), "a dying caller's call ends");
     drop(slave);
 }
+
+/// The library as `pmtd library --cuse` serves it: its daemon on the
+/// pairs' in-process slaves, the changer's and the drive's nodes served by
+/// the CUSE host. A CHIO move on the changer's node loads the drive its
+/// node then writes (synchronously, as every CUSE tape); once the daemon
+/// stops, both nodes fail at once.
+#[test]
+fn a_library_on_cuse_pairs() {
+    use pmtd::library::daemon::{lock_file, serve_on};
+    use pmtd::library::LibraryConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "changer = \"/dev/pmcs0\"\nslots = 4\ninventory = \"lib.inventory\"\n\
+                [[drive]]\ndevice = \"/dev/pmts0\"\n[[cartridges]]\nbarcodes = \"ABC%03dL6\"\ncount = 2\n";
+    let cfg = LibraryConfig::from_toml(toml, dir.path(), "lib").unwrap();
+    let pair = |kind| Arc::new(Shared::new(Pair::new(kind, 0, CONFIG, Abi::Linux, HostLock::NONE).unwrap()));
+    let (cs, ts) = (pair(Kind::Changer), pair(Kind::Tape));
+    let changer = Node::new(Arc::new(Device::new(Arc::clone(&cs))), false);
+    let dev = Arc::new(Device::new(Arc::clone(&ts)));
+    dev.setup_op(linux::op::SETDRVBUFFER, (pmt::drv::mtst::CLEARBOOLEANS | pmt::drv::mtst::ASYNC_WRITES) as i32).unwrap();
+    let tape = Node::new(dev, true);
+    let stop = AtomicBool::new(false);
+    let mut k = Kernel::default();
+    std::thread::scope(|s| {
+        let held = lock_file(&cfg.inventory).unwrap();
+        let (c, d) = (PairSlave::open(Arc::clone(&cs)).unwrap(), PairSlave::open(Arc::clone(&ts)).unwrap());
+        let daemon = s.spawn(|| serve_on(&cfg, held, c, vec![d], &stop));
+        assert_eq!(open(&tape, libc::O_RDWR), Err(libc::ENOMEDIUM), "an empty drive");
+        let fh = open(&changer, libc::O_RDWR).unwrap();
+        // CHIOMOVE: slot 0 (CHET_ST) to drive 0 (CHET_DT).
+        let mut m = [0u8; 20];
+        for (i, v) in [1i32, 0, 3, 0, 0].iter().enumerate() {
+            m[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        let arg = k.alloc(&m);
+        assert_eq!(k.ioctl(&changer, fh, linux_changer::CHIOMOVE, arg, false), Ok(0));
+        let th = open(&tape, libc::O_RDWR).unwrap();
+        let st = k.alloc(&[0u8; 48]);
+        k.ioctl(&tape, th, 0x8030_6d02, st, false).unwrap();
+        let gstat = i64::from_ne_bytes(k.get(st)[24..32].try_into().unwrap());
+        assert_ne!(gstat & 0x0100_0000, 0, "mt status: ONLINE right after the move");
+        for i in 0..3 {
+            assert_eq!(write(&tape, th, &record(i, 4096), 1), Ok(4096));
+        }
+        let img = dir.path().join("ABC001L6.tap");
+        assert_eq!(std::fs::metadata(&img).unwrap().len(), 3 * (4096 + 8), "every acknowledged record stored");
+        stop.store(true, Ordering::Relaxed);
+        daemon.join().unwrap().unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(write(&tape, th, &record(3, 4096), 1), Err(libc::EIO));
+        assert!(k.ioctl(&changer, fh, linux_changer::CHIOMOVE, arg, false).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(2), "no wait for a timeout");
+        close(&tape, th);
+        close(&changer, fh);
+    });
+}

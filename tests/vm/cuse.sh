@@ -4,7 +4,8 @@
 # (every scenario but the slave protocol and rmmod, each named cuse-NAME),
 # then what only CUSE has: records longer than one FUSE request, the daemon
 # killed with nothing acknowledged lost, the nodes' mode and group, the
-# daemon running as another user, SG_IO through unrestricted ioctls.
+# daemon running as another user, the tape library through mtx (SG_IO
+# through unrestricted ioctls).
 #
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
@@ -12,7 +13,7 @@
 sh /run/files/scenarios.sh
 sh /run/files/drive.sh
 
-plan big-records killed-nothing-lost access user sg-io
+plan big-records killed-nothing-lost access user library
 LOG=/out/logs
 mkdir -p $LOG /mnt/a
 mount -o ro /dev/vda /mnt/a 2>/dev/null
@@ -119,19 +120,61 @@ mt -f /dev/npmtm0 rewind
 pmtd_stop 0
 if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
 
-# 5. SG_IO through CUSE's unrestricted ioctls: sg_inq (sg3-utils) against a
-#    changer master served by a minimal library (pmtd's cuse_changer
-#    example, which answers INQUIRY), then SG_GET_VERSION_NUM alone.
-s=sg-io
+# 5. The tape library without the module: pmtd library --cuse makes the
+#    changer's node /dev/pmcm0 and its drives' (/dev/pmtm0, /dev/pmtm1 and
+#    their n-nodes) and serves them with the library daemon. mtx moves
+#    cartridges through SG_IO (CUSE's unrestricted ioctls), a tape written
+#    in drive 0 is read back in drive 1, sg_inq sees a medium changer and a
+#    tape drive with its serial, the operators' socket answers; SIGKILLed,
+#    the nodes go at once and a restart finds the cartridge in drive 1.
+s=library
 why=""
-/run/files/cuse_changer 9 >"$LOG/$s.daemon" 2>&1 &
-cpid=$!
+mkdir -p /tmp/lib/tapes /tmp/lib/x
+printf '%s\n' 'changer = "/dev/pmcs0"' 'slots = 4' 'import-export = 1' 'tapes = "/tmp/lib/tapes"' \
+	'[[drive]]' 'device = "/dev/pmts0"' '[[drive]]' 'device = "/dev/pmts1"' \
+	'[[cartridges]]' 'barcodes = "ABC%03dL6"' 'count = 2' >/tmp/lib/lib.toml
+lib_start() { # waits for the last node
+	pmtd library --config /tmp/lib/lib.toml --cuse >>"$LOG/$s.daemon" 2>&1 &
+	lpid=$!
+	i=0
+	while [ ! -e /dev/npmtm1 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -e /dev/npmtm1 ] || why="${why}the library's nodes did not appear: $(tail -n 2 "$LOG/$s.daemon" | tr '\n' ' '); "
+}
+lib_start
+[ "$(stat -c '%a %G' /dev/pmcm0 2>&1)" = "660 tape" ] || why="${why}pmcm0 is $(stat -c '%a %G' /dev/pmcm0 2>&1); "
+mtx -f /dev/pmcm0 status >"$LOG/$s.status" 2>&1 || why="${why}mtx status failed: $(tail -n 1 "$LOG/$s.status"); "
+grep -q 'Data Transfer Element 0:Empty' "$LOG/$s.status" || why="${why}drive 0 not empty; "
+grep -q 'Storage Element 1:Full :VolumeTag=ABC001L6' "$LOG/$s.status" || why="${why}no ABC001L6 in slot 1; "
+mtx -f /dev/pmcm0 load 1 0 >"$LOG/$s.load" 2>&1 || why="${why}mtx load 1 0 failed: $(tail -n 1 "$LOG/$s.load"); "
+mt -f /dev/npmtm0 status 2>&1 | grep -q ONLINE || why="${why}drive 0 not ONLINE after the load; "
+timeout 300 tar -c -b 20 -f /dev/pmtm0 -C /mnt/a . >"$LOG/$s.c" 2>&1 || why="${why}tar -c in drive 0 failed: $(tail -n 1 "$LOG/$s.c"); "
+mtx -f /dev/pmcm0 unload 1 0 >"$LOG/$s.unload" 2>&1 || why="${why}mtx unload 1 0 failed: $(tail -n 1 "$LOG/$s.unload"); "
+mtx -f /dev/pmcm0 load 1 1 >>"$LOG/$s.load" 2>&1 || why="${why}mtx load 1 1 failed: $(tail -n 1 "$LOG/$s.load"); "
+if ! timeout 300 tar -x -b 20 -f /dev/pmtm1 -C /tmp/lib/x >"$LOG/$s.x" 2>&1; then
+	why="${why}tar -x in drive 1 failed: $(tail -n 1 "$LOG/$s.x"); "
+elif ! same_tree $s /mnt/a /tmp/lib/x; then
+	why="${why}the tree read in drive 1 differs; "
+fi
+sg_inq /dev/pmcm0 >"$LOG/$s.inq" 2>&1 || why="${why}sg_inq on the changer failed: $(tail -n 1 "$LOG/$s.inq"); "
+grep -q 'Vendor identification: PMT' "$LOG/$s.inq" || why="${why}the changer's vendor is not PMT; "
+grep -q 'medium changer' "$LOG/$s.inq" || why="${why}not a medium changer; "
+sg_inq -p 0x80 /dev/npmtm1 >"$LOG/$s.serial" 2>&1 || why="${why}sg_inq on drive 1 failed: $(tail -n 1 "$LOG/$s.serial"); "
+grep -q 'PMTD0001' "$LOG/$s.serial" || why="${why}drive 1's serial: $(grep -i serial "$LOG/$s.serial" | head -n 1); "
+pmtd library --config /tmp/lib/lib.toml status >"$LOG/$s.op" 2>&1 || why="${why}pmtd library status failed; "
+grep -q ABC001L6 "$LOG/$s.op" || why="${why}the operators' status lacks ABC001L6; "
+kill -9 $lpid
+wait $lpid 2>/dev/null
 i=0
-while [ ! -e /dev/pmcm9 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-sg_inq /dev/pmcm9 >"$LOG/$s" 2>&1 || why="${why}sg_inq failed: $(tail -n 1 "$LOG/$s"); "
-grep -q 'Vendor identification: PMT' "$LOG/$s" || why="${why}no vendor PMT; "
-grep -q 'medium changer' "$LOG/$s" || why="${why}not a medium changer; "
-kill $cpid
-wait $cpid 2>/dev/null
+while [ -e /dev/pmcm0 ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+[ -e /dev/pmcm0 ] && why="${why}/dev/pmcm0 outlived its daemon; "
+lib_start
+mtx -f /dev/pmcm0 status >"$LOG/$s.status2" 2>&1 || why="${why}mtx status after the restart failed; "
+grep -q 'Data Transfer Element 1:Full' "$LOG/$s.status2" || why="${why}after the restart drive 1 is not full; "
+mt -f /dev/npmtm1 status 2>&1 | grep -q ONLINE || why="${why}drive 1 not ONLINE after the restart; "
+kill $lpid
+wait $lpid || why="${why}SIGTERM: exit $?; "
+i=0
+while [ -e /dev/pmcm0 ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+[ -e /dev/pmcm0 ] && why="${why}/dev/pmcm0 outlived its daemon's SIGTERM; "
 if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
 exit 0

@@ -26,10 +26,14 @@ pub mod slave;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use pmt::{Abi, Config, HostLock, Kind, Pair};
+
+use crate::library::LibraryConfig;
+use crate::scsi::unit_number;
 
 pub use device::{Device, Node};
 pub use host::{Daemon, Shared};
@@ -156,6 +160,30 @@ impl Devices {
         }
         Ok(shared)
     }
+}
+
+/// Serves the library `cfg` describes with its master nodes made here
+/// through CUSE, under the module's names: the changer's `/dev/pmcm<N>`
+/// (N the unit of its `changer` slave, `/dev/pmcs<N>`), each drive's
+/// `/dev/pmtm<N>` and `/dev/npmtm<N>` (N the unit of its `device`). The
+/// library daemon is the module's, its slaves the pairs' in-process ends;
+/// until `stop`.
+pub fn serve_library(cfg: &LibraryConfig, access: &Access, stop: &AtomicBool) -> Result<()> {
+    let held = crate::library::daemon::lock_file(&cfg.inventory)?;
+    let unit = |p: &std::path::Path| unit_number(p).with_context(|| format!("{}: no unit number in the name", p.display()));
+    let n = unit(&cfg.changer)?;
+    let changer = Devices::create(Kind::Changer, n, &node_names(Kind::Changer, n, None), access)?;
+    let mut drives = Vec::new();
+    for d in &cfg.drives {
+        let n = unit(&d.device)?;
+        drives.push(Devices::create(Kind::Tape, n, &node_names(Kind::Tape, n, None), access)?);
+    }
+    if let Some(user) = &access.user {
+        drop_privileges(user)?;
+    }
+    let changer = PairSlave::open(changer.serve()?)?;
+    let drives = drives.into_iter().map(|d| Ok(PairSlave::open(d.serve()?)?)).collect::<Result<Vec<_>>>()?;
+    crate::library::daemon::serve_on(cfg, held, changer, drives, stop)
 }
 
 /// Waits for devtmpfs (or udev) to make the node.
