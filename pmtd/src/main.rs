@@ -107,7 +107,7 @@ struct ServeArgs {
     #[command(flatten)]
     cuse: CuseArgs,
     /// The drive's serial number (INQUIRY, VPD page 0x80); by default
-    /// PMTD and the unit number of DEVICE.
+    /// PMTD and the unit number of DEVICE (or --cuse N).
     #[arg(long)]
     serial: Option<String>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
@@ -449,7 +449,10 @@ fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
 
 /// Serves tape pair `unit` through CUSE: the core runs here, its masters
 /// are CUSE devices, its slave the drive's serve loop.
-fn run_cuse(unit: u32, a: &CuseArgs, s: Setup) -> Result<ExitCode> {
+fn run_cuse(unit: u32, a: &CuseArgs, mut s: Setup) -> Result<ExitCode> {
+    // No slave is opened; the drive's default serial is the unit's, as
+    // with the module's /dev/pmts<N>.
+    s.device = Some(PathBuf::from(format!("/dev/pmts{unit}")));
     let (volumes, cfg) = s.build()?;
     let drive = Drive::new(volumes, cfg).context("loading the first volume")?;
     let access = a.access.access();
