@@ -164,17 +164,16 @@ pmtd library --config /tmp/lib/lib.toml status >"$LOG/$s.op" 2>&1 || why="${why}
 grep -q ABC001L6 "$LOG/$s.op" || why="${why}the operators' status lacks ABC001L6; "
 kill -9 $lpid
 wait $lpid 2>/dev/null
+lib_nodes() { ls /dev/pmcm0 /dev/pmtm0 /dev/npmtm0 /dev/pmtm1 /dev/npmtm1 2>/dev/null; }
 i=0
-while [ -e /dev/pmcm0 ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
-[ -e /dev/pmcm0 ] && why="${why}/dev/pmcm0 outlived its daemon; "
+while [ -n "$(lib_nodes)" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+[ -n "$(lib_nodes)" ] && why="${why}$(lib_nodes | tr '\n' ' ')outlived the daemon; "
 lib_start
 mtx -f /dev/pmcm0 status >"$LOG/$s.status2" 2>&1 || why="${why}mtx status after the restart failed; "
 grep -q 'Data Transfer Element 1:Full' "$LOG/$s.status2" || why="${why}after the restart drive 1 is not full; "
 mt -f /dev/npmtm1 status 2>&1 | grep -q ONLINE || why="${why}drive 1 not ONLINE after the restart; "
 kill $lpid
 wait $lpid || why="${why}SIGTERM: exit $?; "
-i=0
-while [ -e /dev/pmcm0 ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
-[ -e /dev/pmcm0 ] && why="${why}/dev/pmcm0 outlived its daemon's SIGTERM; "
+[ -n "$(lib_nodes)" ] && why="${why}$(lib_nodes | tr '\n' ' ')outlived the daemon's SIGTERM; "
 if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
 exit 0
