@@ -14,6 +14,8 @@
 //! - [`spec`] and [`setup`]: medium specs (`tap:...`, `tape:...`,
 //!   `rmt:...`, `rmt-tap:...`) parsed into typed values and built into
 //!   volumes, whole setups from the command line or a TOML file;
+//! - [`cuse`]: the master devices served by pmtd itself through CUSE,
+//!   with the core running in this process (no kernel module);
 //! - [`copy`]: tape duplication with spanning at file boundaries;
 //! - [`inspect`]: the tape map and the framing check;
 //! - [`progress`]: progress of long work;
@@ -24,6 +26,7 @@
 
 pub mod area;
 pub mod copy;
+pub mod cuse;
 pub mod drive;
 pub mod inspect;
 pub mod media;

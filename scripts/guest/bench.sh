@@ -3,9 +3,10 @@
 # group interleaved run by run. Prints "bench: GROUP KIND SECONDS" lines and
 # leaves /out/bench.median (GROUP KIND MEDIAN) for the host to summarise.
 #
-#   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
+#   bench.sh RUNS POS_FILES STREAM_MB [PARTS [DUMP_KINDS]]
 #
-# PARTS (default "dump restore streams four pos") picks the groups to run.
+# PARTS (default "dump restore streams four pos") picks the groups to run,
+# DUMP_KINDS the dumps (default: all of them).
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -18,12 +19,15 @@
 #    records in the frames (PMTD_NO_AREA, as a daemon that maps no area).
 # 3b. four streams at once: four units against four files (64 KiB records).
 # 4. positioning on a tape of many files (posbench) and pmtd's load time.
+# The dump, restore and streams run through CUSE too (kind cuse: pmtd
+# --cuse 8, /dev/pmtm8, beside the module's units).
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
 parts=${4:-dump restore streams four pos}
+dump_kinds=${5:-file pipe pmt cuse mirror zstd seal rmt-own rmt-pmt}
 want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
@@ -58,6 +62,13 @@ dump_one() { # KIND
 		dump 0f - /dev/vda 2>$L/bench-dump-pipe.log | cat >/bench/pipe.dump
 		t1=$(now)
 		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/c.tap
+		t0=$(now)
+		dump 0f /dev/pmtm8 /dev/vda >$L/bench-dump-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
+		;;
 	rmt-own)
 		# dump's own rmt client, to rmt-dump serving a pmt unit.
 		pmtd_start 1 --image /bench/r1.tap
@@ -91,7 +102,7 @@ dump_one() { # KIND
 
 if want dump; then
 	for i in $(seq "$runs"); do
-		for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
+		for KIND in $dump_kinds; do dump_one "$KIND"; done
 	done
 	# The mirror's copies are the same, record for record.
 	pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
@@ -107,6 +118,7 @@ if want restore; then
 	pmtd_start 0 --image /bench/rest.tap
 	dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
 	pmtd_stop 0
+	cp /bench/rest.tap /bench/crest.tap
 fi
 restore_one() { # KIND
 	rm -rf /bench/r && mkdir -p /bench/r && cd /bench/r || exit 1
@@ -125,19 +137,26 @@ restore_one() { # KIND
 		t1=$(now)
 		pmtd_stop 0
 		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/crest.tap
+		t0=$(now)
+		restore -r -f /dev/pmtm8 >$L/bench-restore-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
+		;;
 	esac
 	cd / || exit 1
 	record restore "$1" "$t0" "$t1"
 }
 if want restore; then
 	for i in $(seq "$runs"); do
-		for k in file pmt pmt-frames; do restore_one $k; done
+		for k in file pmt pmt-frames cuse; do restore_one $k; done
 	done
 fi
 rm -rf /bench/r /bench/*
 
 # ----- 3. raw streams --------------------------------------------------------------
-stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
+stream_one() { # SIZE KIND (w-file w-pipe w-pmt w-frames w-cuse r-file r-pipe r-pmt r-frames r-cuse)
 	bs=$1
 	case $2 in
 	w-file)
@@ -161,6 +180,21 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		dd if=/bench/src of=/dev/pmtm0 bs="$bs" 2>/dev/null
 		t1=$(now)
 		pmtd_stop 0
+		;;
+	w-cuse)
+		rm -f /bench/wc.tap /bench/wc.tap.pmtidx
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/bench/src of=/dev/pmtm8 bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
+		;;
+	r-cuse)
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/dev/pmtm8 of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
 		;;
 	r-file)
 		t0=$(now)
@@ -188,7 +222,7 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 if want streams; then
 	for bs in 512 10240 65536 262144; do
 		for i in $(seq "$runs"); do
-			for k in w-file w-pipe w-pmt w-frames r-file r-pipe r-pmt r-frames; do stream_one "$bs" "$k"; done
+			for k in w-file w-pipe w-pmt w-frames w-cuse r-file r-pipe r-pmt r-frames r-cuse; do stream_one "$bs" "$k"; done
 		done
 	done
 fi
