@@ -5,7 +5,7 @@
 #
 #   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
 #
-# PARTS (default "dump restore streams pos") picks the groups to run.
+# PARTS (default "dump restore streams pos library") picks the groups to run.
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -16,12 +16,15 @@
 #    and read, to and from a plain file, through a pipe into (from) a file,
 #    through pmt.
 # 4. positioning on a tape of many files (posbench) and pmtd's load time.
+# 5. the tape library (pmtd library, 4 drives, 120 slots, 100 cartridges):
+#    mtx load until mt status says ONLINE (what Bacula's mtx-changer waits
+#    for), mtx unload, mtx status; 3 x RUNS runs each.
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
-parts=${4:-dump restore streams pos}
+parts=${4:-dump restore streams pos library}
 want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
@@ -185,6 +188,54 @@ if want streams; then
 	done
 fi
 rm -f /bench/*
+
+# ----- 5. the tape library ------------------------------------------------------------
+if want library; then
+	mkdir -p /bench/lib
+	cat >/bench/lib/lib.toml <<EOF
+changer = "/dev/pmcs0"
+slots = 120
+import-export = 4
+tapes = "/bench/lib"
+[[drive]]
+device = "/dev/pmts0"
+[[drive]]
+device = "/dev/pmts1"
+[[drive]]
+device = "/dev/pmts2"
+[[drive]]
+device = "/dev/pmts3"
+[[cartridges]]
+barcodes = "ABC%03dL6"
+count = 100
+EOF
+	pmtd library --config /bench/lib/lib.toml >/out/library.log 2>&1 &
+	lp=$!
+	i=0
+	while [ $i -lt 100 ] && ! grep -q 'library serving' /out/library.log; do sleep 0.05; i=$((i + 1)); done
+	n=0
+	while [ $n -lt $((runs * 3)) ]; do
+		s=$((n % 100 + 1)) d=$((n % 4))
+		t0=$(now)
+		mtx -f /dev/pmcm0 load $s $d >>$L/bench-library.log 2>&1
+		j=0
+		until mt -f /dev/npmtm$d status 2>/dev/null | grep -q ONLINE || [ $j -ge 1000 ]; do j=$((j + 1)); done
+		t1=$(now)
+		record library load-online "$t0" "$t1"
+		t0=$(now)
+		mtx -f /dev/pmcm0 status >/dev/null 2>&1
+		t1=$(now)
+		record library status "$t0" "$t1"
+		t0=$(now)
+		mtx -f /dev/pmcm0 unload $s $d >>$L/bench-library.log 2>&1
+		t1=$(now)
+		record library unload "$t0" "$t1"
+		n=$((n + 1))
+	done
+	kill $lp
+	wait $lp
+	rm -rf /bench/lib
+fi
 
 # The medians.
 awk '{ print $1, $2 }' /out/bench.raw | sort -u | while read -r g k; do
