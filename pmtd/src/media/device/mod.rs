@@ -84,6 +84,19 @@ pub use volumes::DeviceVolumes;
 /// largest a SCSI variable-block transfer (and a SIMH record) can be.
 pub const MAX_BLOCK: usize = pmt::proto::MAX_RECORD as usize;
 
+/// What unloading a tape device's volume does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unload {
+    /// MTOFFL: the drive ejects the tape and its loader (or an operator)
+    /// puts the next one in.
+    #[default]
+    Offline,
+    /// MTREW: the tape stays in the drive, rewound, for a library's robot
+    /// to take (`unload=rewind`: a drive of a library pmtd drives itself).
+    /// There is no next volume: the robot changes tapes.
+    Rewind,
+}
+
 /// Settings of a tape device medium, local or remote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceOptions {
@@ -95,11 +108,13 @@ pub struct DeviceOptions {
     pub load_timeout: Duration,
     /// How often to look for it meanwhile.
     pub poll: Duration,
+    /// What unloading a volume does.
+    pub unload: Unload,
 }
 
 impl Default for DeviceOptions {
     fn default() -> DeviceOptions {
-        DeviceOptions { max_block: MAX_BLOCK, load_timeout: Duration::from_secs(300), poll: Duration::from_millis(500) }
+        DeviceOptions { max_block: MAX_BLOCK, load_timeout: Duration::from_secs(300), poll: Duration::from_millis(500), unload: Unload::Offline }
     }
 }
 
