@@ -161,6 +161,14 @@ enum Cmd {
     /// running library.
     #[command(after_long_help = LIBRARY)]
     Library(LibraryArgs),
+    /// The far side of the remote changer protocol: executes the SMC
+    /// commands read on stdin on the changer DEVICE (SG_IO), and nothing
+    /// else, answering on stdout. Another pmtd starts it through a remote
+    /// shell (a side of a mirrored library: changer = "remote:HOST:DEVICE").
+    ChangerServer {
+        /// The changer's node on this host: /dev/sgN, /dev/schN, /dev/pmcmN.
+        device: PathBuf,
+    },
 }
 
 const LIBRARY: &str = "\
@@ -411,6 +419,12 @@ fn main() -> ExitCode {
             }),
         Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
         Some(Cmd::Library(a)) => run_library(a),
+        Some(Cmd::ChangerServer { device }) => {
+            let (mut input, mut output) = (std::io::stdin().lock(), std::io::stdout().lock());
+            pmtd::changer::remote::serve(&device, &mut input, &mut output)
+                .map(|()| ExitCode::SUCCESS)
+                .with_context(|| format!("changer server for {}", device.display()))
+        }
         None => run_serve(cli.serve),
     };
     match r {
