@@ -197,6 +197,13 @@ The configuration (TOML); the addresses shown are the defaults:
   barcode = \"CLN001L1\"
   slot = 120
 
+  [[side]]                            # a mirrored library: every move made on each
+  name = \"A\"                          # side, every record written to each side's drive
+  [[side.library]]                    # (one or more per side; no [[cartridges]] then)
+  changer = \"/dev/sg5\"               # or remote:[USER@]HOST:NODE[,rsh=,pmtd=,timeout=]
+  drives = [\"tape:/dev/nst0\"]        # its drives as media (tape:, rmt:)
+  # slots = \"1-108\", import-export = \"1-4\"   (mtx numbering; default all)
+
 The cartridges are placed when the library has no inventory yet; from then
 on the inventory file is the truth (rewritten atomically at every move).
 Programs move cartridges with mtx (SCSI Media Changer commands) or CHIO;
