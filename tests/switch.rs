@@ -44,7 +44,7 @@ fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynVolumes {
 }
 
 fn cfg() -> DriveConfig {
-    DriveConfig { max_block: pmt::proto::MAX_RECORD - MAX_OVERHEAD as u32, ..DriveConfig::default() }
+    DriveConfig { min_block: 1, max_block: pmt::proto::MAX_RECORD - MAX_OVERHEAD as u32, ..DriveConfig::default() }
 }
 
 fn sim(volumes: usize) -> Sim {

@@ -14,7 +14,6 @@ use pmtd::drive::Drive;
 use pmtd::library::operator::{self, Request};
 use pmtd::library::{serve_library, LibraryConfig};
 use pmtd::media::image::ImageOptions;
-use pmtd::media::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{self, parse_level, parse_size};
@@ -34,6 +33,11 @@ Medium specs (--mirror, --medium, copy):
   Options after the target, separated by commas:
     capacity=SIZE, early-warning=SIZE, read-only, volumes=N   (tap, rmt-tap)
     max-block=SIZE, load-timeout=SECS                         (tape, rmt)
+    early-warning=SIZE   (tape, rmt) the drive's early-warning zone, at least;
+                         1M if not given. A drive does not say how far early
+                         warning is, so pmtd keeps what the driver holds
+                         unanswered to half of it: the zone must hold that and
+                         what the program writes after early warning
     rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
     compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).
@@ -87,7 +91,8 @@ struct ServeArgs {
     degraded: bool,
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
-    /// key-file, vendor, product, revision, serial); options given here win.
+    /// key-file, vendor, product, revision, serial, write-after-enospc);
+    /// options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve the tape library this TOML file describes: its media changer
@@ -107,9 +112,22 @@ struct ServeArgs {
     /// Early-warning zone before the end of a volume: writes there succeed but
     /// report end of medium (ENOSPC on the next write under st). Default 0:
     /// end of medium only at the end, so a write either fits or is refused
-    /// whole (what dump and restore handle best across many volumes).
+    /// whole. What the program writes after ENOSPC is refused whole unless
+    /// --write-after-enospc.
     #[arg(long, value_parser = parse_size)]
     early_warning: Option<u64>,
+    /// Let the program write records after it was told of the end of a
+    /// volume (ENOSPC), into the early-warning zone, as st lets one write
+    /// through after each ENOSPC on a real drive: for programs that write
+    /// labels after the end (Bacula), and for a unit that is another
+    /// pmtd's tape: member (it must store what that mirror had on its way
+    /// after its early warning). By default such a record is refused
+    /// whole, as at the physical end: the zone then takes only what the
+    /// driver had on its way and the closing filemarks, and dump writes no
+    /// record on two volumes (dump retries the record refused with ENOSPC;
+    /// restore 0.4b47 skips such duplicates wrongly from the third volume on).
+    #[arg(long)]
+    write_after_enospc: bool,
     /// Largest record the drive accepts (at most 16M-1, less the overhead of
     /// a filter).
     #[arg(long, value_parser = parse_size)]
@@ -140,16 +158,18 @@ enum Cmd {
         /// The image.
         image: PathBuf,
     },
-    /// Duplicate a tape, record for record with its tape marks, to one or
-    /// more destinations. A destination volume that fills up ends after its
-    /// last whole file and the copy goes on on its next volume; the map of
-    /// which files landed on which volume is printed at the end.
+    /// Duplicate a tape or a whole set of volumes, record for record with
+    /// its tape marks, to one or more destinations. Every volume of the
+    /// source is copied, in order, as one stream of files. A destination
+    /// volume that fills up ends after its last whole file and the copy goes
+    /// on on its next volume; the map of which source volume and file landed
+    /// on which volume is printed at the end.
     #[command(after_long_help = SPECS)]
     Copy {
         /// Read every destination volume back and compare it with the source.
         #[arg(long)]
         verify: bool,
-        /// The tape to copy: a medium spec (its first volume).
+        /// The tape or set to copy: a medium spec (every volume of it, in order).
         #[arg(value_name = "SOURCE")]
         source: String,
         /// Where to copy it: medium specs, each with the volumes it may fill.
@@ -285,6 +305,7 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.media = a.mirror;
     }
     s.degraded |= a.degraded;
+    s.write_after_enospc |= a.write_after_enospc;
     if a.capacity.is_some() {
         s.image.capacity = a.capacity;
     }
@@ -363,22 +384,14 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     let defaults = ImageOptions::default();
     let mut src_volumes = spec::build(source, &defaults)?.volumes;
-    let Some(mut src) = src_volumes.load_next()? else {
-        bail!("{source}: no volume to copy");
-    };
-    if src_volumes.has_next() {
-        tracing::warn!("{source}: copying its first volume only");
-    }
     let mut targets = Vec::new();
     for d in dests {
         targets.push((d.clone(), spec::build(d, &defaults)?.volumes));
     }
     let mut progress = Progress::new("copy");
-    let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
+    let r = copy::copy_set(&mut src_volumes, targets, &CopyOptions { verify }, &mut progress);
     let line = progress.finish();
-    let unloaded = src_volumes.unload(src);
     let map = r?;
-    unloaded?;
     tracing::info!("{line}");
     print!("{}", map.render());
     Ok(ExitCode::SUCCESS)
@@ -402,8 +415,8 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Some(Cmd::Inspect { image }) => inspect::scan_with_headers(&image)
             .with_context(|| image.display().to_string())
-            .map(|(scan, headers)| {
-                print!("{}", inspect::render(&image, &scan, &headers));
+            .map(|(scan, headers, identity)| {
+                print!("{}", inspect::render(&image, &scan, &headers, identity));
                 ExitCode::SUCCESS
             }),
         Some(Cmd::Verify { image }) => inspect::scan_file(&image, true)

@@ -83,6 +83,10 @@ pub struct Setup {
     /// What the drive says it is: vendor, product, revision, serial (each
     /// defaults to pmt's, the serial from the device's unit number).
     pub ident: Ident,
+    /// Take records the program writes after it was told of the end of a
+    /// volume (ENOSPC), as a real drive does; by default they are refused
+    /// whole ([`DriveConfig::refuse_after_enospc`]).
+    pub write_after_enospc: bool,
 }
 
 /// The parts of a device's identity given (the others take pmt's defaults).
@@ -168,6 +172,8 @@ struct File {
     product: Option<String>,
     revision: Option<String>,
     serial: Option<String>,
+    #[serde(default)]
+    write_after_enospc: bool,
 }
 
 impl Setup {
@@ -205,6 +211,7 @@ impl Setup {
             compress,
             key_file: f.key_file.map(at),
             ident: Ident { vendor: f.vendor, product: f.product, revision: f.revision, serial: f.serial },
+            write_after_enospc: f.write_after_enospc,
         })
     }
 
@@ -273,7 +280,8 @@ impl Setup {
             Some(b) => b,
         };
         let identity = self.ident.over(&Identity::drive_default(self.device.as_deref()))?;
-        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32, identity }))
+        let refuse_after_enospc = !self.write_after_enospc;
+        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32, identity, refuse_after_enospc }))
     }
 }
 

@@ -19,6 +19,9 @@
 //!           | "load-timeout=" SECS              ; wait for the next tape (default 300)
 //!           | "unload=" ("offline" | "rewind")  ; what an unload does: eject (default),
 //!                                               ; or rewind and leave it for a robot
+//!           | "early-warning=" SIZE             ; the drive's early-warning zone, at
+//!                                               ; least (default 1M): half of it may
+//!                                               ; be in flight unanswered
 //!                                               ; tape and rmt
 //! conn-opt  = "rsh=" COMMAND                    ; remote shell (default $PMT_RSH, else ssh)
 //!           | "rmt=" PATH                       ; server on the host (default $PMT_RMT, else /etc/rmt)
@@ -101,8 +104,8 @@ pub const KINDS: [&str; 4] = ["tap", "tape", "rmt", "rmt-tap"];
 
 /// The options each kind takes, for messages.
 const TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, compress, key-file=";
-const TAPE_OPTIONS: &str = "max-block=, load-timeout=, unload=, compress, key-file=";
-const RMT_OPTIONS: &str = "max-block=, load-timeout=, unload=, rsh=, rmt=, timeout=, compress, key-file=";
+const TAPE_OPTIONS: &str = "max-block=, load-timeout=, unload=, early-warning=, compress, key-file=";
+const RMT_OPTIONS: &str = "max-block=, load-timeout=, unload=, early-warning=, rsh=, rmt=, timeout=, compress, key-file=";
 const RMT_TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, rsh=, rmt=, timeout=, compress, key-file=";
 
 /// A parsed spec.
@@ -301,6 +304,9 @@ impl Options<'_> {
             None | Some("offline") => {}
             Some("rewind") => opts.unload = Unload::Rewind,
             Some(v) => return Err(self.error(format!("unload={v}: offline (the default) or rewind"))),
+        }
+        if let Some(z) = self.size("early-warning")? {
+            opts.early_warning = z;
         }
         Ok(opts)
     }

@@ -14,7 +14,7 @@ use pmtd::scsi::Identity;
 fn drive(dir: &Path, images: &[&str], opts: ImageOptions) -> Drive<DynVolumes> {
     let paths = images.iter().map(|n| dir.join(n)).collect();
     let identity = Identity::new("PMT", "VIRTUAL TAPE", "0100", "HU0000042").unwrap();
-    let cfg = DriveConfig { min_block: 1, max_block: 1 << 20, identity };
+    let cfg = DriveConfig { min_block: 1, max_block: 1 << 20, identity, ..DriveConfig::default() };
     Drive::new(boxed(Magazine::new(paths, opts)), cfg).unwrap()
 }
 

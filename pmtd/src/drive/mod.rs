@@ -35,11 +35,19 @@ pub struct DriveConfig {
     pub max_block: u32,
     /// Who the drive says it is (INQUIRY, its serial number).
     pub identity: Identity,
+    /// Past early warning, refuse whole (VOLUME OVERFLOW, as at the
+    /// physical end) a record the program writes after it was told of the
+    /// end of the volume ([`ReqFlags::AFTER_ENOSPC`]): the early-warning
+    /// zone then takes only what was on its way and the closing filemarks,
+    /// and no record lands on two volumes. Off: every write past early
+    /// warning is taken while it fits, as a real drive does.
+    pub refuse_after_enospc: bool,
 }
 
 impl Default for DriveConfig {
+    /// A drive as a real one behaves: writes past early warning are taken.
     fn default() -> DriveConfig {
-        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD, identity: Identity::drive_default(None) }
+        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD, identity: Identity::drive_default(None), refuse_after_enospc: false }
     }
 }
 
@@ -47,10 +55,14 @@ impl Default for DriveConfig {
 /// of them...).
 ///
 /// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
-/// the volume and loads the next one; a close right after a rewind once the
-/// volume went past early warning (what dump and GNU tar do at the end of a
-/// tape) swaps in the next volume too, if there is one. When the volumes are
-/// exhausted the drive is empty: NOT READY, medium not present.
+/// the volume and loads the next one, as a sequential autoloader does. A
+/// close right after a rewind once the volume went past early warning (what
+/// dump and GNU tar do at the end of a tape) marks the volume *done*: the
+/// next open for writing loads the next volume first (a program run without
+/// a script that ejects goes on to the next volume), and an eject before
+/// that is the change itself, so a script that ejects never skips a volume.
+/// When the volumes are exhausted the drive is empty: NOT READY, medium not
+/// present.
 #[derive(Debug)]
 pub struct Drive<C: Volumes> {
     cfg: DriveConfig,
@@ -60,6 +72,9 @@ pub struct Drive<C: Volumes> {
     attention: bool,
     /// A write or filemark on this volume went past early warning.
     past_ew: bool,
+    /// The volume was rewound and closed past early warning: the next open
+    /// for writing changes volumes, unless an eject does first.
+    done: bool,
     blksize: u32,
     density: u8,
     drvbuf: u8,
@@ -83,6 +98,7 @@ impl<C: Volumes> Drive<C> {
             tape: None,
             attention: false,
             past_ew: false,
+            done: false,
             blksize: 0,
             density: 0,
             drvbuf: 1,
@@ -188,6 +204,7 @@ impl<C: Volumes> Drive<C> {
 
     /// Ejects the loaded volume (after making it durable).
     fn unload(&mut self) -> Result<(), MediumError> {
+        self.done = false;
         match self.tape.take() {
             Some(t) => self.volumes.unload(t),
             None => Ok(()),
@@ -215,6 +232,11 @@ impl<C: Volumes> Drive<C> {
                 room = 0;
             } else if let Some(ew) = r.to_ew {
                 room = ew;
+            }
+            if let Some(limit) = t.in_flight_limit() {
+                // A medium that cannot say how far early warning is: the
+                // driver holds no more than its zone can take.
+                room = room.min(limit);
             }
             if t.at_bot() {
                 f |= DriveFlags::BOP;
@@ -336,6 +358,18 @@ impl<C: Volumes> Drive<C> {
         if self.tape.is_none() {
             return Sense::no_medium();
         }
+        if self.done && rf.contains(ReqFlags::OPEN_WRITE) {
+            // The program goes on writing after the end of a volume without
+            // an eject in between: the loader changes volumes now.
+            info!("the volume is done: the loader changes volumes for the next writer");
+            if let Err(e) = self.unload().and_then(|()| self.load_next()) {
+                warn!("{e}");
+                return Sense::medium_error(asc::NOT_READY);
+            }
+            if self.tape.is_none() {
+                return Sense::no_medium();
+            }
+        }
         if std::mem::take(&mut self.attention) {
             return Sense::new(SenseKey::UnitAttention, SenseFlags::empty(), asc::MEDIUM_CHANGED, 0, 0);
         }
@@ -345,16 +379,18 @@ impl<C: Volumes> Drive<C> {
     fn close(&mut self) -> Sense {
         info!("master close");
         self.in_use = false;
-        let r = self.sync().and_then(|()| {
-            // Rewound and closed after early warning: the loader changes
-            // volumes, if it has another one (else the tape stays, as in a
-            // drive without a loader).
+        let r = self.sync().map(|()| {
+            // Rewound and closed after early warning: the volume is done.
+            // The change waits for what comes next: an eject (a script, an
+            // operator) is the change; an open for writing without one
+            // changes first. Changing here would make a later eject load a
+            // second volume. Without another volume the tape stays, as in a
+            // drive without a loader.
             let rewound = self.tape.as_ref().is_some_and(|t| t.at_bot());
-            if self.past_ew && rewound && self.volumes.has_next() {
-                self.unload()?;
-                self.load_next()?;
+            if self.past_ew && rewound && self.volumes.has_next() && !self.done {
+                info!("volume {} done: the next writer gets the next volume", self.volumes.volume().unwrap_or(0));
+                self.done = true;
             }
-            Ok(())
         });
         match r {
             Ok(()) => Sense::GOOD,

@@ -85,6 +85,10 @@ pub struct LibraryConfig {
     pub max_block: u32,
     /// A mirrored library's sides (none: the cartridges are pmtd's media).
     pub sides: Vec<SideSetup>,
+    /// The drives take records written after the program was told of the
+    /// end of a volume, as real drives do (by default they are refused
+    /// whole, as by pmtd: see DriveConfig::refuse_after_enospc).
+    pub write_after_enospc: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +114,8 @@ struct File {
     max_block: Option<SizeValue>,
     #[serde(default)]
     degraded: bool,
+    #[serde(default)]
+    write_after_enospc: bool,
     #[serde(default, rename = "drive")]
     drives: Vec<DriveFile>,
     #[serde(default)]
@@ -241,6 +247,7 @@ impl LibraryConfig {
             default_medium,
             max_block: max_block as u32,
             sides,
+            write_after_enospc: f.write_after_enospc,
         })
     }
 }

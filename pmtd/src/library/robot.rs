@@ -139,7 +139,7 @@ impl Robot {
         let defaults = MediaDefaults { image: cfg.image, degraded: cfg.degraded };
         let mut drives = Vec::new();
         for (n, d) in cfg.drives.iter().enumerate() {
-            let dcfg = DriveConfig { min_block: 1, max_block: cfg.max_block, identity: d.identity.clone() };
+            let dcfg = DriveConfig { min_block: 1, max_block: cfg.max_block, identity: d.identity.clone(), refuse_after_enospc: !cfg.write_after_enospc };
             let mut drive = Drive::new(Bay::new(defaults), dcfg).map_err(|e| InventoryError::Invalid(e.to_string()))?;
             if let Some(c) = inventory.at(Element::Drive(n as u16)) {
                 drive.volumes_mut().put(&c.barcode, &c.medium);

@@ -200,6 +200,18 @@ pub trait Medium: fmt::Debug + Send {
     /// The room left from the position on.
     fn room(&self) -> Room;
 
+    /// The most bytes that may be on their way to this medium, written
+    /// behind by the driver and not yet answered, while [`Medium::room`]
+    /// does not say how far early warning is: a medium that cannot tell (a
+    /// real drive, before it reports early warning) may meet it with all of
+    /// that still to come, and all of it, and what the program writes after
+    /// early warning, must fit its early-warning zone. The drive reports the
+    /// smaller of this and the room, so the driver never holds more. `None`:
+    /// no bound (the medium knows its room, or is past early warning).
+    fn in_flight_limit(&self) -> Option<u64> {
+        None
+    }
+
     /// Writes one record (1 byte to 16 MiB - 1).
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError>;
 
@@ -332,6 +344,9 @@ macro_rules! forward_medium {
     };
     (@one $i:ident room) => {
         fn room(&self) -> $crate::media::Room { self.$i.room() }
+    };
+    (@one $i:ident in_flight_limit) => {
+        fn in_flight_limit(&self) -> Option<u64> { self.$i.in_flight_limit() }
     };
     (@one $i:ident write_mark) => {
         fn write_mark(&mut self) -> Result<$crate::media::Written, $crate::media::MediumError> { self.$i.write_mark() }
@@ -470,6 +485,9 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
     }
     fn room(&self) -> Room {
         (**self).room()
+    }
+    fn in_flight_limit(&self) -> Option<u64> {
+        (**self).in_flight_limit()
     }
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         (**self).write_record(data)

@@ -97,6 +97,11 @@ pub enum Unload {
     Rewind,
 }
 
+/// The early-warning zone assumed of a tape drive that does not say (1 MiB):
+/// smaller than any real drive's (tens of megabytes) and what a pmt master
+/// is commonly given; at most half of it is in flight.
+pub const DEFAULT_EW_ZONE: u64 = 1 << 20;
+
 /// Settings of a tape device medium, local or remote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceOptions {
@@ -106,6 +111,13 @@ pub struct DeviceOptions {
     pub max_block: usize,
     /// How long to wait for the next medium after an unload.
     pub load_timeout: Duration,
+    /// The early-warning zone the drive is assumed to have, in bytes: a
+    /// drive does not say how far early warning is, so the data written
+    /// behind and not yet answered is kept to half of this (the other half
+    /// is for what the program writes after early warning: the record it
+    /// retries, trailers, filemarks). [`DEFAULT_EW_ZONE`] unless the spec
+    /// says (`early-warning=SIZE`).
+    pub early_warning: u64,
     /// How often to look for it meanwhile.
     pub poll: Duration,
     /// What unloading a volume does.
@@ -114,7 +126,13 @@ pub struct DeviceOptions {
 
 impl Default for DeviceOptions {
     fn default() -> DeviceOptions {
-        DeviceOptions { max_block: MAX_BLOCK, load_timeout: Duration::from_secs(300), poll: Duration::from_millis(500), unload: Unload::Offline }
+        DeviceOptions {
+            max_block: MAX_BLOCK,
+            load_timeout: Duration::from_secs(300),
+            poll: Duration::from_millis(500),
+            early_warning: DEFAULT_EW_ZONE,
+            unload: Unload::Offline,
+        }
     }
 }
 
