@@ -8,7 +8,8 @@
 //! brought back, and so are the sides that had moved; a library that
 //! restarts after a crash in the middle of a move brings every side back
 //! to its inventory. The pseudo drives' media are the sides' drives
-//! (image files here), mirrored.
+//! (image files here), mirrored. With `degraded`, a side that fails is
+//! dropped and the others go on; it is brought back at the restart.
 
 mod rack;
 
@@ -39,13 +40,18 @@ struct Seed {
 /// slots 1-20 and 55-60; on side B slots 1-20 of its first library and 1-6
 /// of its second.
 fn seed() -> Seed {
+    seed_with("")
+}
+
+/// The same, with `top` added to the library's own settings.
+fn seed_with(top: &str) -> Seed {
     let dir = tempfile::tempdir().unwrap();
     let filled = |n: usize| (n < 20 || (54..60).contains(&n)).then_some(n + 1);
     let a = MemoryLibrary::new("A", 120, 0, 4, &barcodes(120, filled));
     let b1 = MemoryLibrary::new("B1", 54, 0, 2, &barcodes(54, |n| (n < 20).then_some(n + 1)));
     let b2 = MemoryLibrary::new("B2", 54, 0, 2, &barcodes(54, |n| (n < 6).then_some(n + 55)));
     let d = dir.path().display();
-    let mut t = "changer = \"/dev/pmcs0\"\nslots = 108\ninventory = \"mirror.inventory\"\n".to_string();
+    let mut t = format!("changer = \"/dev/pmcs0\"\nslots = 108\ninventory = \"mirror.inventory\"\n{top}");
     for n in 0..4 {
         t.push_str(&format!("[[drive]]\ndevice = \"/dev/pmts{n}\"\n"));
     }
@@ -224,4 +230,65 @@ fn sides_that_disagree_are_refused_at_the_first_start() {
     let e = Library::open(&s.cfg, None).unwrap_err().to_string();
     assert!(e.contains("slot 55") && e.contains("do not agree"), "{e}");
     assert!(!Path::new(&s.cfg.inventory).exists(), "no inventory written");
+}
+
+#[test]
+fn degraded_drops_a_side_that_fails_and_brings_it_back_at_the_restart() {
+    let s = seed_with("degraded = true\n");
+    {
+        let mut lib = Library::open(&s.cfg, None).expect("open");
+        smc(&mut lib, &move_cdb(slot(1), drive(0))).expect("load");
+
+        // Side B's first library stops answering: a load is made on side A
+        // alone, B is dropped (and said so), the pseudo drive mirrors A's
+        // drive only.
+        s.b1.state().drop_next = usize::MAX;
+        smc(&mut lib, &move_cdb(slot(2), drive(1))).expect("made on side A, side B dropped");
+        assert_eq!(at(&s.a, "ABC002L6"), Some(Element::Drive(1)));
+        assert_eq!(at(&s.b1, "ABC002L6"), Some(Element::Slot(1)), "not moved on side B");
+        let c = lib.robot.inventory().at(Element::Drive(1)).cloned().expect("drive 1 holds it");
+        assert_eq!(c.medium[1], "side:B", "no drive on side B");
+        let status = lib.robot.sides().expect("sides");
+        assert!(status.contains("side B: dropped"), "{status}");
+        let d1 = lib.robot.drives()[1].clone();
+        assert!(lock(&d1).loaded(), "the pseudo drive loaded side A's drive");
+        assert_eq!(write(&d1, &[5u8; 4096]).0, 0, "it writes");
+
+        // Moves go on without side B, whatever its library does.
+        let b1_moves = moves(&s.b1);
+        smc(&mut lib, &move_cdb(slot(3), slot(40))).expect("a transfer on side A alone");
+        smc(&mut lib, &move_cdb(drive(0), slot(1))).expect("an unload on side A alone");
+        assert_eq!(moves(&s.b1), b1_moves, "side B left alone");
+        assert_eq!(at(&s.a, "ABC003L6"), Some(Element::Slot(39)));
+        assert_eq!(at(&s.b1, "ABC001L6"), Some(Element::Drive(0)), "side B's drive still holds it");
+        lib.robot.shut_down();
+    }
+    // Side B answers again; at the restart it is brought to the inventory:
+    // ABC001L6 back to slot 1, ABC003L6 to slot 40; ABC002L6, loaded
+    // while it was dropped, stays in its slot there.
+    s.b1.state().drop_next = 0;
+    let mut lib = Library::open(&s.cfg, None).expect("restart");
+    assert_eq!(at(&s.b1, "ABC001L6"), Some(Element::Slot(0)));
+    assert_eq!(at(&s.b1, "ABC003L6"), Some(Element::Slot(39)));
+    assert_eq!(at(&s.b1, "ABC002L6"), Some(Element::Slot(1)));
+    assert!(lib.robot.sides().expect("sides").contains("side B: in agreement"));
+    assert!(lock(&lib.robot.drives()[1]).loaded(), "drive 1 loads side A's drive again");
+    // Its unload is made on both sides (on B the cartridge is already home).
+    smc(&mut lib, &move_cdb(drive(1), slot(2))).expect("unload");
+    agree(&s, &lib);
+    smc(&mut lib, &move_cdb(slot(2), drive(1))).expect("a load on both sides again");
+    agree(&s, &lib);
+
+    // Without degraded (the other tests), the same failure fails the move.
+}
+
+#[test]
+fn degraded_fails_a_move_no_side_can_make() {
+    let s = seed_with("degraded = true\n");
+    let mut lib = Library::open(&s.cfg, None).expect("open");
+    s.a.state().drop_next = usize::MAX;
+    s.b1.state().drop_next = usize::MAX;
+    assert_eq!(smc(&mut lib, &move_cdb(slot(1), drive(0))), Err(Check::CHANGER_FAILED));
+    assert!(lib.robot.inventory().at(Element::Drive(0)).is_none(), "nothing moved");
+    assert_eq!(at(&s.a, "ABC001L6"), Some(Element::Slot(0)));
 }

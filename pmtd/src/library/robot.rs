@@ -107,7 +107,7 @@ impl Robot {
     /// element holds. `hook` is told every step of every move.
     pub fn open(cfg: &LibraryConfig, hook: Option<Hook>) -> Result<Robot, InventoryError> {
         let file = InventoryFile::new(&cfg.inventory);
-        let mut sides = if cfg.sides.is_empty() { None } else { Some(Sides::open(&cfg.sides, &cfg.layout).map_err(InventoryError::Invalid)?) };
+        let mut sides = if cfg.sides.is_empty() { None } else { Some(Sides::open(&cfg.sides, &cfg.layout, cfg.degraded).map_err(InventoryError::Invalid)?) };
         let inventory = match file.load()? {
             Some(inv) => {
                 if !cfg.cartridges.is_empty() {

@@ -29,6 +29,16 @@
 //! - At the first start (no inventory file), the sides must agree: slot N
 //!   of every side holds the same barcode (or the one its `labels` map
 //!   gives), and no drive holds a cartridge.
+//! - **Degraded** (the library's `degraded = true`): a side that fails (it
+//!   cannot be reached or brought back, or a move fails there while
+//!   another side made it) is dropped with an error in the log instead of
+//!   failing the move, and the others go on without it until pmtd
+//!   restarts; `status` names it. A cartridge loaded meanwhile has no drive
+//!   on that side (its medium there is the side's placeholder): it stays in
+//!   the slot it left, and the pseudo drive mirrors the other sides' drives
+//!   only. At the restart the side is brought back to the inventory like
+//!   any other. A move a side refuses before anything moved (its drives
+//!   full) is refused all the same: that side did not fail.
 
 pub mod config;
 pub mod side;
@@ -41,39 +51,69 @@ use super::element::{ElemType, Element, Layout};
 use super::inventory::{Cartridge, Inventory};
 use crate::scsi::Check;
 
+/// The medium a cartridge records for side `name` where it is in no drive
+/// of that side (outside the pseudo drives, or loaded while that side was
+/// dropped).
+pub fn placeholder(name: &str) -> String {
+    format!("side:{name}")
+}
+
+/// Whether a cartridge's medium entry is a side's placeholder rather than a
+/// drive's spec.
+pub fn is_placeholder(medium: &str) -> bool {
+    medium.starts_with("side:")
+}
+
 /// The sides of a mirrored library.
 #[derive(Debug)]
 pub struct Sides {
     sides: Vec<Side>,
     slots: u16,
     portals: u16,
+    /// A side that fails is dropped instead of failing the move.
+    degraded: bool,
 }
 
 impl Sides {
     /// The sides `setups` describe for a library of `layout`, connected.
-    pub fn open(setups: &[SideSetup], layout: &Layout) -> Result<Sides, String> {
+    /// `degraded`: a side that cannot be reached is dropped (at least one
+    /// must be).
+    pub fn open(setups: &[SideSetup], layout: &Layout, degraded: bool) -> Result<Sides, String> {
         if setups.is_empty() {
             return Err("a mirrored library has at least one [[side]]".into());
         }
         let mut sides: Vec<Side> = setups.iter().enumerate().map(|(i, s)| Side::new(s, i)).collect();
         let (slots, portals) = (layout.count(ElemType::Slot), layout.count(ElemType::Portal));
         for s in &mut sides {
-            s.connect(slots, portals)?;
+            if let Err(e) = s.connect(slots, portals) {
+                if !degraded {
+                    return Err(e);
+                }
+                s.drop_side(e);
+            }
         }
-        Ok(Sides { sides, slots, portals })
+        if sides.iter().all(|s| s.dropped.is_some()) {
+            return Err("no side of the mirrored library can be reached".into());
+        }
+        Ok(Sides { sides, slots, portals, degraded })
     }
 
     /// The names of the sides, as a cartridge outside a drive records its
     /// medium.
     pub fn placeholder(&self) -> Vec<String> {
-        self.sides.iter().map(|s| format!("side:{}", s.name)).collect()
+        self.sides.iter().map(|s| placeholder(&s.name)).collect()
+    }
+
+    fn live(&mut self) -> impl Iterator<Item = &mut Side> {
+        self.sides.iter_mut().filter(|s| s.dropped.is_none())
     }
 
     /// The inventory of a library starting for the first time: what the
     /// sides agree their slots and import/export slots hold.
     pub fn initial(&self, layout: &Layout) -> Result<Inventory, String> {
         let mut inv = Inventory::default();
-        for s in &self.sides {
+        let sides: Vec<&Side> = self.sides.iter().filter(|s| s.dropped.is_none()).collect();
+        for s in &sides {
             let found = s.found()?;
             for (label, p) in &found {
                 if p.elem.drive().is_some() {
@@ -81,14 +121,13 @@ impl Sides {
                 }
             }
         }
-        let first = self.sides.first().ok_or("no side")?;
+        let first = sides.first().ok_or("no side")?;
         for e in layout.all(None).into_iter().filter(|e| matches!(e, Element::Slot(_) | Element::Portal(_))) {
-            let held: Vec<Option<String>> =
-                self.sides.iter().map(|s| s.fixed_place(e).and_then(|p| s.holds(p)).map(|l| s.barcode(&l))).collect();
+            let held: Vec<Option<String>> = sides.iter().map(|s| s.fixed_place(e).and_then(|p| s.holds(p)).map(|l| s.barcode(&l))).collect();
             let want = held.first().cloned().flatten();
             if held.iter().any(|h| *h != want) {
                 let say: Vec<String> =
-                    self.sides.iter().zip(&held).map(|(s, h)| format!("side {} {}", s.name, h.as_deref().unwrap_or("nothing"))).collect();
+                    sides.iter().zip(&held).map(|(s, h)| format!("side {} {}", s.name, h.as_deref().unwrap_or("nothing"))).collect();
                 return Err(format!("{e}: the sides do not agree ({}); make them hold the same before the first start", say.join(", ")));
             }
             if let Some(b) = want {
@@ -101,18 +140,22 @@ impl Sides {
         Ok(inv)
     }
 
-    /// Brings every side to `inv`.
+    /// Brings every side to `inv` (degraded: drops a side that cannot be).
     pub fn reconcile(&mut self, inv: &Inventory) -> Result<(), String> {
-        let (slots, portals) = (self.slots, self.portals);
+        let (slots, portals, degraded) = (self.slots, self.portals, self.degraded);
         let mut first = None;
-        for s in &mut self.sides {
+        for s in self.live() {
             match s.reconcile(inv, slots, portals) {
                 Ok(0) => {}
                 Ok(n) => warn!(side = %s.name, moves = n, "side brought back to the inventory"),
+                Err(e) if degraded => s.drop_side(e),
                 Err(e) => {
                     first.get_or_insert(e);
                 }
             }
+        }
+        if self.sides.iter().all(|s| s.dropped.is_some()) {
+            return Err("no side of the mirrored library can be brought to the inventory".into());
         }
         first.map_or(Ok(()), Err)
     }
@@ -123,39 +166,73 @@ impl Sides {
     /// On failure, the sides are brought back to `old` and the sense to
     /// give the program comes back.
     pub fn carry(&mut self, old: &Inventory, next: &mut Inventory, moves: &[(Element, Element)]) -> Result<(), Check> {
-        let (slots, portals) = (self.slots, self.portals);
-        for s in self.sides.iter_mut().filter(|s| s.stale) {
+        let (slots, portals, degraded) = (self.slots, self.portals, self.degraded);
+        for s in self.live().filter(|s| s.stale) {
             if let Err(e) = s.reconcile(old, slots, portals) {
+                if degraded {
+                    s.drop_side(e);
+                    continue;
+                }
                 error!(side = %s.name, "move refused: the side cannot be reached or brought back: {e}");
                 return Err(Check::CHANGER_FAILED);
             }
         }
-        let mut plans: Vec<Plan> = Vec::new();
+        if self.sides.iter().all(|s| s.dropped.is_some()) {
+            error!("move refused: every side of the mirrored library is dropped");
+            return Err(Check::CHANGER_FAILED);
+        }
+        // None: a dropped side's.
+        let mut plans: Vec<Option<Plan>> = Vec::new();
         for s in &self.sides {
+            if s.dropped.is_some() {
+                plans.push(None);
+                continue;
+            }
             match s.plan(old, moves) {
-                Ok(p) => plans.push(p),
+                Ok(p) => plans.push(Some(p)),
                 Err((c, why)) => {
                     warn!("move {moves:?} refused: {why}");
                     return Err(c);
                 }
             }
         }
-        let mut failed = None;
-        for (side, plan) in self.sides.iter_mut().zip(&plans) {
-            if let Err(e) = side.execute(plan) {
-                error!(side = %side.name, "move {moves:?} failed: {e}; the other sides are brought back");
-                failed = Some(e.check());
-                break;
+        let mut failed: Vec<(usize, crate::changer::smc::ChangerError)> = Vec::new();
+        let mut made = 0;
+        for (i, (side, plan)) in self.sides.iter_mut().zip(&plans).enumerate() {
+            let Some(plan) = plan else { continue };
+            match side.execute(plan) {
+                Ok(()) => made += 1,
+                Err(e) if degraded => failed.push((i, e)),
+                Err(e) => {
+                    error!(side = %side.name, "move {moves:?} failed: {e}; the other sides are brought back");
+                    failed.push((i, e));
+                    break;
+                }
             }
         }
-        if let Some(c) = failed {
-            self.undo(old);
-            return Err(c);
+        if let Some((i, e)) = failed.first() {
+            if !degraded || made == 0 {
+                if degraded {
+                    error!(side = %self.sides[*i].name, "move {moves:?} failed on every side: {e}");
+                }
+                let c = e.check();
+                self.undo(old);
+                return Err(c);
+            }
+        }
+        for (i, e) in failed {
+            self.sides[i].drop_side(format!("move {moves:?}: {e}"));
+            plans[i] = None;
         }
         for (_, to) in moves {
             let Some(c) = next.at(*to).cloned() else { continue };
             let medium = match to {
-                Element::Drive(v) => plans.iter().map(|p| p.drives.get(v).cloned().unwrap_or_default()).collect(),
+                Element::Drive(v) => self
+                    .sides
+                    .iter()
+                    .zip(&plans)
+                    .map(|(s, p)| p.as_ref().and_then(|p| p.drives.get(v).cloned()).unwrap_or_else(|| placeholder(&s.name)))
+                    .collect(),
                 _ => self.placeholder(),
             };
             next.remove(*to);
@@ -174,7 +251,7 @@ impl Sides {
     /// side that cannot be brought back.
     pub fn undo(&mut self, old: &Inventory) {
         let (slots, portals) = (self.slots, self.portals);
-        for s in self.sides.iter_mut().filter(|s| !s.stale) {
+        for s in self.live().filter(|s| !s.stale) {
             match s.reconcile(old, slots, portals) {
                 Ok(0) => {}
                 Ok(n) => warn!(side = %s.name, moves = n, "side brought back to the inventory"),
@@ -186,6 +263,13 @@ impl Sides {
     /// One line per side: its name and whether it agrees with the
     /// inventory.
     pub fn describe(&self) -> String {
-        self.sides.iter().map(|s| format!("side {}: {}\n", s.name, if s.stale { "not reachable or not in agreement" } else { "in agreement" })).collect()
+        self.sides
+            .iter()
+            .map(|s| match &s.dropped {
+                Some(why) => format!("side {}: dropped until pmtd restarts ({why})\n", s.name),
+                None if s.stale => format!("side {}: not reachable or not in agreement\n", s.name),
+                None => format!("side {}: in agreement\n", s.name),
+            })
+            .collect()
     }
 }

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use pmt::chg::ElemType;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::config::{PortOpener, SideSetup};
 use crate::changer::smc::{ChangerError, SmcClient};
@@ -76,6 +76,9 @@ pub struct Side {
     /// What the libraries hold is not known (a command went unanswered):
     /// reconcile before anything else.
     pub stale: bool,
+    /// Dropped (a degraded library's side that failed): why. No move is
+    /// made on it until pmtd restarts.
+    pub dropped: Option<String>,
 }
 
 impl std::fmt::Debug for Side {
@@ -92,7 +95,7 @@ impl Side {
             .iter()
             .map(|l| SideLib { opener: Arc::clone(&l.changer), client: None, drives: l.drives.clone(), slots: l.slots.clone(), portals: l.portals.clone() })
             .collect();
-        Side { name: setup.name.clone(), index, libs, slots: Vec::new(), portals: Vec::new(), labels: setup.labels.clone(), stale: true }
+        Side { name: setup.name.clone(), index, libs, slots: Vec::new(), portals: Vec::new(), labels: setup.labels.clone(), stale: true, dropped: None }
     }
 
     fn lib_name(&self, lib: usize) -> String {
@@ -167,6 +170,13 @@ impl Side {
         self.stale = true;
     }
 
+    /// Drops this side (degraded), loudly: the library goes on without it.
+    pub fn drop_side(&mut self, why: String) {
+        error!(side = %self.name, "side dropped until pmtd restarts: {why}; the library goes on without it (degraded)");
+        self.disconnect();
+        self.dropped = Some(why);
+    }
+
     /// This side's barcode for the pseudo library's `barcode`.
     pub fn label(&self, barcode: &str) -> String {
         self.labels.get(barcode).cloned().unwrap_or_else(|| barcode.to_string())
@@ -202,6 +212,14 @@ impl Side {
         match e {
             Element::Drive(v) => {
                 let spec = c.medium.get(self.index).ok_or_else(|| format!("{} in drive {v} has no drive on side {}", c.barcode, self.name))?;
+                if super::is_placeholder(spec) {
+                    // Loaded while this side was dropped: it stayed in the
+                    // slot it left.
+                    return c
+                        .from
+                        .and_then(|f| self.fixed_place(f))
+                        .ok_or_else(|| format!("{} in drive {v} has no drive on side {} and no slot it came from", c.barcode, self.name));
+                }
                 self.drive_place(spec)
                     .ok_or_else(|| format!("{} in drive {v} is in {spec}, which side {} does not have (the configuration changed?)", c.barcode, self.name))
             }
@@ -359,7 +377,11 @@ impl Side {
             [(from, to)] => {
                 let s = place(*from)?;
                 let d = dest(*to, s.lib, &mut plan)?;
-                plan.ops.push(Op::Move(s, d));
+                // A cartridge loaded while this side was dropped goes back
+                // to the slot it never left here.
+                if s != d {
+                    plan.ops.push(Op::Move(s, d));
+                }
             }
             [(src, first), (f2, second)] if first == f2 => {
                 let s = place(*src)?;
