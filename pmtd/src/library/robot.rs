@@ -201,6 +201,7 @@ impl Robot {
     /// Makes `moves` at once (a MOVE MEDIUM is one, an EXCHANGE MEDIUM
     /// two), with the drives they touch, and writes the new inventory.
     pub fn transfer(&mut self, moves: &[(Element, Element)]) -> Result<(), Check> {
+        let started = std::time::Instant::now();
         let mut next = self.inventory.apply(moves)?;
         if self.prevented && moves.iter().any(|(a, b)| a.is_portal() || b.is_portal()) {
             return Err(Check::REMOVAL_PREVENTED);
@@ -230,6 +231,7 @@ impl Robot {
         self.inventory = next;
         drop(guards);
         self.step(Step::Committed);
+        info!(moves = ?moves, took_us = started.elapsed().as_micros() as u64, "moved");
         Ok(())
     }
 
