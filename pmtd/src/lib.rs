@@ -25,6 +25,7 @@
 //!   one process, with a persistent inventory and an operator socket.
 
 pub mod area;
+pub mod changer;
 pub mod copy;
 pub mod cuse;
 pub mod drive;

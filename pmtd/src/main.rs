@@ -229,6 +229,14 @@ enum Cmd {
     /// running library.
     #[command(after_long_help = LIBRARY)]
     Library(LibraryArgs),
+    /// The far side of the remote changer protocol: executes the SMC
+    /// commands read on stdin on the changer DEVICE (SG_IO), and nothing
+    /// else, answering on stdout. Another pmtd starts it through a remote
+    /// shell (a side of a mirrored library: changer = "remote:HOST:DEVICE").
+    ChangerServer {
+        /// The changer's node on this host: /dev/sgN, /dev/schN, /dev/pmcmN.
+        device: PathBuf,
+    },
 }
 
 const LIBRARY: &str = "\
@@ -256,6 +264,13 @@ The configuration (TOML); the addresses shown are the defaults:
   [[cartridges]]                      # one cartridge
   barcode = \"CLN001L1\"
   slot = 120
+
+  [[side]]                            # a mirrored library: every move made on each
+  name = \"A\"                          # side, every record written to each side's drive
+  [[side.library]]                    # (one or more per side; no [[cartridges]] then)
+  changer = \"/dev/sg5\"               # or remote:[USER@]HOST:NODE[,rsh=,pmtd=,timeout=]
+  drives = [\"tape:/dev/nst0\"]        # its drives as media (tape:, rmt:)
+  # slots = \"1-108\", import-export = \"1-4\"   (mtx numbering; default all)
 
 The cartridges are placed when the library has no inventory yet; from then
 on the inventory file is the truth (rewritten atomically at every move).
@@ -527,6 +542,12 @@ fn main() -> ExitCode {
             }),
         Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
         Some(Cmd::Library(a)) => run_library(a),
+        Some(Cmd::ChangerServer { device }) => {
+            let (mut input, mut output) = (std::io::stdin().lock(), std::io::stdout().lock());
+            pmtd::changer::remote::serve(&device, &mut input, &mut output)
+                .map(|()| ExitCode::SUCCESS)
+                .with_context(|| format!("changer server for {}", device.display()))
+        }
         None => run_serve(cli.serve),
     };
     match r {
