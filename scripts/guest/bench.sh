@@ -3,9 +3,10 @@
 # group interleaved run by run. Prints "bench: GROUP KIND SECONDS" lines and
 # leaves /out/bench.median (GROUP KIND MEDIAN) for the host to summarise.
 #
-#   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
+#   bench.sh RUNS POS_FILES STREAM_MB [PARTS [DUMP_KINDS]]
 #
-# PARTS (default "dump restore streams pos") picks the groups to run.
+# PARTS (default "dump restore streams four pos") picks the groups to run,
+# DUMP_KINDS the dumps (default: all of them).
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -14,14 +15,19 @@
 # 2. restore -r from the dump file and from /dev/pmtm0.
 # 3. raw streams with dd at 512 B, 10 KiB, 64 KiB and 256 KiB records: write
 #    and read, to and from a plain file, through a pipe into (from) a file,
-#    through pmt.
+#    through pmt (records in the data area pmtd maps) and through pmt with
+#    records in the frames (PMTD_NO_AREA, as a daemon that maps no area).
+# 3b. four streams at once: four units against four files (64 KiB records).
 # 4. positioning on a tape of many files (posbench) and pmtd's load time.
+# The dump, restore and streams run through CUSE too (kind cuse: pmtd
+# --cuse 8, /dev/pmtm8, beside the module's units).
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
-parts=${4:-dump restore streams pos}
+parts=${4:-dump restore streams four pos}
+dump_kinds=${5:-file pipe pmt cuse mirror zstd seal rmt-own rmt-pmt}
 want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
@@ -56,6 +62,13 @@ dump_one() { # KIND
 		dump 0f - /dev/vda 2>$L/bench-dump-pipe.log | cat >/bench/pipe.dump
 		t1=$(now)
 		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/c.tap
+		t0=$(now)
+		dump 0f /dev/pmtm8 /dev/vda >$L/bench-dump-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
+		;;
 	rmt-own)
 		# dump's own rmt client, to rmt-dump serving a pmt unit.
 		pmtd_start 1 --image /bench/r1.tap
@@ -89,7 +102,7 @@ dump_one() { # KIND
 
 if want dump; then
 	for i in $(seq "$runs"); do
-		for KIND in file pipe pmt mirror zstd seal rmt-own rmt-pmt; do dump_one "$KIND"; done
+		for KIND in $dump_kinds; do dump_one "$KIND"; done
 	done
 	# The mirror's copies are the same, record for record.
 	pmtd_start 0 --mirror tap:/bench/m1.tap --mirror tap:/bench/m2.tap
@@ -105,6 +118,7 @@ if want restore; then
 	pmtd_start 0 --image /bench/rest.tap
 	dump 0f /dev/pmtm0 /dev/vda >$L/bench-restore-dump2.log 2>&1
 	pmtd_stop 0
+	cp /bench/rest.tap /bench/crest.tap
 fi
 restore_one() { # KIND
 	rm -rf /bench/r && mkdir -p /bench/r && cd /bench/r || exit 1
@@ -114,12 +128,21 @@ restore_one() { # KIND
 		restore -r -f /bench/plain.dump >$L/bench-restore-file.log 2>&1
 		t1=$(now)
 		;;
-	pmt)
+	pmt | pmt-frames)
+		[ "$1" = pmt-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/rest.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
-		restore -r -f /dev/pmtm0 >$L/bench-restore-pmt.log 2>&1
+		restore -r -f /dev/pmtm0 >"$L/bench-restore-$1.log" 2>&1
 		t1=$(now)
 		pmtd_stop 0
+		;;
+	cuse)
+		pmtd_cuse_start 8 --image /bench/crest.tap
+		t0=$(now)
+		restore -r -f /dev/pmtm8 >$L/bench-restore-cuse.log 2>&1
+		t1=$(now)
+		pmtd_stop 8
 		;;
 	esac
 	cd / || exit 1
@@ -127,14 +150,13 @@ restore_one() { # KIND
 }
 if want restore; then
 	for i in $(seq "$runs"); do
-		for k in file pmt; do restore_one $k; done
+		for k in file pmt pmt-frames cuse; do restore_one $k; done
 	done
 fi
 rm -rf /bench/r /bench/*
 
 # ----- 3. raw streams --------------------------------------------------------------
-head -c $((mb * 1048576)) /dev/urandom >/bench/src
-stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
+stream_one() { # SIZE KIND (w-file w-pipe w-pmt w-frames w-cuse r-file r-pipe r-pmt r-frames r-cuse)
 	bs=$1
 	case $2 in
 	w-file)
@@ -149,13 +171,30 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		dd if=/bench/src bs="$bs" 2>/dev/null | cat >/bench/out
 		t1=$(now)
 		;;
-	w-pmt)
+	w-pmt | w-frames)
 		rm -f /bench/w.tap /bench/w.tap.pmtidx
+		[ "$2" = w-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/w.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
 		dd if=/bench/src of=/dev/pmtm0 bs="$bs" 2>/dev/null
 		t1=$(now)
 		pmtd_stop 0
+		;;
+	w-cuse)
+		rm -f /bench/wc.tap /bench/wc.tap.pmtidx
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/bench/src of=/dev/pmtm8 bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
+		;;
+	r-cuse)
+		pmtd_cuse_start 8 --image /bench/wc.tap
+		t0=$(now)
+		dd if=/dev/pmtm8 of=/dev/null bs="$bs" 2>/dev/null
+		t1=$(now)
+		pmtd_stop 8
 		;;
 	r-file)
 		t0=$(now)
@@ -167,8 +206,10 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		cat /bench/out | dd of=/dev/null bs="$bs" 2>/dev/null
 		t1=$(now)
 		;;
-	r-pmt)
+	r-pmt | r-frames)
+		[ "$2" = r-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/w.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
 		dd if=/dev/pmtm0 of=/dev/null bs="$bs" 2>/dev/null
 		t1=$(now)
@@ -177,11 +218,46 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 	esac
 	record "stream-$bs" "$2" "$t0" "$t1"
 }
+[ -f /bench/src ] || head -c $((mb * 1048576)) /dev/urandom >/bench/src
 if want streams; then
 	for bs in 512 10240 65536 262144; do
 		for i in $(seq "$runs"); do
-			for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+			for k in w-file w-pipe w-pmt w-frames w-cuse r-file r-pipe r-pmt r-frames r-cuse; do stream_one "$bs" "$k"; done
 		done
+	done
+fi
+
+# ----- 3b. four streams at once -----------------------------------------------------
+four_one() { # KIND (w-file w-pmt r-file r-pmt)
+	q=$((mb * 1048576 / 4 / 65536))
+	case $1 in
+	w-pmt | r-pmt) for u in 0 1 2 3; do
+		[ "$1" = w-pmt ] && rm -f /bench/f$u.tap /bench/f$u.tap.pmtidx
+		pmtd_start $u --image /bench/f$u.tap
+	done ;;
+	esac
+	t0=$(now)
+	pids=
+	for u in 0 1 2 3; do
+		case $1 in
+		w-file) dd if=/bench/src of=/bench/o$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
+		r-file) dd if=/bench/o$u of=/dev/null bs=65536 2>/dev/null & ;;
+		w-pmt) dd if=/bench/src of=/dev/pmtm$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
+		r-pmt) dd if=/dev/pmtm$u of=/dev/null bs=65536 2>/dev/null & ;;
+		esac
+		pids="$pids $!"
+	done
+	# The four dd's only: a bare wait would wait for the daemons too.
+	# shellcheck disable=SC2086
+	wait $pids
+	t1=$(now)
+	case $1 in w-pmt | r-pmt) for u in 0 1 2 3; do pmtd_stop $u; done ;; esac
+	record four "$1" "$t0" "$t1"
+}
+if want four; then
+	[ -f /bench/src ] || head -c $((mb * 1048576)) /dev/urandom >/bench/src
+	for i in $(seq "$runs"); do
+		for k in w-file w-pmt r-file r-pmt; do four_one "$k"; done
 	done
 fi
 rm -f /bench/*

@@ -131,7 +131,7 @@ impl ChangerUnit {
         Ok(ChangerUnit {
             abi,
             timeout: if timeout == 0 { MOVE_TIMEOUT } else { timeout },
-            chan: ChanLock::new(chan, lock),
+            chan: ChanLock::new(chan, lock, crate::host::HostArea::NONE),
             engine: spin::mutex::SpinMutex::new(engine),
         })
     }
