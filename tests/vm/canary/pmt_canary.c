@@ -6,14 +6,14 @@
  *
  *   insmod pmt_canary.ko what=NAME
  *
- * NAME: kasan (a read past a kmalloc object), kfence (a write into a KFENCE
- * object's redzone, reported when it is freed), ubsan (a shift past the
+ * NAME: kasan (a read past a kmalloc object), kfence (a write past a KFENCE
+ * object: its guard page or its canary bytes), ubsan (a shift past the
  * width and an index past an array), list (a list_add on a corrupted list),
  * sleep (might_sleep under a spinlock), lockdep (two locks taken in both
  * orders), leak (an object nobody references: kmemleak's next scan). The
  * load succeeds; nothing is left broken but the leaked 64 bytes.
  */
-#include <linux/delay.h>
+#include <linux/jiffies.h>
 #include <linux/kfence.h>
 #include <linux/list.h>
 #include <linux/module.h>
@@ -37,22 +37,31 @@ static noinline void canary_kasan(void)
 
 static noinline void canary_kfence(void)
 {
+	unsigned long deadline = jiffies + 20 * HZ;
 	char *p = NULL;
-	int i;
 
-	/* KFENCE serves one allocation per sample interval: wait for it. */
-	for (i = 0; i < 2000; i++) {
+	/*
+	 * KFENCE serves the first allocation, anywhere in the kernel, after
+	 * each sample interval: allocate and free without sleeping until one
+	 * is ours, as the kernel's own KFENCE test does.
+	 */
+	while (time_before(jiffies, deadline)) {
 		p = kmalloc(32, GFP_KERNEL);
 		if (p == NULL || is_kfence_address(p))
 			break;
 		kfree(p);
 		p = NULL;
-		msleep(5);
+		cond_resched();
 	}
 	if (p == NULL) {
-		pr_err("pmt_canary: kfence: no KFENCE object in 10 s\n");
+		pr_err("pmt_canary: kfence: no KFENCE object in 20 s\n");
 		return;
 	}
+	/*
+	 * One byte past the object: on its guard page if KFENCE put the object
+	 * at the page's end (an out-of-bounds report now), else in its canary
+	 * bytes (a memory corruption report when it is freed).
+	 */
 	WRITE_ONCE(p[32], 1);
 	kfree(p);
 }
