@@ -2,10 +2,15 @@
 #   make demo   the main job on a fresh machine: dump -> /dev/pmtm0 -> pmtd ->
 #               image, restore back, verified, in QEMU; leaves out/demo.tap
 #   make test   every test: host tests, build gates, the QEMU harness and
-#               the short fault suite
-#   make faults the full fault, load and hostile-input suite, with figures
-# Both install what they need first (scripts/deps, Debian 12, as root).
-.PHONY: all deps build demo test faults check bench clean
+#               the short fault suite on Debian's kernel, then a subset of
+#               the harness and the short fault suite on the debug kernel
+#               (KASAN, KFENCE, lockdep, UBSAN...; built if not cached)
+#   make test-debug  the whole harness and the short fault suite on the
+#               debug kernel
+#   make faults the full fault, load and hostile-input suite, with figures,
+#               on both kernels
+# They install what they need first (scripts/deps, Debian 12, as root).
+.PHONY: all deps build demo test test-debug faults check bench clean
 
 all: build
 
@@ -21,10 +26,17 @@ demo: deps
 test: deps
 	scripts/test-all
 
-# The full fault suite in QEMU (about 10 minutes); figures in
-# out/faults-full/figures.txt.
+test-debug: deps
+	scripts/test-all --debug
+
+# The full fault suite in QEMU on Debian's kernel (about 10 minutes), then
+# on the debug kernel; figures in out/faults-full/figures.txt and
+# out/faults-full-debug/figures.txt.
 faults: deps
-	scripts/faults --full --out out/faults-full
+	rc=0; \
+	scripts/faults --full --out out/faults-full || rc=1; \
+	scripts/faults --full --kernel debug --out out/faults-full-debug || rc=1; \
+	exit $$rc
 
 # Host tests only (no kernel, no QEMU).
 check:
