@@ -146,6 +146,26 @@ impl<D: Daemon> Fake<D> {
         self.unit.mopen(&mut self.host(), f)
     }
 
+    /// Opens a node of the minor (NetBSD: a mode, eject, control).
+    pub fn open_node(&self, f: OpenFlags, node: crate::drv::Node) -> Result<()> {
+        self.unit.mopen_node(&mut self.host(), f, node)
+    }
+
+    /// NetBSD MTIOCTOP.
+    pub fn nb_mt(&self, op: i16, count: i32) -> Result<()> {
+        let mut arg = [0u8; 8];
+        arg[0..2].copy_from_slice(&op.to_ne_bytes());
+        arg[4..8].copy_from_slice(&count.to_ne_bytes());
+        self.ioctl(crate::abi::netbsd::MTIOCTOP, &mut arg)
+    }
+
+    /// NetBSD MTIOCGET: the raw `struct mtget`.
+    pub fn nb_status(&self) -> Result<[u8; crate::abi::netbsd::MTGET_SIZE]> {
+        let mut b = [0u8; crate::abi::netbsd::MTGET_SIZE];
+        self.ioctl(crate::abi::netbsd::MTIOCGET, &mut b)?;
+        Ok(b)
+    }
+
     pub fn close(&self) -> Result<()> {
         let a = self.unit.mflush(&mut self.host());
         let b = self.unit.mrelease(&mut self.host());

@@ -144,6 +144,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Writing;
+        // NetBSD's ST_WRITTEN (and a write ends ST_FM_WRITTEN).
+        self.drive.eod = super::state::EodFlags { written: true, fm_written: false };
         let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
         let mut done = 0usize;
         while done < count {
@@ -360,6 +362,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Reading;
+        // NetBSD's st: a read leaves no written data to end.
+        self.drive.eod.written = false;
         if bs == 0 && self.open.rbytes == 0 {
             if let Some(n) = self.ahead_read(l, out, count)? {
                 self.ahead_refill(l, window);
