@@ -46,6 +46,9 @@ pub(crate) struct Fake<D: Daemon> {
     pub daemon: RefCell<Option<D>>,
     /// Replies the unit refused.
     pub refused: RefCell<usize>,
+    /// Every wait the engine asked for: what, how, and whether a request
+    /// was queued or in flight then.
+    pub waits: RefCell<Vec<(Wait, Sleep, bool)>>,
 }
 
 struct FakeHost<'a, D: Daemon> {
@@ -53,7 +56,9 @@ struct FakeHost<'a, D: Daemon> {
 }
 
 impl<D: Daemon> Host for FakeHost<'_, D> {
-    fn wait(&mut self, what: Wait, _how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+    fn wait(&mut self, what: Wait, how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+        let busy = self.fake.unit.held() > 0 || !self.fake.unit.cond(Wait::Front) || self.fake.unit.readable();
+        self.fake.waits.borrow_mut().push((what, how, busy));
         loop {
             if self.fake.unit.cond(what) {
                 return Ok(());
@@ -84,7 +89,7 @@ impl<D: Daemon> Fake<D> {
     pub fn with_abi(daemon: D, cfg: Config, abi: Abi) -> Fake<D> {
         let unit = Unit::new(0, cfg, abi, LOCK).unwrap();
         unit.sopen().unwrap();
-        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0) }
+        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0), waits: RefCell::new(Vec::new()) }
     }
 
     fn host(&self) -> FakeHost<'_, D> {

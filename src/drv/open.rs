@@ -293,12 +293,16 @@ impl Drv {
         let stxx = self.drive.eod;
         let wronly = self.open.mode.write && !self.open.mode.read;
         let ended = EodFlags { written: true, fm_written: false };
-        if result.is_ok()
-            && !self.drive.pos_unknown
-            && self.drive.ready == Ready::Ready
-            && ((self.open.mode.write && stxx == ended) || (wronly && stxx == EodFlags::default()))
-        {
-            result = self.check_eod(l, false).map(|_| ());
+        if result.is_ok() && ((self.open.mode.write && stxx == ended) || (wronly && stxx == EodFlags::default())) {
+            result = if self.drive.pos_unknown && stxx == ended {
+                // The data needs its end, and where it ends is not known
+                // (the drive or the daemon went): st's close fails.
+                Err(Errno::Io)
+            } else if self.drive.ready == Ready::Ready && !self.drive.pos_unknown {
+                self.check_eod(l, false).map(|_| ())
+            } else {
+                Ok(())
+            };
         }
         let node = self.open.node;
         if node.eject || self.open.rew_at_close {

@@ -86,6 +86,31 @@ fn a_dead_daemon_fails_waiters_at_once_and_the_unit_serves_the_next() {
     f.close().unwrap();
 }
 
+#[test]
+fn only_waits_with_nothing_in_flight_are_interruptible() {
+    use crate::host::{Sleep, Wait};
+    // A window of two records: the third write waits for room.
+    let f = Fake::new(Honest::default(), Config { ring: 16, window: 8192, timeout: 5 });
+    f.open(RW).unwrap();
+    for i in 0..3 {
+        f.write(&rec(i, 4000)).unwrap();
+    }
+    f.mt(MTWEOF, 1).unwrap();
+    f.status().unwrap();
+    let open_and_io = f.waits.borrow().clone();
+    f.close().unwrap();
+    let waits = f.waits.borrow();
+    let closing = &waits[open_and_io.len()..];
+    // Room in the window: nothing of the write is queued yet.
+    assert!(open_and_io.iter().any(|w| matches!(w, (Wait::Space(_), Sleep::Interruptible, _))), "{open_and_io:?}");
+    assert!(open_and_io.iter().all(|w| matches!(w, (Wait::Space(_), Sleep::Interruptible, _)) || w.1 == Sleep::Killable), "{open_and_io:?}");
+    // A drive command in flight: killable, never interruptible.
+    assert!(open_and_io.iter().any(|w| matches!(w, (Wait::Front, Sleep::Killable, true))), "{open_and_io:?}");
+    assert!(open_and_io.iter().all(|w| !(w.0 == Wait::Front && w.1 == Sleep::Interruptible)));
+    // The close paths: nothing but the timeout ends their waits.
+    assert!(!closing.is_empty() && closing.iter().all(|w| w.1 == Sleep::Uninterruptible), "{closing:?}");
+}
+
 // ----- rw: read and write ----------------------------------------------------------------
 
 #[test]
