@@ -311,6 +311,78 @@ mod tests {
         assert_eq!(CHIOSVOLTAG, ioc(4, 10, 48));
     }
 
+    /// Every `PMT_NB_*` number of tests/c/netbsd_abi.c (compiled against
+    /// NetBSD's headers by scripts/netbsd-check) is the core's.
+    #[test]
+    fn the_c_pins_are_the_cores_numbers() {
+        extern crate std;
+        use crate::abi::netbsd as mt;
+        let c = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/netbsd_abi.c")).unwrap();
+        let core: &[(&str, u64)] = &[
+            ("MTIOCTOP", mt::MTIOCTOP.into()),
+            ("MTIOCGET", mt::MTIOCGET.into()),
+            ("MTIOCIEOT", mt::MTIOCIEOT.into()),
+            ("MTIOCEEOT", mt::MTIOCEEOT.into()),
+            ("MTIOCRDSPOS", mt::MTIOCRDSPOS.into()),
+            ("MTIOCRDHPOS", mt::MTIOCRDHPOS.into()),
+            ("MTIOCSLOCATE", mt::MTIOCSLOCATE.into()),
+            ("MTIOCHLOCATE", mt::MTIOCHLOCATE.into()),
+            ("MTGET_SIZE", mt::MTGET_SIZE as u64),
+            ("CHIOMOVE", CHIOMOVE.into()),
+            ("CHIOEXCHANGE", CHIOEXCHANGE.into()),
+            ("CHIOPOSITION", CHIOPOSITION.into()),
+            ("CHIOGPICKER", CHIOGPICKER.into()),
+            ("CHIOSPICKER", CHIOSPICKER.into()),
+            ("CHIOGPARAMS", CHIOGPARAMS.into()),
+            ("CHIOIELEM", CHIOIELEM.into()),
+            ("OCHIOGSTATUS", OCHIOGSTATUS.into()),
+            ("CHIOGSTATUS", CHIOGSTATUS.into()),
+            ("CHIOSVOLTAG", CHIOSVOLTAG.into()),
+            ("CES_SIZE", CES_SIZE as u64),
+            ("FLAGS", ces_off::FLAGS as u64),
+            ("XNAME", ces_off::XNAME as u64),
+            ("FROM_TYPE", ces_off::FROM_TYPE as u64),
+            ("FROM_UNIT", ces_off::FROM_UNIT as u64),
+            ("PVOLTAG", ces_off::PVOLTAG as u64),
+            ("AVOLTAG", ces_off::AVOLTAG as u64),
+            ("CV_SERIAL", ces_off::CV_SERIAL as u64),
+            ("VOLTAG_SIZE", ces_off::VOLTAG_SIZE as u64),
+            ("VENDOR_LEN", ces_off::VENDOR_LEN as u64),
+            ("ASC", ces_off::ASC as u64),
+            ("ASCQ", ces_off::ASCQ as u64),
+            ("TARGET", ces_off::TARGET as u64),
+            ("LUN", ces_off::LUN as u64),
+            ("INVERTED", ces::INVERTED as u64),
+            ("NOTBUS", ces::NOTBUS as u64),
+            ("STATUS_VALID", ces::STATUS_VALID as u64),
+            ("FROM_VALID", ces::FROM_VALID as u64),
+            ("PVOL_VALID", ces::PVOL_VALID as u64),
+            ("AVOL_VALID", ces::AVOL_VALID as u64),
+            ("TARGET_VALID", ces::TARGET_VALID as u64),
+            ("LUN_VALID", ces::LUN_VALID as u64),
+            ("CESR_VOLTAGS", CESR_VOLTAGS as u64),
+            ("MODE_SET", csvr::MODE_SET as u64),
+            ("MODE_REPLACE", csvr::MODE_REPLACE as u64),
+            ("MODE_CLEAR", csvr::MODE_CLEAR as u64),
+            ("MODE_MASK", csvr::MODE_MASK as u64),
+            ("ALTERNATE", csvr::ALTERNATE as u64),
+        ];
+        let mut seen = 0;
+        for l in c.lines() {
+            let mut w = l.split_whitespace();
+            if w.next() != Some("#define") {
+                continue;
+            }
+            let Some(name) = w.next().and_then(|n| n.strip_prefix("PMT_NB_")) else { continue };
+            let v = w.next().unwrap();
+            let v = v.strip_prefix("0x").map_or_else(|| v.parse().unwrap(), |h| u64::from_str_radix(h, 16).unwrap());
+            let want = core.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("{name} has no core number")).1;
+            assert_eq!(v, want, "{name}");
+            seen += 1;
+        }
+        assert_eq!(seen, core.len(), "every core number is pinned");
+    }
+
     #[test]
     fn voltags_stop_at_the_first_blank() {
         let mut t = [b' '; 36];
