@@ -69,14 +69,17 @@ __KERNEL_RCSID(0, "pmt_netbsd.c: pmt pseudo-tape pairs");
 
 /* Default limits of each pair: as the Linux module's. */
 #define PMT_RING	512		/* requests in flight */
-#define PMT_WINDOW_KB	4096		/* KiB of write-behind data held */
-#define PMT_TIMEOUT	900		/* drive command timeout, s (st's) */
+#define PMT_WINDOW_KB	4096		/* KiB of write-behind data */
+#define PMT_TIMEOUT	900		/* drive command timeout, s */
 
 /*
- * A killable wait (a drive command in flight) that a signal did not end
- * looks again for a fatal one at least this often: while a non-fatal
- * signal is pending an interruptible sleep would return at once, so the
- * wait sleeps without one.
+ * A wait a signal may end looks at the signals pending at least this
+ * often. A killable wait (a drive command in flight) needs it: while a
+ * non-fatal signal is pending a cv_timedwait_sig would return at once, so
+ * it sleeps in cv_timedwait, which a later SIGKILL does not wake. For an
+ * interruptible wait the kernel's wakeup at a signal comes first; the
+ * slice is what a rump kernel, whose condvars never wake for a signal,
+ * has instead. A wakeup a second per sleeping caller is the cost.
  */
 #define PMT_SIGSLICE	(hz)
 
@@ -85,11 +88,11 @@ __KERNEL_RCSID(0, "pmt_netbsd.c: pmt pseudo-tape pairs");
 #define PMT_SOPEN	0x02		/* a daemon holds the slave */
 #define PMT_MLOCKED	0x04		/* the master lock is held */
 #define PMT_DYING	0x08		/* the module is being unloaded */
-#define PMT_SCANCEL	0x10		/* the slave is closing or revoked */
+#define PMT_SCANCEL	0x10		/* the slave goes away */
 
 struct pmt_softc {
 	u_int			 sc_index;	/* unit of its kind */
-	u_int			 sc_kind;	/* PMT_KIND_TAPE or _CHANGER */
+	u_int			 sc_kind;	/* PMT_KIND_* */
 	struct pmt_core_unit	*sc_core;	/* the Rust core's unit */
 	/*
 	 * sc_lock guards sc_flags and the klist of sc_rsel, and is the
@@ -141,10 +144,14 @@ struct pmt_softc {
 	 */
 	struct evcnt		 sc_ev_sigkept;
 	struct evcnt		 sc_ev_sigfatal;
-	char			 sc_name[16];	/* their group: pmt0, pmch0 */
+	char			 sc_name[16];	/* their group */
 };
 
-/* The pairs: pmt_ntapes tape pairs, then pmt_nchangers changer pairs. */
+/*
+ * The pairs: pmt_ntapes tape pairs, then pmt_nchangers changer pairs. Set
+ * at attachment and cleared at detachment, when no node is open (and no
+ * open can start: PMT_DYING); read without a lock in between.
+ */
 static struct pmt_softc *pmt_softcs;
 u_int pmt_ntapes, pmt_nchangers;
 static size_t pmt_nsoftcs;
@@ -187,7 +194,7 @@ const struct cdevsw pmt_cdevsw = {
 	.d_flag = D_OTHER | D_MPSAFE,
 };
 
-/* ----- services for the core ------------------------------------------------ */
+/* ----- services for the core ---------------------------------------------- */
 
 /*
  * Every allocation a master call makes is bounded: a transfer reaches the
@@ -227,7 +234,7 @@ pmt_ticks_since(const struct timeval *start)
 /* What a pending signal means to a wait. */
 #define PMT_SIG_NONE	0
 #define PMT_SIG_OTHER	1	/* ends an interruptible wait */
-#define PMT_SIG_FATAL	2	/* SIGKILL, or the process exits: ends a killable one */
+#define PMT_SIG_FATAL	2	/* SIGKILL, exit: a killable one too */
 
 /*
  * Fatal: SIGKILL pending, or the process exits or dumps core (exit1 and
@@ -263,8 +270,9 @@ pmt_sigstate(struct lwp *l)
  *   - killable (a drive command in flight): only SIGKILL or the process
  *     exiting; any other signal waits for the return to user space. With
  *     none pending it sleeps in cv_timedwait_sig, with one in cv_timedwait
- *     (a sleep with a signal pending would return at once), in slices of
- *     at most PMT_SIGSLICE, looking for a fatal signal after each.
+ *     (a sleep with a signal pending would return at once).
+ * Both sleep in slices of at most PMT_SIGSLICE and look at the signals
+ * after each.
  * *pend keeps, across the sleeps of one wait, whether a signal was
  * pending before the last one.
  */
@@ -291,9 +299,7 @@ pmt_sleep(struct pmt_softc *sc, kcondvar_t *cv, u_int how, int timo, bool *pend)
 	if (how == PMT_SLEEP_KILLABLE && sig == PMT_SIG_OTHER && !*pend)
 		sc->sc_ev_sigkept.ev_count++;
 	*pend = sig != PMT_SIG_NONE;
-	slice = timo;
-	if (how == PMT_SLEEP_KILLABLE || sig != PMT_SIG_NONE)
-		slice = timo == 0 ? PMT_SIGSLICE : MIN(timo, PMT_SIGSLICE);
+	slice = timo == 0 ? PMT_SIGSLICE : MIN(timo, PMT_SIGSLICE);
 	if (how == PMT_SLEEP_KILLABLE && sig != PMT_SIG_NONE) {
 		(void)cv_timedwait(cv, &sc->sc_lock, slice);
 		return 0;
@@ -314,7 +320,8 @@ pmt_sleep(struct pmt_softc *sc, kcondvar_t *cv, u_int how, int timo, bool *pend)
  * lock held.
  */
 int
-pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how, unsigned int secs)
+pmt_os_wait(void *host, unsigned int what, size_t arg, unsigned int how,
+    unsigned int secs)
 {
 	struct pmt_softc *sc = host;
 	struct timeval start;
@@ -417,7 +424,7 @@ pmt_os_panic(const char *msg, size_t len)
 	panic("pmt: %.*s", (int)MIN(len, 200), msg);
 }
 
-/* ----- the master lock ------------------------------------------------------ */
+/* ----- the master lock ---------------------------------------------------- */
 
 /*
  * Takes the master lock: nothing of the caller's is in flight, so an
@@ -454,7 +461,7 @@ pmt_mlock_exit(struct pmt_softc *sc)
 	mutex_exit(&sc->sc_lock);
 }
 
-/* ----- nodes ---------------------------------------------------------------------- */
+/* ----- nodes -------------------------------------------------------------- */
 
 /* The pair a node belongs to, or NULL. */
 static struct pmt_softc *
@@ -462,7 +469,7 @@ pmt_lookup(dev_t dev)
 {
 	u_int m = minor(dev), i = PMT_MINOR_INDEX(m);
 
-	if (pmt_softcs == NULL)
+	if (pmt_softcs == NULL || (m & ~(PMT_MINOR_CSLAVE | 0xffff)) != 0)
 		return NULL;
 	switch (PMT_MINOR_KIND(m)) {
 	case PMT_MINOR_TMASTER:
@@ -495,8 +502,12 @@ pmt_claim(struct pmt_softc *sc, int which)
 		error = ENXIO;
 	else if (sc->sc_flags & which)
 		error = EBUSY;
-	else
-		sc->sc_flags = (sc->sc_flags | which) & ~(which == PMT_SOPEN ? PMT_SCANCEL : 0);
+	else {
+		sc->sc_flags |= which;
+		/* A new daemon: the slave's cancel is over. */
+		if (which == PMT_SOPEN)
+			sc->sc_flags &= ~PMT_SCANCEL;
+	}
 	mutex_exit(&sc->sc_lock);
 	return error;
 }
@@ -510,7 +521,7 @@ pmt_unclaim(struct pmt_softc *sc, int which)
 	mutex_exit(&sc->sc_lock);
 }
 
-/* ----- master: the tape device, the changer ---------------------------------------- */
+/* ----- master: the tape device, the changer ------------------------------- */
 
 /*
  * A master open: one at a time, as st's and ch's (a second is EBUSY at
@@ -591,10 +602,12 @@ pmtmrw(struct pmt_softc *sc, struct uio *uio)
 		pmt_uc_init(&uc, uio, MAXPHYS);
 		done = 0;
 		if (uio->uio_rw == UIO_READ)
-			error = pmt_core_mread(sc->sc_core, sc, &uc, uc.uc_len, &done);
+			error = pmt_core_mread(sc->sc_core, sc, &uc, uc.uc_len,
+			    &done);
 		else
-			error = pmt_core_mwrite(sc->sc_core, sc, &uc, uc.uc_len, &done);
-		/* A count reported with an error is a partial transfer: keep it. */
+			error = pmt_core_mwrite(sc->sc_core, sc, &uc, uc.uc_len,
+			    &done);
+		/* A count reported with an error: a partial transfer. */
 		error2 = pmt_uc_settle(&uc, done);
 		pmt_uc_fini(&uc);
 		if (error == 0)
@@ -614,8 +627,9 @@ pmtmioctl(struct pmt_softc *sc, u_long cmd, void *data, int flag, struct lwp *l)
 {
 	int error;
 
+	/* fcntl(F_SETFL, O_NONBLOCK): the flag is the file's. */
 	if (cmd == FIONBIO)
-		return 0;	/* fcntl(F_SETFL, O_NONBLOCK): the flag is the file's. */
+		return 0;
 	if (sc->sc_kind == PMT_KIND_TAPE) {
 		switch (cmd) {
 		case MTIOCTOP:
@@ -655,7 +669,7 @@ pmtmioctl(struct pmt_softc *sc, u_long cmd, void *data, int flag, struct lwp *l)
 	return error;
 }
 
-/* ----- slave: the daemon's end ----------------------------------------------- */
+/* ----- slave: the daemon's end -------------------------------------------- */
 
 /* Node permissions decide who may serve a pair (the slave sees all data). */
 static int
@@ -726,7 +740,8 @@ pmtsread(struct pmt_softc *sc, struct uio *uio, int ioflag)
 		mutex_enter(&sc->sc_lock);
 		while (!pmt_core_readable(sc->sc_core) &&
 		    (sc->sc_flags & PMT_SCANCEL) == 0) {
-			r = pmt_sleep(sc, &sc->sc_scv, PMT_SLEEP_INTERRUPTIBLE, 0, &pend);
+			r = pmt_sleep(sc, &sc->sc_scv, PMT_SLEEP_INTERRUPTIBLE,
+			    0, &pend);
 			if (r != 0)
 				break;
 		}
@@ -866,7 +881,7 @@ pmtskqfilter(struct pmt_softc *sc, dev_t dev, struct knote *kn)
 	}
 }
 
-/* ----- the cdevsw: dispatch by minor ------------------------------------------ */
+/* ----- the cdevsw: dispatch by minor -------------------------------------- */
 
 static int
 pmtopen(dev_t dev, int flag, int mode, struct lwp *l)
@@ -924,7 +939,12 @@ pmtwrite(dev_t dev, struct uio *uio, int ioflag)
 
 	if (sc == NULL)
 		return ENXIO;
-	return pmt_is_slave(dev) ? pmtswrite(sc, uio) : pmtmrw(sc, uio);
+	if (pmt_is_slave(dev))
+		return pmtswrite(sc, uio);
+	/* ch's d_write is nowrite. */
+	if (sc->sc_kind == PMT_KIND_CHANGER)
+		return ENODEV;
+	return pmtmrw(sc, uio);
 }
 
 static int
@@ -966,7 +986,7 @@ pmtkqfilter(dev_t dev, struct knote *kn)
 	return seltrue_kqfilter(dev, kn);
 }
 
-/* ----- attachment and module ---------------------------------------------------- */
+/* ----- attachment and module ---------------------------------------------- */
 
 MODULE(MODULE_CLASS_DRIVER, pmt, NULL);
 
@@ -997,10 +1017,10 @@ pmt_free_units(size_t n)
 /* The pairs' limits (modload properties, or the defaults). */
 struct pmt_limits {
 	uint32_t	l_nunits;	/* tape pairs, 1-PMT_MAXUNITS */
-	uint32_t	l_nchangers;	/* changer pairs, 0-PMT_MAXCHANGERS */
+	uint32_t	l_nchangers;	/* changer pairs, 0-32 */
 	uint32_t	l_window_kb;	/* write-behind window, KiB */
 	uint32_t	l_ring;		/* requests in flight */
-	uint32_t	l_timeout;	/* drive command timeout, s (0: st's) */
+	uint32_t	l_timeout;	/* command timeout, s (0: st's) */
 };
 
 /* Makes the pairs; ENOMEM or EINVAL (a limit out of range) otherwise. */
@@ -1025,7 +1045,8 @@ pmt_make_units(const struct pmt_limits *lim)
 	pmt_nsoftcs = n;
 	for (i = 0; i < n; i++) {
 		sc = &pmt_softcs[i];
-		sc->sc_kind = i < lim->l_nunits ? PMT_KIND_TAPE : PMT_KIND_CHANGER;
+		sc->sc_kind = i < lim->l_nunits ?
+		    PMT_KIND_TAPE : PMT_KIND_CHANGER;
 		sc->sc_index = i < lim->l_nunits ? i : i - lim->l_nunits;
 		mutex_init(&sc->sc_lock, MUTEX_DEFAULT, IPL_NONE);
 		mutex_init(&sc->sc_clock, MUTEX_DEFAULT, IPL_NONE);
@@ -1034,13 +1055,15 @@ pmt_make_units(const struct pmt_limits *lim)
 		cv_init(&sc->sc_scv, "pmts");
 		selinit(&sc->sc_rsel);
 		snprintf(sc->sc_name, sizeof(sc->sc_name), "%s%u",
-		    sc->sc_kind == PMT_KIND_TAPE ? "pmt" : "pmch", sc->sc_index);
+		    sc->sc_kind == PMT_KIND_TAPE ? "pmt" : "pmch",
+		    sc->sc_index);
 		evcnt_attach_dynamic(&sc->sc_ev_sigkept, EVCNT_TYPE_MISC, NULL,
 		    sc->sc_name, "signal kept pending");
 		evcnt_attach_dynamic(&sc->sc_ev_sigfatal, EVCNT_TYPE_MISC, NULL,
 		    sc->sc_name, "fatal signal");
 		p.p_kind = sc->sc_kind;
-		if ((sc->sc_core = pmt_core_unit_new(sc->sc_index, &p, sc)) == NULL) {
+		sc->sc_core = pmt_core_unit_new(sc->sc_index, &p, sc);
+		if (sc->sc_core == NULL) {
 			pmt_free_units(i + 1);
 			return ENOMEM;
 		}
@@ -1068,7 +1091,8 @@ pmtattach(int n)
 	int error;
 
 	if ((error = pmt_make_units(&lim)) != 0)
-		aprint_error("pmt: cannot attach %d pairs: error %d\n", n, error);
+		aprint_error("pmt: cannot attach %d pairs: error %d\n",
+		    n, error);
 }
 
 #ifdef _MODULE
@@ -1088,8 +1112,31 @@ pmt_revive(size_t n)
 }
 
 /*
+ * A modload(8) property: an integer (modload -i) or a decimal string
+ * (modload -s). Absent: *v is left alone; anything else is EINVAL.
+ */
+static int
+pmt_prop(prop_dictionary_t props, const char *key, uint32_t *v)
+{
+	const char *str;
+	char *end;
+	u_long n;
+
+	if (prop_dictionary_get_uint32(props, key, v))
+		return 0;
+	if (prop_dictionary_get_cstring_nocopy(props, key, &str)) {
+		n = strtoul(str, &end, 10);
+		if (*str == '\0' || *end != '\0' || n > UINT32_MAX)
+			return EINVAL;
+		*v = (uint32_t)n;
+		return 0;
+	}
+	return prop_dictionary_get(props, key) == NULL ? 0 : EINVAL;
+}
+
+/*
  * modload(8) properties: nunits, nchangers, window_kb, ring, timeout
- * (integers, `modload -i nunits=8 pmt'), as the Linux module's parameters.
+ * (`modload -i nunits=8 pmt'), as the Linux module's parameters.
  */
 static int
 pmt_init(prop_dictionary_t props)
@@ -1104,17 +1151,18 @@ pmt_init(prop_dictionary_t props)
 	devmajor_t bmajor = NODEVMAJOR, cmajor = NODEVMAJOR;
 	int error;
 
-	if (props != NULL) {
-		(void)prop_dictionary_get_uint32(props, "nunits", &lim.l_nunits);
-		(void)prop_dictionary_get_uint32(props, "nchangers", &lim.l_nchangers);
-		(void)prop_dictionary_get_uint32(props, "window_kb", &lim.l_window_kb);
-		(void)prop_dictionary_get_uint32(props, "ring", &lim.l_ring);
-		(void)prop_dictionary_get_uint32(props, "timeout", &lim.l_timeout);
-	}
+	if (props != NULL &&
+	    ((error = pmt_prop(props, "nunits", &lim.l_nunits)) != 0 ||
+	    (error = pmt_prop(props, "nchangers", &lim.l_nchangers)) != 0 ||
+	    (error = pmt_prop(props, "window_kb", &lim.l_window_kb)) != 0 ||
+	    (error = pmt_prop(props, "ring", &lim.l_ring)) != 0 ||
+	    (error = pmt_prop(props, "timeout", &lim.l_timeout)) != 0))
+		return error;
 	if ((error = pmt_make_units(&lim)) != 0)
 		return error;
 	/* The kernel's major if its majors file has one, else a dynamic one. */
-	if ((error = devsw_attach("pmt", NULL, &bmajor, &pmt_cdevsw, &cmajor)) != 0)
+	error = devsw_attach("pmt", NULL, &bmajor, &pmt_cdevsw, &cmajor);
+	if (error != 0)
 		pmt_free_units(pmt_nsoftcs);
 	return error;
 }

@@ -36,7 +36,7 @@
 #define PMTM_REWIND		0	/* rewind at close */
 #define PMTM_NOREWIND		1	/* leave the tape where it is */
 #define PMTM_EJECT		2	/* rewind and unload at close */
-#define PMTM_CONTROL		3	/* opens without a medium; sets a mode's values */
+#define PMTM_CONTROL		3	/* no medium needed; sets modes */
 
 /* Default limits; a module takes modload(8) properties, a kernel config
  * the pseudo-device count (tape pairs) and these options. */
@@ -61,7 +61,7 @@ extern u_int pmt_ntapes, pmt_nchangers;
  * where it stands (physio's MAXPHYS pieces); the bytes moved so far are
  * uc_resid - uio_resid.
  */
-#define PMT_UC_NSAVE	4		/* iovecs saved without allocating */
+#define PMT_UC_NSAVE	4		/* iovecs saved in place */
 
 struct pmt_ucookie {
 	struct uio	*uc_uio;
@@ -71,8 +71,8 @@ struct pmt_ucookie {
 	struct iovec	*uc_iov;	/* uio_iov at entry */
 	int		 uc_iovcnt;
 	off_t		 uc_offset;
-	struct iovec	*uc_save;	/* the entry contents of uc_iov[] */
-	size_t		 uc_savesz;	/* bytes of uc_save if allocated, else 0 */
+	struct iovec	*uc_save;	/* uc_iov[] as at entry */
+	size_t		 uc_savesz;	/* its bytes, if allocated */
 	struct iovec	 uc_small[PMT_UC_NSAVE];
 };
 

@@ -176,7 +176,7 @@ pmt_os_copyout(void *cookie, size_t off, const void *src, size_t n)
 
 	if ((error = pmt_uc_seek(uc, UIO_READ, off, n)) != 0)
 		return error;
-	/* uiomove() takes a non-const buffer; on a UIO_READ it only reads it. */
+	/* uiomove() takes a non-const buffer; a UIO_READ only reads it. */
 	return n == 0 ? 0 : uiomove(__UNCONST(src), n, uc->uc_uio);
 }
 
