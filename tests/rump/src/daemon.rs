@@ -41,6 +41,7 @@ struct Ctl {
     mode: AtomicU8,
     batches: AtomicUsize,
     requests: AtomicUsize,
+    answered: AtomicUsize,
 }
 
 /// A serving thread.
@@ -55,7 +56,7 @@ impl Daemon {
     pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: ImageOptions) -> Result<Daemon, String> {
         let slave = Fd::open(&format!("/dev/pmts{unit}"), crate::sys::O_RDWR).map_err(|e| format!("open /dev/pmts{unit}: errno {e}"))?;
         let drive = Drive::new(boxed(Magazine::new(volumes, cfg)), DriveConfig::default()).map_err(|e| format!("drive: {e}"))?;
-        let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0) });
+        let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0), answered: AtomicUsize::new(0) });
         let c = Arc::clone(&ctl);
         let thread = std::thread::spawn(move || run(slave, drive, &c));
         Ok(Daemon { ctl, thread: Some(thread) })
@@ -74,6 +75,12 @@ impl Daemon {
     /// Requests it read (answered or swallowed).
     pub fn requests(&self) -> usize {
         self.ctl.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every request it read has been answered (none held or being
+    /// served).
+    pub fn settled(&self) -> bool {
+        self.ctl.answered.load(Ordering::SeqCst) == self.requests()
     }
 
     /// Closes the slave and waits for the thread: the daemon is gone.
@@ -107,6 +114,7 @@ fn answer(slave: &Fd, drive: &mut Drive<DynVolumes>, batch: &[u8], out: &mut Vec
     if k != out.len() {
         return Err(format!("the driver took {k} of {} reply bytes", out.len()));
     }
+    c.answered.fetch_add(count_frames(batch), Ordering::SeqCst);
     c.batches.fetch_add(1, Ordering::SeqCst);
     Ok(())
 }

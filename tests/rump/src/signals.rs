@@ -141,7 +141,11 @@ impl Master {
 fn signals_end_only_waits_with_nothing_in_flight() -> Outcome {
     let (dir, d) = served(1, &["s.tap"], ImageOptions::default())?;
     let m = Master::open(&norewind(1), O_RDWR)?;
+    let sent = d.requests();
     eq!(m.run(|m| m.write(&record(0, 1000)).map(|_| ()))?, Ok(()));
+    // The record is written behind: the drive writes it before it holds
+    // anything, so the command held next is the MTWEOF itself.
+    until(Duration::from_secs(10), "the record written", || d.requests() > sent && d.settled())?;
     // The drive holds the next commands: the MTWEOF is in flight.
     d.set(Mode::Hold);
     let before = d.requests();
@@ -188,7 +192,11 @@ fn signals_end_only_waits_with_nothing_in_flight() -> Outcome {
 fn sigkill_ends_a_drive_command_wait() -> Outcome {
     let (dir, d) = served(1, &["k.tap"], ImageOptions::default())?;
     let m = Master::open(&norewind(1), O_RDWR)?;
+    let sent = d.requests();
     eq!(m.run(|m| m.write(&record(0, 500)).map(|_| ()))?, Ok(()));
+    // The record is written behind: the drive writes it before it holds
+    // anything, so the command held next is the MTWEOF itself.
+    until(Duration::from_secs(10), "the record written", || d.requests() > sent && d.settled())?;
     d.set(Mode::Hold);
     let before = d.requests();
     let fatal = counter(1, "fatal signal")?;
