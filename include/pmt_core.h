@@ -138,6 +138,9 @@ int pmt_core_sread(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *d
 int pmt_core_swrite(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *done);
 bool pmt_core_readable(struct pmt_core_unit *u);
 size_t pmt_core_spending(struct pmt_core_unit *u);	/* bytes a read with room for all would return */
+/* The daemon mapped the unit's data area, size bytes (0: it has none or
+ * its mapping went). A glue without an area never calls it. */
+void pmt_core_sarea(struct pmt_core_unit *u, size_t size);
 
 /* Provided by the glue. */
 void *pmt_os_alloc(size_t size);			/* may sleep; NULL when short */
@@ -151,6 +154,14 @@ bool pmt_os_privileged(void *host, void *cred, unsigned int what);	/* PMT_PRIV_*
 int pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n);
 int pmt_os_ucopyout(void *host, uint64_t uaddr, const void *src, size_t n);
 void pmt_os_lock(void *host);				/* the unit's channel lock */
+/* The unit's data area (see PMT_SIOCAREA in pmt_proto.h): copies between
+ * it and kernel memory, and between it and the user buffer of a master
+ * read or write (the cookie, at uoff). 0, or nonzero: a range outside the
+ * area, or a fault. A glue without an area returns nonzero. */
+int pmt_os_area_read(void *host, size_t off, void *dst, size_t n);
+int pmt_os_area_write(void *host, size_t off, const void *src, size_t n);
+int pmt_os_area_copyin(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n);
+int pmt_os_area_copyout(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n);
 void pmt_os_unlock(void *host);
 void pmt_os_panic(const char *msg, size_t len);		/* does not return */
 

@@ -6,7 +6,7 @@ use crate::abi::Abi;
 use crate::chg::{ChangerUnit, OpenMode};
 use crate::drv::{Node, OpenFlags};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, HostLock, UserArg, UserIn, UserOut, Wait};
+use crate::host::{Host, HostArea, HostLock, UserArg, UserIn, UserOut, Wait};
 use crate::unit::{Config, Unit};
 
 /// The kinds of pair.
@@ -31,9 +31,10 @@ pub enum Pair {
 
 impl Pair {
     /// Pair `index` of `kind` for host `abi`, its channel behind `lock`.
-    pub fn new(kind: Kind, index: u32, cfg: Config, abi: Abi, lock: HostLock) -> Result<Pair> {
+    /// `area`: how the host reaches a data area the daemon maps (tapes).
+    pub fn new(kind: Kind, index: u32, cfg: Config, abi: Abi, lock: HostLock, area: HostArea) -> Result<Pair> {
         Ok(match kind {
-            Kind::Tape => Pair::Tape(Unit::new(index, cfg, abi, lock)?),
+            Kind::Tape => Pair::Tape(Unit::new(index, cfg, abi, lock, area)?),
             Kind::Changer => Pair::Changer(ChangerUnit::new(index, abi, cfg.timeout, lock)?),
         })
     }
@@ -127,6 +128,14 @@ impl Pair {
         match self {
             Pair::Tape(u) => u.sopen(),
             Pair::Changer(c) => c.sopen(),
+        }
+    }
+
+    /// The daemon mapped a data area of `size` bytes (tapes; a changer
+    /// has none).
+    pub fn sarea(&self, size: usize) {
+        if let Pair::Tape(u) = self {
+            u.sarea(size);
         }
     }
 

@@ -22,6 +22,7 @@
 //! - [`library`]: a tape library: a SCSI media changer and its drives in
 //!   one process, with a persistent inventory and an operator socket.
 
+pub mod area;
 pub mod copy;
 pub mod drive;
 pub mod inspect;

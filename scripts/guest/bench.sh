@@ -5,7 +5,7 @@
 #
 #   bench.sh RUNS POS_FILES STREAM_MB [PARTS]
 #
-# PARTS (default "dump restore streams pos") picks the groups to run.
+# PARTS (default "dump restore streams four pos") picks the groups to run.
 #
 # 1. dump of /dev/vda: to a plain file, to a pipe, to /dev/pmtm0 with pmtd
 #    storing an image; through a two-way mirror, zstd, encryption; through
@@ -14,14 +14,16 @@
 # 2. restore -r from the dump file and from /dev/pmtm0.
 # 3. raw streams with dd at 512 B, 10 KiB, 64 KiB and 256 KiB records: write
 #    and read, to and from a plain file, through a pipe into (from) a file,
-#    through pmt.
+#    through pmt (records in the data area pmtd maps) and through pmt with
+#    records in the frames (PMTD_NO_AREA, as a daemon that maps no area).
+# 3b. four streams at once: four units against four files (64 KiB records).
 # 4. positioning on a tape of many files (posbench) and pmtd's load time.
 # shellcheck shell=dash
 . /usr/local/lib/pmt.sh
 runs=${1:-3}
 files=${2:-10000}
 mb=${3:-32}
-parts=${4:-dump restore streams pos}
+parts=${4:-dump restore streams four pos}
 want() { case " $parts " in *" $1 "*) return 0 ;; esac; return 1; }
 mkdir -p /bench /out/logs
 L=/out/logs
@@ -114,10 +116,12 @@ restore_one() { # KIND
 		restore -r -f /bench/plain.dump >$L/bench-restore-file.log 2>&1
 		t1=$(now)
 		;;
-	pmt)
+	pmt | pmt-frames)
+		[ "$1" = pmt-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/rest.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
-		restore -r -f /dev/pmtm0 >$L/bench-restore-pmt.log 2>&1
+		restore -r -f /dev/pmtm0 >"$L/bench-restore-$1.log" 2>&1
 		t1=$(now)
 		pmtd_stop 0
 		;;
@@ -127,13 +131,12 @@ restore_one() { # KIND
 }
 if want restore; then
 	for i in $(seq "$runs"); do
-		for k in file pmt; do restore_one $k; done
+		for k in file pmt pmt-frames; do restore_one $k; done
 	done
 fi
 rm -rf /bench/r /bench/*
 
 # ----- 3. raw streams --------------------------------------------------------------
-head -c $((mb * 1048576)) /dev/urandom >/bench/src
 stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 	bs=$1
 	case $2 in
@@ -149,9 +152,11 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		dd if=/bench/src bs="$bs" 2>/dev/null | cat >/bench/out
 		t1=$(now)
 		;;
-	w-pmt)
+	w-pmt | w-frames)
 		rm -f /bench/w.tap /bench/w.tap.pmtidx
+		[ "$2" = w-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/w.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
 		dd if=/bench/src of=/dev/pmtm0 bs="$bs" 2>/dev/null
 		t1=$(now)
@@ -167,8 +172,10 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 		cat /bench/out | dd of=/dev/null bs="$bs" 2>/dev/null
 		t1=$(now)
 		;;
-	r-pmt)
+	r-pmt | r-frames)
+		[ "$2" = r-frames ] && export PMTD_NO_AREA=1
 		pmtd_start 0 --image /bench/w.tap
+		unset PMTD_NO_AREA
 		t0=$(now)
 		dd if=/dev/pmtm0 of=/dev/null bs="$bs" 2>/dev/null
 		t1=$(now)
@@ -177,11 +184,46 @@ stream_one() { # SIZE KIND (w-file w-pipe w-pmt r-file r-pipe r-pmt)
 	esac
 	record "stream-$bs" "$2" "$t0" "$t1"
 }
+[ -f /bench/src ] || head -c $((mb * 1048576)) /dev/urandom >/bench/src
 if want streams; then
 	for bs in 512 10240 65536 262144; do
 		for i in $(seq "$runs"); do
-			for k in w-file w-pipe w-pmt r-file r-pipe r-pmt; do stream_one "$bs" "$k"; done
+			for k in w-file w-pipe w-pmt w-frames r-file r-pipe r-pmt r-frames; do stream_one "$bs" "$k"; done
 		done
+	done
+fi
+
+# ----- 3b. four streams at once -----------------------------------------------------
+four_one() { # KIND (w-file w-pmt r-file r-pmt)
+	q=$((mb * 1048576 / 4 / 65536))
+	case $1 in
+	w-pmt | r-pmt) for u in 0 1 2 3; do
+		[ "$1" = w-pmt ] && rm -f /bench/f$u.tap /bench/f$u.tap.pmtidx
+		pmtd_start $u --image /bench/f$u.tap
+	done ;;
+	esac
+	t0=$(now)
+	pids=
+	for u in 0 1 2 3; do
+		case $1 in
+		w-file) dd if=/bench/src of=/bench/o$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
+		r-file) dd if=/bench/o$u of=/dev/null bs=65536 2>/dev/null & ;;
+		w-pmt) dd if=/bench/src of=/dev/pmtm$u bs=65536 count=$q skip=$((u * q)) 2>/dev/null & ;;
+		r-pmt) dd if=/dev/pmtm$u of=/dev/null bs=65536 2>/dev/null & ;;
+		esac
+		pids="$pids $!"
+	done
+	# The four dd's only: a bare wait would wait for the daemons too.
+	# shellcheck disable=SC2086
+	wait $pids
+	t1=$(now)
+	case $1 in w-pmt | r-pmt) for u in 0 1 2 3; do pmtd_stop $u; done ;; esac
+	record four "$1" "$t0" "$t1"
+}
+if want four; then
+	[ -f /bench/src ] || head -c $((mb * 1048576)) /dev/urandom >/bench/src
+	for i in $(seq "$runs"); do
+		for k in w-file w-pmt r-file r-pmt; do four_one "$k"; done
 	done
 fi
 rm -f /bench/*

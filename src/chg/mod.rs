@@ -15,6 +15,7 @@
 //! pair's (a ring, and a window of one largest transfer).
 
 pub mod ch;
+mod rules;
 
 use alloc::vec::Vec;
 
@@ -157,7 +158,7 @@ impl ChangerUnit {
         Ok(ChangerUnit {
             abi,
             timeout: if timeout == 0 { MOVE_TIMEOUT } else { timeout },
-            chan: ChanLock::new(chan, lock),
+            chan: ChanLock::new(chan, lock, crate::host::HostArea::NONE),
             engine: spin::mutex::SpinMutex::new(engine),
         })
     }

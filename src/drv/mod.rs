@@ -52,6 +52,7 @@ use alloc::vec::Vec;
 pub use policy::{EodRule, EomPolicy, Policy};
 pub use state::{Drv, ModeValues};
 use state::OpenState;
+use crate::area::Slice;
 use crate::chan::ChanLock;
 
 /// How a drive command ended.
@@ -377,6 +378,42 @@ struct Done {
     rep: Rep,
     sense: Sense,
     data: Vec<u8>,
+}
+
+/// A request's payload: in a buffer the frame carries, or in the unit's
+/// data area.
+#[derive(Debug)]
+pub(super) enum Payload {
+    /// Bytes carried by the frame.
+    Mem(Vec<u8>),
+    /// A slice of the data area, already holding the bytes.
+    Area(Slice),
+}
+
+impl Payload {
+    /// Its bytes.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Payload::Mem(v) => v.len(),
+            Payload::Area(s) => s.len,
+        }
+    }
+
+    /// True if a request with this payload fits the channel now.
+    pub(super) fn fits(&self, c: &crate::chan::Chan<Tape>) -> bool {
+        match self {
+            Payload::Mem(v) => c.has_space(v.len()),
+            // The slice is already taken: a free ring slot is enough.
+            Payload::Area(_) => c.has_space(0),
+        }
+    }
+
+    /// Gives an area slice back (a payload that will not be sent).
+    pub(super) fn release(&self, l: &Link<'_>) {
+        if let Payload::Area(s) = self {
+            l.chan.with(|c| c.release_area(*s));
+        }
+    }
 }
 
 /// The engine's view of the channel and the host for one system call.

@@ -43,6 +43,7 @@ impl Drv {
         }
         // Anything left by an interrupted earlier session is reaped first.
         self.reap(l, None);
+        self.ahead_reset(l);
         self.open = super::OpenState::new(flags, node);
         self.drive.ps.rw = Rw::Idle;
         if self.cfg.policy.latch_sense {
@@ -392,7 +393,7 @@ impl Drv {
         self.open.rbuf = Vec::new();
         self.open.rbytes = 0;
         self.open.rptr = 0;
-        self.ahead_reset();
+        self.ahead_reset(l);
         self.drive.in_use = false;
         self.drive.session = None;
         result

@@ -278,10 +278,41 @@ fn reading(runs: bool) -> Fake<Honest> {
     Fake::new(Honest { runs, ..Honest::default() }, Config { ring: 64, window: 256 * 1024, timeout: 5 })
 }
 
+/// As [`reading`], with or without a data area.
+fn reading_with(runs: bool, area: bool) -> Fake<Honest> {
+    let (d, cfg) = (Honest { runs, ..Honest::default() }, Config { ring: 64, window: 256 * 1024, timeout: 5 });
+    if area {
+        Fake::new(d, cfg)
+    } else {
+        Fake::without_area(d, cfg, crate::abi::Abi::Linux)
+    }
+}
+
 fn tell<D: Daemon>(f: &Fake<D>) -> i64 {
     let mut b = [0u8; 8];
     f.ioctl(MTIOCPOS, &mut b).unwrap();
     i64::from_ne_bytes(b)
+}
+
+#[test]
+fn records_go_through_the_data_area_when_the_daemon_maps_it() {
+    for area in [true, false] {
+        let f = reading_with(true, area);
+        f.open(RW).unwrap();
+        for i in 0..20 {
+            f.write(&rec(i, 3000)).unwrap();
+        }
+        f.mt(MTREW, 1).unwrap();
+        for i in 0..20 {
+            assert_eq!(f.read(4096).unwrap(), rec(i, 3000), "record {i}");
+        }
+        f.close().unwrap();
+        let n = *f.area_requests.borrow();
+        // The writes (write-behind and synchronous) and the runs.
+        assert_eq!(n > 20, area, "{n} requests in the area");
+        // Every slice went back.
+        assert_eq!(f.unit.held(), 0);
+    }
 }
 
 #[test]
@@ -461,8 +492,8 @@ mod differential {
 
     type Seen = Vec<alloc::string::String>;
 
-    fn run(runs: bool, calls: &[C]) -> (Seen, Vec<Option<Vec<u8>>>, usize) {
-        let f = reading(runs);
+    fn run(runs: bool, area: bool, calls: &[C]) -> (Seen, Vec<Option<Vec<u8>>>, usize) {
+        let f = reading_with(runs, area);
         let mut seen = Vec::new();
         let nrw = crate::drv::OpenFlags { norewind: true, ..RW };
         f.open(RW).unwrap();
@@ -492,13 +523,17 @@ mod differential {
 
     proptest! {
         #[test]
-        fn read_ahead_changes_nothing_a_program_sees(calls in prop::collection::vec(c(), 1..80)) {
-            let (a, tape_a, _) = run(false, &calls);
-            let (b, tape_b, _) = run(true, &calls);
-            for (x, y) in a.iter().zip(b.iter()) {
-                prop_assert_eq!(x, y);
+        fn read_ahead_and_the_data_area_change_nothing_a_program_sees(calls in prop::collection::vec(c(), 1..80)) {
+            // Neither read-ahead nor the data area; read-ahead in frames;
+            // read-ahead and writes through the area.
+            let (a, tape_a, _) = run(false, false, &calls);
+            for (runs, area) in [(true, false), (true, true)] {
+                let (b, tape_b, _) = run(runs, area, &calls);
+                for (x, y) in a.iter().zip(b.iter()) {
+                    prop_assert_eq!(x, y);
+                }
+                prop_assert_eq!(&tape_a, &tape_b);
             }
-            prop_assert_eq!(tape_a, tape_b);
         }
     }
 
@@ -508,8 +543,8 @@ mod differential {
         let mut calls = vec![C::Write(100); 40];
         calls.push(C::Mt(MTREW, 1));
         calls.extend(vec![C::Read(4096); 45]);
-        let (a, _, n0) = run(false, &calls);
-        let (b, _, n1) = run(true, &calls);
+        let (a, _, n0) = run(false, false, &calls);
+        let (b, _, n1) = run(true, true, &calls);
         assert_eq!(a, b);
         assert_eq!(n0, 0);
         assert!(n1 > 0);

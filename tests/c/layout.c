@@ -45,7 +45,7 @@ PIN(struct pmt_rep, rp_sense, 16);
 PIN(struct pmt_rep, rp_sflags, 17);
 PIN(struct pmt_rep, rp_asc, 18);
 PIN(struct pmt_rep, rp_ascq, 19);
-PIN(struct pmt_rep, rp_spare, 20);
+PIN(struct pmt_rep, rp_dlen, 20);
 PIN(struct pmt_rep, rp_resid, 24);
 PIN(struct pmt_rep, rp_status, 32);
 
@@ -68,7 +68,7 @@ PIN(struct pmt_scsi_rep, sr_resid, 20);
 PIN(struct pmt_scsi_rep, sr_sense, 24);
 
 /* Values the Rust side uses under the same names. */
-_Static_assert(PMT_PROTO_VERSION == 3 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
+_Static_assert(PMT_PROTO_VERSION == 4 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
 _Static_assert(PMT_MAX_RECORD == 0xffffff && PMT_RECORD_COST == 64, "limits");
 _Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_READRUN == 15 && PMT_OP_SCSI == 16 && PMT_OP_MAX == 16, "ops");
 _Static_assert(PMT_SK_BLANK_CHECK == 8 && PMT_SK_VOLUME_OVERFLOW == 0xd, "sense keys");

@@ -138,7 +138,7 @@ pub fn serve_drive<T: Transport>(drive: &SharedDrive, slave: &mut T, stop: &Atom
         match slave.receive(&mut inbuf)? {
             Received::Batch(n) => {
                 out.clear();
-                serve::run_batch(&mut lock(drive), inbuf.get(..n).unwrap_or_default(), &mut out)?;
+                serve::run_batch(&mut lock(drive), inbuf.get(..n).unwrap_or_default(), &mut out, slave.area())?;
                 slave.send(&out)?;
             }
             Received::Interrupted | Received::Idle => {}

@@ -385,6 +385,40 @@ pmt_os_privileged(void *host, void *cred, unsigned int what)
 	return kauth_authorize_generic(cred, KAUTH_GENERIC_ISSUSER, NULL) == 0;
 }
 
+/*
+ * No data area on NetBSD: payloads travel in the frames (the core never
+ * asks for these without one).
+ */
+int
+pmt_os_area_read(void *host, size_t off, void *dst, size_t n)
+{
+
+	return EINVAL;
+}
+
+int
+pmt_os_area_write(void *host, size_t off, const void *src, size_t n)
+{
+
+	return EINVAL;
+}
+
+int
+pmt_os_area_copyin(void *host, void *ucookie, size_t uoff, size_t aoff,
+    size_t n)
+{
+
+	return EINVAL;
+}
+
+int
+pmt_os_area_copyout(void *host, void *ucookie, size_t uoff, size_t aoff,
+    size_t n)
+{
+
+	return EINVAL;
+}
+
 /* Pointers an ioctl's argument holds (CHIOGSTATUS's arrays). */
 int
 pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n)
