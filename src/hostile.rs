@@ -384,7 +384,14 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
 
 /// The unit, with an honest daemon now: two records written and read back.
 fn honest_round_trip(unit: crate::unit::Unit) -> Result<(), alloc::string::String> {
-    let g = Fake { unit, daemon: core::cell::RefCell::new(None), refused: core::cell::RefCell::new(0), area: None, area_requests: core::cell::RefCell::new(0) };
+    let g = Fake {
+        unit,
+        daemon: core::cell::RefCell::new(None),
+        refused: core::cell::RefCell::new(0),
+        waits: core::cell::RefCell::new(Vec::new()),
+        area: None,
+        area_requests: core::cell::RefCell::new(0),
+    };
     g.start_daemon(Honest::default());
     let step = |what: &str, r: crate::errno::Result<()>| r.map_err(|e| alloc::format!("honest daemon: {what}: {e:?}"));
     step("open", g.open(RW))?;

@@ -52,7 +52,7 @@ mod testing;
 static ALLOC: pmt_lockcheck::Checked = pmt_lockcheck::Checked;
 
 pub use abi::Abi;
-pub use drv::{EomPolicy, Policy};
+pub use drv::{EodRule, EomPolicy, ModeValues, Node, Policy};
 pub use drv::{MtOp, OpenFlags, TapeStatus};
 pub use errno::{Errno, Result};
 pub use host::{Host, HostArea, HostLock, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};

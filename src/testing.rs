@@ -79,6 +79,9 @@ pub(crate) struct Fake<D: Daemon> {
     pub daemon: RefCell<Option<D>>,
     /// Replies the unit refused.
     pub refused: RefCell<usize>,
+    /// Every wait the engine asked for: what, how, and whether a request
+    /// was queued or in flight then.
+    pub waits: RefCell<Vec<(Wait, Sleep, bool)>>,
     /// The unit's data area and its size, if it has one.
     pub area: Option<(HostArea, usize)>,
     /// Requests whose payload was in the area.
@@ -90,7 +93,9 @@ struct FakeHost<'a, D: Daemon> {
 }
 
 impl<D: Daemon> Host for FakeHost<'_, D> {
-    fn wait(&mut self, what: Wait, _how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+    fn wait(&mut self, what: Wait, how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+        let busy = self.fake.unit.held() > 0 || !self.fake.unit.cond(Wait::Front) || self.fake.unit.readable();
+        self.fake.waits.borrow_mut().push((what, how, busy));
         loop {
             if self.fake.unit.cond(what) {
                 return Ok(());
@@ -117,10 +122,12 @@ impl<D: Daemon> Fake<D> {
         Fake::with_abi(daemon, cfg, Abi::Linux)
     }
 
-    /// A unit of `abi` with `daemon` holding its slave, which maps a data
-    /// area of the window's size (as pmtd does with the Linux glue).
+    /// A unit of `abi` with `daemon` holding its slave. A Linux unit's
+    /// daemon maps a data area of the window's size (as pmtd does with the
+    /// Linux glue); NetBSD's glue has none, so a NetBSD unit's payloads
+    /// travel in the frames.
     pub fn with_abi(daemon: D, cfg: Config, abi: Abi) -> Fake<D> {
-        Fake::build(daemon, cfg, abi, Some(cfg.window))
+        Fake::build(daemon, cfg, abi, (abi == Abi::Linux).then_some(cfg.window))
     }
 
     /// A unit whose daemon maps no data area: payloads in the frames (the
@@ -136,7 +143,7 @@ impl<D: Daemon> Fake<D> {
         if let Some((_, n)) = a {
             unit.sarea(n);
         }
-        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0), area: a, area_requests: RefCell::new(0) }
+        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0), waits: RefCell::new(Vec::new()), area: a, area_requests: RefCell::new(0) }
     }
 
     fn host(&self) -> FakeHost<'_, D> {
@@ -223,6 +230,26 @@ impl<D: Daemon> Fake<D> {
 
     pub fn open(&self, f: OpenFlags) -> Result<()> {
         self.unit.mopen(&mut self.host(), f)
+    }
+
+    /// Opens a node of the minor (NetBSD: a mode, eject, control).
+    pub fn open_node(&self, f: OpenFlags, node: crate::drv::Node) -> Result<()> {
+        self.unit.mopen_node(&mut self.host(), f, node)
+    }
+
+    /// NetBSD MTIOCTOP.
+    pub fn nb_mt(&self, op: i16, count: i32) -> Result<()> {
+        let mut arg = [0u8; 8];
+        arg[0..2].copy_from_slice(&op.to_ne_bytes());
+        arg[4..8].copy_from_slice(&count.to_ne_bytes());
+        self.ioctl(crate::abi::netbsd::MTIOCTOP, &mut arg)
+    }
+
+    /// NetBSD MTIOCGET: the raw `struct mtget`.
+    pub fn nb_status(&self) -> Result<[u8; crate::abi::netbsd::MTGET_SIZE]> {
+        let mut b = [0u8; crate::abi::netbsd::MTGET_SIZE];
+        self.ioctl(crate::abi::netbsd::MTIOCGET, &mut b)?;
+        Ok(b)
     }
 
     pub fn close(&self) -> Result<()> {

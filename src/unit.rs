@@ -13,7 +13,7 @@
 
 use crate::abi::Abi;
 use crate::chan::{Chan, ChanLock, Limits};
-use crate::drv::{Answer, Drv, Link, OpenFlags};
+use crate::drv::{Answer, Drv, Link, Node, OpenFlags};
 use crate::sgio::SgAnswer;
 use crate::errno::{Errno, Result};
 use crate::host::{Host, HostArea, HostLock, Sleep, UserArg, UserIn, UserOut, Wait};
@@ -115,7 +115,13 @@ impl Unit {
 
     /// Master open.
     pub fn mopen(&self, host: &mut dyn Host, flags: OpenFlags) -> Result<()> {
-        self.with_drv(host, Sleep::Killable, |d, l| d.open(l, flags))
+        self.mopen_node(host, flags, Node::default())
+    }
+
+    /// Master open of one node of the minor (NetBSD: a mode, the eject
+    /// node, the control node).
+    pub fn mopen_node(&self, host: &mut dyn Host, flags: OpenFlags, node: Node) -> Result<()> {
+        self.with_drv(host, Sleep::Killable, |d, l| d.open(l, flags, node))
     }
 
     /// The last close() of a master file: filemarks, rewind.
@@ -178,6 +184,11 @@ impl Unit {
     /// True if a slave read would return a request now.
     pub fn readable(&self) -> bool {
         self.chan.with(|c| c.readable())
+    }
+
+    /// Bytes a slave read with room for everything would return now.
+    pub fn pending(&self) -> usize {
+        self.chan.with(|c| c.pending())
     }
 
     /// Slave read(): as many whole queued requests as fit `len` bytes, each

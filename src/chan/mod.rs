@@ -396,6 +396,16 @@ impl<K: Frames> Chan<K> {
         self.unread() < self.ring.len()
     }
 
+    /// Bytes of the requests waiting to be read by the daemon, each frame
+    /// aligned as a slave read lays it out.
+    pub fn pending(&self) -> usize {
+        self.ring
+            .iter()
+            .skip(self.unread())
+            .map(|e| proto::align_frame(K::REQ_SIZE.saturating_add(e.data.len())))
+            .fold(0usize, usize::saturating_add)
+    }
+
     /// Takes the next queued request for a slave read with `room` bytes left.
     pub fn next_request(&mut self, room: usize) -> Next<K::Req> {
         let at = self.unread();

@@ -106,6 +106,7 @@ impl Drv {
         self.drive.room = rep.status.room;
         self.advance_block(i64::from(blocks));
         let s = Sense::of(&rep);
+        self.latch(&s);
         if s.good || (s.key == SenseKey::Recovered && s.flags.is_empty()) {
             return;
         }
@@ -182,7 +183,10 @@ impl Drv {
                 Ok(id) => break id,
                 Err(Errno::Again) => {
                     self.reap(l, None);
-                    match l.host.wait(Wait::Space(0), l.sleep, timeout) {
+                    // Nothing of this command is queued yet: a signal may end
+                    // the wait (the close paths' may not).
+                    let how = if l.sleep == Sleep::Uninterruptible { Sleep::Uninterruptible } else { Sleep::Interruptible };
+                    match l.host.wait(Wait::Space(0), how, timeout) {
                         Ok(()) => continue,
                         Err(WaitError::Interrupted | WaitError::Restart) => {
                             data.release(l);
@@ -208,6 +212,7 @@ impl Drv {
                     Outcome::Reply(rep) => {
                         self.drive.room = rep.status.room;
                         let sense = Sense::of(&rep);
+                        self.latch(&sense);
                         Ok(Done { rep, sense, data })
                     }
                     Outcome::Lost => {
@@ -229,6 +234,14 @@ impl Drv {
                     });
                 }
             }
+        }
+    }
+
+    /// NetBSD's st_interpret_sense: the key and residue of every command
+    /// that did not simply succeed are latched for MTIOCGET.
+    pub(super) fn latch(&mut self, s: &Sense) {
+        if self.cfg.policy.latch_sense && !s.good {
+            self.drive.latched = super::state::Latched { key: s.key as u8, resid: s.resid };
         }
     }
 

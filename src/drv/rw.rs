@@ -144,6 +144,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Writing;
+        // NetBSD's ST_WRITTEN (and a write ends ST_FM_WRITTEN).
+        self.drive.eod = super::state::EodFlags { written: true, fm_written: false };
         // The one write st lets through after ENOSPC: the drive is told, so
         // that it may keep its early-warning zone for what was in flight.
         let after_enospc = self.drive.ps.eof == Eof::Eod1;
@@ -366,6 +368,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Reading;
+        // NetBSD's st: a read leaves no written data to end.
+        self.drive.eod.written = false;
         if bs == 0 && self.open.rbytes == 0 {
             if let Some(n) = self.ahead_read(l, out, count)? {
                 self.ahead_refill(l, window);

@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
-use pmt::{Abi, Config, Errno, Host, HostArea, KernelBuf, Kind, OpenFlags, Pair, Result, Sleep, UserIn, UserOut, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, HostArea, KernelBuf, Kind, Node, OpenFlags, Pair, Result, Sleep, UserIn, UserOut, Wait, WaitError};
 
 use crate::cdefs::*;
 use crate::import::{self as os, UserCookie};
@@ -246,8 +246,13 @@ pub unsafe extern "C" fn pmt_core_mopen(u: *const Pair, host: *mut c_void, flags
         nonblock: flags & MOPEN_NONBLOCK != 0,
         norewind: flags & MOPEN_NOREWIND != 0,
     };
+    let node = Node {
+        mode: ((flags >> MOPEN_MODE_SHIFT) & 3) as u8,
+        eject: flags & MOPEN_EJECT != 0,
+        control: flags & MOPEN_CONTROL != 0,
+    };
     // SAFETY: guaranteed by the caller.
-    unsafe { run(u, |u| u.mopen(&mut KernelHost::new(host), f)) }
+    unsafe { run(u, |u| u.mopen(&mut KernelHost::new(host), f, node)) }
 }
 
 /// Last close() of a master file: filemarks, rewind.
@@ -438,6 +443,17 @@ pub unsafe extern "C" fn pmt_core_swrite(u: *const Pair, cookie: *mut c_void, le
 pub unsafe extern "C" fn pmt_core_readable(u: *const Pair) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe { unit(u) }.is_some_and(|u| u.readable())
+}
+
+/// Bytes a slave read with room for every queued request would return
+/// now (a kqueue filter's `kn_data`).
+///
+/// # Safety
+/// `u` valid.
+#[no_mangle]
+pub unsafe extern "C" fn pmt_core_spending(u: *const Pair) -> usize {
+    // SAFETY: guaranteed by the caller.
+    unsafe { unit(u) }.map_or(0, |u| u.pending())
 }
 
 /// The daemon mapped the unit's data area, `size` bytes (0: none).
