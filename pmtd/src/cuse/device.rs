@@ -205,7 +205,7 @@ impl Device {
             nonblock: flags & libc::O_NONBLOCK != 0,
             norewind,
         };
-        match self.call(&mut req, |p, h| p.mopen(h, f)) {
+        match self.call(&mut req, |p, h| p.mopen(h, f, pmt::Node::default())) {
             Ok(()) => {
                 let fh = self.next.fetch_add(1, Ordering::Relaxed);
                 let file = File { writable: f.write, ..File::default() };
