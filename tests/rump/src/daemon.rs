@@ -109,7 +109,7 @@ fn mode(c: &Ctl) -> u8 {
 
 fn answer(slave: &Fd, drive: &mut Drive<DynVolumes>, batch: &[u8], out: &mut Vec<u8>, c: &Ctl) -> Result<(), String> {
     out.clear();
-    serve::run_batch(drive, batch, out).map_err(|e| format!("batch: {e}"))?;
+    serve::run_batch(drive, batch, out, None).map_err(|e| format!("batch: {e}"))?;
     let k = slave.write(out).map_err(|e| format!("slave write: errno {e}"))?;
     if k != out.len() {
         return Err(format!("the driver took {k} of {} reply bytes", out.len()));

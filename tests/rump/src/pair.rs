@@ -92,7 +92,7 @@ fn slave_woken_by_the_master() -> Outcome {
                 let batch = &buf[..n];
                 seen.extend(ops(batch));
                 out.clear();
-                serve::run_batch(&mut drive, batch, &mut out).map_err(|e| e.to_string())?;
+                serve::run_batch(&mut drive, batch, &mut out, None).map_err(|e| e.to_string())?;
                 let mut wire = out.clone();
                 if first {
                     // The replies followed by the same replies again: the
@@ -162,7 +162,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
     eq!(kq.wait(0), Ok(0));
     let mut seen = ops(&buf[..n]);
     let mut out = Vec::new();
-    serve::run_batch(&mut drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+    serve::run_batch(&mut drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
     eq!(s.write(&out), Ok(out.len()));
     // Whatever else the open and then the close ask, answered when the
     // knote fires, until the caller returns.
@@ -180,7 +180,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
             };
             seen.extend(ops(&buf[..n]));
             out.clear();
-            serve::run_batch(&mut drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+            serve::run_batch(&mut drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
             eq!(s.write(&out), Ok(out.len()));
         }
         Ok(())

@@ -321,7 +321,7 @@ fn pump(s: &Fd, kq: &ReadQueue, drive: &mut Drive<pmtd::media::DynVolumes>, done
             Err(e) => return Err(format!("slave read: errno {e}")),
         };
         out.clear();
-        serve::run_batch(drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+        serve::run_batch(drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
         eq!(s.write(&out), Ok(out.len()));
     }
     Ok(())
@@ -350,7 +350,7 @@ fn slave_kqueue_counts_the_bytes() -> Outcome {
     let n = s.read_into(&mut buf).at("slave read")?;
     eq!(n, want);
     let mut out = Vec::new();
-    serve::run_batch(&mut drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+    serve::run_batch(&mut drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
     eq!(s.write(&out), Ok(out.len()));
     let c = std::thread::spawn(move || m.close());
     pump(&s, &kq, &mut drive, &|| c.is_finished())?;
