@@ -17,6 +17,7 @@
 //! - [`cuse`]: the master devices served by pmtd itself through CUSE,
 //!   with the core running in this process (no kernel module);
 //! - [`copy`]: tape duplication with spanning at file boundaries;
+//! - [`convert`]: images from SIMH to AWS (Hercules) and back;
 //! - [`inspect`]: the tape map and the framing check;
 //! - [`progress`]: progress of long work;
 //! - [`scsi`]: what the drive and the library answer alike through SG_IO
@@ -26,6 +27,7 @@
 
 pub mod area;
 pub mod changer;
+pub mod convert;
 pub mod copy;
 pub mod cuse;
 pub mod drive;
