@@ -479,9 +479,12 @@ static size_t make_junk(int j, const struct pmt_req *q, const void **ptr, int *w
 		return PMT_REP_SIZE + rng_below(&R, 100);
 	case J_CROSS: {
 		/* The frame starts in a mapped page and runs into an unmapped one:
-		 * the data of a variable read, or the header itself. */
+		 * the data of a variable read, or the header itself. A request
+		 * whose data goes by the area takes none in the frame: the header
+		 * alone refuses such a frame (EINVAL) before any data is read, so
+		 * there the header itself crosses. */
 		int data = (q->rq_hdr.h_op == PMT_OP_READRUN || (q->rq_hdr.h_op == PMT_OP_READ && !(q->rq_flags & PMT_RF_FIXED))) &&
-			   q->rq_length >= 64;
+			   q->rq_length >= 64 && !(q->rq_flags & PMT_RF_AREA);
 		size_t at = (size_t)pagesz - PMT_REP_SIZE;
 
 		n = data ? PMT_REP_SIZE + 64 : PMT_REP_SIZE;
