@@ -15,9 +15,11 @@
 //!   `rmt:...`, `rmt-tap:...`) parsed into typed values and built into
 //!   volumes, whole setups from the command line or a TOML file;
 //! - [`copy`]: tape duplication with spanning at file boundaries;
+//! - [`convert`]: images from SIMH to AWS (Hercules) and back;
 //! - [`inspect`]: the tape map and the framing check;
 //! - [`progress`]: progress of long work.
 
+pub mod convert;
 pub mod copy;
 pub mod drive;
 pub mod inspect;

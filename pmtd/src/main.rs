@@ -2,13 +2,15 @@
 //! of media, filters; copy tapes; inspect images.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use pmtd::convert::{self, ConvertOptions, Format, AWS_MAX_SEGMENT};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
 use pmtd::media::image::ImageOptions;
@@ -40,7 +42,8 @@ Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
   pmtd --mirror tap:/a/vol%d.tap,volumes=3,capacity=4G --mirror tape:/dev/nst0 /dev/pmts0
   pmtd --image /var/tapes/s.tap --compress --key-file /etc/pmt/tape.key /dev/pmts0
-  pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G";
+  pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G
+  pmtd convert vol1.tap vol1.aws";
 
 /// A tape drive for a pmt unit: requests from /dev/pmts<N>, media in SIMH
 /// .tap images, mirrors of media, compression and encryption.
@@ -138,6 +141,32 @@ enum Cmd {
         /// Where to copy it: medium specs, each with the volumes it may fill.
         #[arg(value_name = "DEST", required = true)]
         dests: Vec<String>,
+    },
+    /// Convert a tape image between the SIMH format (tap) and the AWS format
+    /// of Hercules' AWSTAPE devices (aws), record for record with its tape
+    /// marks; converted there and back, an image is the same file. What the
+    /// other format cannot hold (a record flagged bad, an AWS record of zero
+    /// bytes, a record over 16 MiB - 1 in SIMH) is an error.
+    Convert {
+        /// The input's format: tap or aws (default: from its extension).
+        #[arg(long, value_name = "FORMAT", value_parser = Format::parse)]
+        from: Option<Format>,
+        /// The output's format: tap or aws (default: from its extension).
+        #[arg(long, value_name = "FORMAT", value_parser = Format::parse)]
+        to: Option<Format>,
+        /// Replace OUTPUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Cut records into AWS blocks of SIZE bytes (1-65535; 4096 is
+        /// Hercules' strict form, hetupd -s).
+        #[arg(long, value_name = "SIZE", default_value_t = AWS_MAX_SEGMENT, value_parser = parse_segment)]
+        segment: usize,
+        /// The image to convert.
+        #[arg(value_name = "INPUT")]
+        input: PathBuf,
+        /// The image to write (written beside its name, then renamed).
+        #[arg(value_name = "OUTPUT")]
+        output: PathBuf,
     },
 }
 
@@ -237,6 +266,36 @@ fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// An AWS block size: 1 to 65535 bytes.
+fn parse_segment(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=AWS_MAX_SEGMENT).contains(&n) => Ok(n),
+        _ => Err(format!("{s}: an AWS block holds 1 to {AWS_MAX_SEGMENT} bytes")),
+    }
+}
+
+fn run_convert(from: Option<Format>, to: Option<Format>, opts: &ConvertOptions, input: &Path, output: &Path) -> Result<ExitCode> {
+    // Without a format the command line is incomplete: a usage error.
+    let format = |given: Option<Format>, path: &Path, opt: &str| match given.or_else(|| Format::of_path(path)) {
+        Some(f) => f,
+        None => Cli::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                format!("{}: no .tap or .aws extension to take its format from: give {opt}", path.display()),
+            )
+            .exit(),
+    };
+    let from = format(from, input, "--from");
+    let to = format(to, output, "--to");
+    let mut progress = Progress::new("convert");
+    let r = convert::convert(input, from, output, to, opts, &mut progress);
+    let line = progress.finish();
+    let summary = r?;
+    tracing::debug!("{line}");
+    println!("{}", summary.render(input, from, output, to));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = match cli.verbose {
@@ -278,6 +337,9 @@ fn main() -> ExitCode {
                 }
             }),
         Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
+        Some(Cmd::Convert { from, to, force, segment, input, output }) => {
+            run_convert(from, to, &ConvertOptions { force, aws_segment: segment }, &input, &output)
+        }
         None => run_serve(cli.serve),
     };
     match r {
@@ -292,7 +354,6 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {
