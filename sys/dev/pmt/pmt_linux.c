@@ -29,6 +29,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/wait.h>
 
 #include "pmt_core.h"
@@ -37,6 +38,28 @@
 #define PMT_MAXUNITS	128
 #define PMT_MAXCHANGERS	32
 #define PMT_NOREWIND	0x80	/* master minor bit: the no-rewind node */
+
+/*
+ * The kernel interfaces that changed between Debian 12's 6.1 and Debian
+ * 13's 6.12 (both built and tested: scripts/test-all).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+/* 6.2 made the device of a class's devnode callback const. */
+#define PMT_DEVNODE_DEV	const struct device
+#else
+#define PMT_DEVNODE_DEV	struct device
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+/* 6.4 dropped class_create()'s owner argument. */
+#define pmt_class_create(name)	class_create(name)
+#else
+#define pmt_class_create(name)	class_create(THIS_MODULE, name)
+#endif
+/*
+ * The changer master and the slaves have no llseek: their opens clear
+ * FMODE_LSEEK (nonseekable_open, stream_open), so lseek fails with ESPIPE.
+ * (no_llseek, which said so, has been NULL since 6.0 and is gone in 6.12.)
+ */
 
 static unsigned int nunits = 4;
 module_param(nunits, uint, 0444);
@@ -371,7 +394,6 @@ static const struct file_operations pmcm_fops = {
 #ifdef CONFIG_COMPAT
 	.compat_ioctl	= pmtm_compat_ioctl,
 #endif
-	.llseek		= no_llseek,
 };
 
 /* ----- slave: /dev/pmts<N>, /dev/pmcs<N> ------------------------------------------ */
@@ -463,7 +485,6 @@ static const struct file_operations pmts_fops = {
 	.read		= pmts_read,
 	.write		= pmts_write,
 	.poll		= pmts_poll,
-	.llseek		= no_llseek,
 };
 
 static const struct file_operations pmcs_fops = {
@@ -473,13 +494,12 @@ static const struct file_operations pmcs_fops = {
 	.read		= pmts_read,
 	.write		= pmts_write,
 	.poll		= pmts_poll,
-	.llseek		= no_llseek,
 };
 
 /* ----- module --------------------------------------------------------------------- */
 
 /* Masters are 0660 (a udev rule may hand them to group tape); slaves stay 0600. */
-static char *pmt_devnode(struct device *dev, umode_t *mode)
+static char *pmt_devnode(PMT_DEVNODE_DEV *dev, umode_t *mode)
 {
 	if (mode != NULL && (MAJOR(dev->devt) == MAJOR(pmtm_dev) || MAJOR(dev->devt) == MAJOR(pmcm_dev)))
 		*mode = 0660;
@@ -586,7 +606,7 @@ static int __init pmt_init(void)
 	if (error)
 		goto out_pmcm;
 
-	pmt_class = class_create(THIS_MODULE, "pmt");
+	pmt_class = pmt_class_create("pmt");
 	if (IS_ERR(pmt_class)) {
 		error = PTR_ERR(pmt_class);
 		goto out_pmcs;
