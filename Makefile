@@ -4,8 +4,9 @@
 #   make test   every test: host tests, build gates, the QEMU harness and
 #               the short fault suite
 #   make faults the full fault, load and hostile-input suite, with figures
+#   make deb    the Debian packages (pmtd, pmt-dkms) in out/deb, lintian-clean
 # Both install what they need first (scripts/deps, Debian 12, as root).
-.PHONY: all deps build demo test faults check bench clean
+.PHONY: all deps build demo test faults check bench deb clean
 
 all: build
 
@@ -32,6 +33,11 @@ check:
 
 bench: deps
 	scripts/bench
+
+# The Debian packages, from a source package with every crate vendored
+# (docs/DEBIAN.md).
+deb: deps
+	scripts/deb
 
 clean:
 	rm -rf build out target
