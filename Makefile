@@ -35,7 +35,7 @@ bench: deps
 	scripts/bench
 
 # The Debian packages, from a source package with every crate vendored
-# (docs/DEBIAN.md).
+# (docs/DEBIAN.md); scripts/install-test installs them in a Debian 12 VM.
 deb: deps
 	scripts/deb
 
