@@ -118,6 +118,9 @@
 #define PMT_RF_LONG		0x00000010u	/* ERASE: long erase */
 #define PMT_RF_LOAD		0x00000020u	/* LOAD: load (otherwise unload) */
 #define PMT_RF_RETEN		0x00000040u	/* LOAD: retension */
+#define PMT_RF_AFTER_ENOSPC	0x00000080u	/* WRITE: the program was told of the end of the
+						   volume (ENOSPC) and writes again: the one
+						   write st lets through after ENOSPC */
 #define PMT_RF_SET_BLKSIZE	0x00000100u	/* MODE: block size in rq_length (0 = variable) */
 #define PMT_RF_SET_DENSITY	0x00000200u	/* MODE: density code in rq_arg */
 #define PMT_RF_SET_DRVBUF	0x00000400u	/* MODE: buffered mode in rq_arg2 */

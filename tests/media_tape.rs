@@ -510,3 +510,49 @@ fn changer_unloads_with_offline_and_waits_for_the_next_medium() {
     assert!(msg.contains("no medium within"), "{msg}");
     assert!(msg.starts_with("sim:npmtm0: "), "{msg}");
 }
+
+/// A mirror of a tape device whose early-warning zone is much smaller than
+/// the driver's window, and an image: the program writes 10 KiB records
+/// until ENOSPC through a unit with a 4 MiB window. The device does not say
+/// how far its early warning is, so what the driver holds unanswered must
+/// stay within the zone the spec declares: nothing in flight may meet the
+/// device's physical end (EIO for the program, the end of the archive lost
+/// on every copy).
+#[test]
+fn a_mirror_never_sends_a_member_more_than_its_zone_holds() {
+    use pmt_tests::magazine;
+    use pmtd::drive::DriveConfig;
+    use pmtd::media::boxed;
+    use pmtd::media::mirror::MirrorVolumes;
+
+    let zone = 128 * 1024;
+    let inner = shared(&["t1.tap"], ImageOptions { capacity: Some(1 << 20), early_warning: zone, ..ImageOptions::default() });
+    let dopts = DeviceOptions { early_warning: zone, ..opts() };
+    let make = |dir: &std::path::Path| {
+        let tape = boxed(DeviceVolumes::new(SimOpener { sim: Arc::clone(&inner), blind: false }, dopts.clone()));
+        let image = magazine(dir, &["m1.tap"], ImageOptions::default());
+        boxed(MirrorVolumes::new(vec![tape, image], false).expect("mirror"))
+    };
+    let ucfg = Config { window: 4 << 20, ..Config::default() };
+    let outer = Sim::with_volumes(make, DriveConfig::default(), ucfg, pmt::Abi::Linux);
+    outer.open(OpenFlags { read: true, write: true, nonblock: false, norewind: true }).unwrap();
+    let mut acked = 0;
+    let mut n = 0;
+    loop {
+        match outer.write(&record(n, 10240)) {
+            Ok(_) => acked += 1,
+            Err(Errno::NoSpc) => break,
+            Err(e) => panic!("record {n}: {e:?} after {acked} records acknowledged"),
+        }
+        n += 1;
+        assert!(n < 1000, "no end of medium");
+    }
+    // A trailer after early warning, as programs write, and the close.
+    outer.write(&record(n, 10240)).expect("the trailer after ENOSPC");
+    acked += 1;
+    outer.close().expect("close");
+    let on_tape = objects(&lock(&inner).image("t1.tap")).iter().filter(|l| **l != 0).count();
+    let on_image = objects(&outer.image("m1.tap")).iter().filter(|l| **l != 0).count();
+    assert_eq!((on_tape, on_image), (acked, acked), "every acknowledged record on both copies");
+    assert!(acked * 10240 > (1 << 20) - 2 * zone as usize, "the volume was used up to its early warning: {acked}");
+}

@@ -2,7 +2,8 @@
 
 use pmt::abi::linux::{gmt, op, MT_ISSCSI2};
 use pmt::{Config, Errno};
-use pmt_tests::{objects, record, Sim, NRW, RO, RW};
+use pmt_tests::{magazine, objects, record, Sim, NRW, RO, RW};
+use pmtd::drive::DriveConfig;
 use pmtd::media::image::ImageOptions;
 
 #[test]
@@ -206,6 +207,40 @@ fn early_warning_follows_st() {
 }
 
 #[test]
+fn a_drive_that_refuses_records_after_enospc_keeps_dumps_retries_off_the_volume() {
+    // dump's writers retry a record refused with ENOSPC (up to ten times);
+    // st lets one write through after each ENOSPC, so on a drive that takes
+    // it the record and those in flight land on this volume and again on
+    // the next. A drive that refuses such writes keeps every record on one
+    // volume; what the driver had in flight and the closing filemark still
+    // go into the zone.
+    let cfg = ImageOptions { capacity: Some(200 * 1024), early_warning: 50 * 1024, ..ImageOptions::default() };
+    let dcfg = DriveConfig { refuse_after_enospc: true, ..DriveConfig::default() };
+    let sim = Sim::with_volumes(|d| magazine(d, &["ew.tap"], cfg), dcfg, Config::default(), pmt::Abi::Linux);
+    sim.open(RW).unwrap();
+    let mut accepted = 0;
+    let mut n = 0;
+    loop {
+        match sim.write(&record(n, 10240)) {
+            Ok(_) => accepted += 1,
+            Err(Errno::NoSpc) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        n += 1;
+    }
+    // dump's retry loop: every retry of the record is refused.
+    for _ in 0..10 {
+        assert_eq!(sim.write(&record(n, 10240)), Err(Errno::NoSpc));
+    }
+    // Close writes the filemark.
+    sim.close().unwrap();
+    let objs = objects(&sim.image("ew.tap"));
+    assert_eq!(objs.len(), accepted + 1, "the records acknowledged and the filemark, nothing after ENOSPC");
+    assert_eq!(objs.last(), Some(&0));
+    assert!(accepted * 10240 >= 150 * 1024 - 10240, "the volume is used up to early warning: {accepted}");
+}
+
+#[test]
 fn dead_daemon_fails_everything_at_once() {
     let ucfg = Config { ring: 64, window: 1 << 20, ..Config::default() };
     let sim = Sim::new(&["d.tap"], ImageOptions::default(), ucfg);
@@ -349,6 +384,94 @@ fn rewind_and_close_after_early_warning_changes_volumes() {
     sim.open(RO).unwrap();
     assert_eq!(sim.read(8192).unwrap(), rec);
     sim.close().unwrap();
+}
+
+/// Writes `rec` until ENOSPC, the end of a volume as dump and tar meet it,
+/// and closes (the rewinding node rewinds); returns the records written.
+fn fill_volume(sim: &Sim, rec: &[u8]) -> usize {
+    sim.open(RW).unwrap();
+    let mut n = 0;
+    loop {
+        match sim.write(rec) {
+            Ok(_) => n += 1,
+            Err(Errno::NoSpc) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    sim.close().unwrap();
+    n
+}
+
+/// The data records of each image, in order.
+fn records_per_volume(sim: &Sim, names: &[&str]) -> Vec<usize> {
+    names
+        .iter()
+        .map(|v| match sim.dir.path().join(v).exists() {
+            true => objects(&sim.image(v)).iter().filter(|l| **l != 0).count(),
+            false => 0,
+        })
+        .collect()
+}
+
+#[test]
+fn a_script_that_ejects_after_the_end_of_a_volume_skips_no_volume() {
+    // dump -F with `mt offline` in the script: the end of the volume, the
+    // close (rewind), dump's read-only reopen, the script's eject, the
+    // next volume opened for writing. tar -M -F is the same without the
+    // read-only reopen.
+    let cfg = ImageOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..ImageOptions::default() };
+    let names = ["a.tap", "b.tap", "c.tap", "d.tap"];
+    let sim = Sim::new(&names, cfg, Config::default());
+    let rec = record(0, 4096);
+    let mut written = 0;
+    for _ in 0..2 {
+        written += fill_volume(&sim, &rec);
+        sim.open(RO).unwrap();
+        sim.close().unwrap();
+        let nb = pmt::OpenFlags { nonblock: true, ..RO };
+        sim.open(nb).unwrap();
+        sim.mt(op::OFFL, 1).unwrap();
+        sim.close().unwrap();
+    }
+    sim.open(RW).unwrap();
+    sim.write(&rec).unwrap();
+    written += 1;
+    sim.close().unwrap();
+    let counts = records_per_volume(&sim, &names);
+    assert!(counts[0] > 0 && counts[1] > 0 && counts[2] == 1 && counts[3] == 0, "a volume was skipped: {counts:?}");
+    assert_eq!(counts.iter().sum::<usize>(), written);
+}
+
+#[test]
+fn an_eject_after_a_change_by_the_writer_is_an_eject() {
+    // Without a script the next writer gets the next volume; an eject after
+    // that (a reader's script) moves on by one, never by two.
+    let cfg = ImageOptions { capacity: Some(64 * 1024), early_warning: 16 * 1024, ..ImageOptions::default() };
+    let names = ["a.tap", "b.tap", "c.tap"];
+    let sim = Sim::new(&names, cfg, Config::default());
+    let rec = record(0, 4096);
+    fill_volume(&sim, &rec);
+    // A status query and a read-only open do not change the volume.
+    let nb = pmt::OpenFlags { nonblock: true, ..RO };
+    sim.open(nb).unwrap();
+    assert_ne!(sim.status().unwrap().gstat & gmt::BOT, 0);
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    assert_eq!(sim.read(8192).unwrap(), rec, "still volume 1 for a reader");
+    sim.close().unwrap();
+    // The writer gets volume 2.
+    sim.open(RW).unwrap();
+    sim.write(&record(1, 100)).unwrap();
+    sim.close().unwrap();
+    // An eject now loads volume 3.
+    sim.open(nb).unwrap();
+    sim.mt(op::OFFL, 1).unwrap();
+    sim.close().unwrap();
+    sim.open(RW).unwrap();
+    sim.write(&record(2, 100)).unwrap();
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("b.tap")), vec![100, 0]);
+    assert_eq!(objects(&sim.image("c.tap")), vec![100, 0]);
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn mirror(dir: &Path, volumes: usize, filter: Filter) -> DynVolumes {
 }
 
 fn cfg() -> DriveConfig {
-    DriveConfig { min_block: 1, max_block: pmt::proto::MAX_RECORD - MAX_OVERHEAD as u32 }
+    DriveConfig { min_block: 1, max_block: pmt::proto::MAX_RECORD - MAX_OVERHEAD as u32, ..DriveConfig::default() }
 }
 
 fn sim(volumes: usize) -> Sim {

@@ -1,5 +1,10 @@
-//! `pmtd copy`: duplicates a tape to one or more destinations, record for
-//! record with its tape marks.
+//! `pmtd copy`: duplicates a tape, or a whole set of volumes, to one or
+//! more destinations, record for record with its tape marks.
+//!
+//! The source is a sequence of volumes (every volume of the source spec, in
+//! order); its files are copied one after the other, as one stream of files
+//! across the set, so a set spanned by its program (dump, `tar -M`) keeps
+//! its order on the destination's volumes, which end where each needs.
 //!
 //! A destination that reaches early warning (or its end) before the source
 //! is exhausted does not abort, as tcopy does, and does not split a tape
@@ -10,17 +15,21 @@
 //! may use the early-warning zone up to the physical end; a file that does
 //! not fit an empty volume can never fit, and is an error.
 //!
-//! The source ends at its end of data or at two consecutive tape marks.
-//! With `verify`, every destination volume is read back and compared record
-//! for record with the source before it is unloaded. The result is a map:
-//! for each destination, which source files landed on which volume.
+//! Each source volume ends at its end of data or at two consecutive tape
+//! marks. With `verify`, every destination volume is read back before it is
+//! unloaded and compared record for record (length and a 64-bit digest of
+//! each record, taken as the source was read) with the source files it
+//! holds. The result is a map: for each destination volume, which source
+//! volume and file landed on it.
 
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 
 use thiserror::Error;
 
 use crate::media::{Medium, MediumError, Object, Volumes};
 use crate::progress::{human_bytes, Progress};
+use tracing::warn;
 
 /// Why a copy failed.
 #[derive(Debug, Error)]
@@ -29,13 +38,13 @@ pub enum CopyError {
     #[error(transparent)]
     Medium(#[from] MediumError),
     /// The source holds nothing.
-    #[error("{source_name}: the source is blank (no file before the end of data)")]
+    #[error("{source_name}: the source is blank (no file before the end of data on any volume)")]
     EmptySource {
         /// The source.
         source_name: String,
     },
     /// A source record cannot be read.
-    #[error("{source_name}: object {at} (file {file}) cannot be read")]
+    #[error("{source_name}: object {at} (file {file} of that volume) cannot be read")]
     BadSource {
         /// The source.
         source_name: String,
@@ -97,6 +106,15 @@ pub struct CopyOptions {
     pub verify: bool,
 }
 
+/// A file of the source set: the source volume (1-based) and the file on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SourceFile {
+    /// The source volume, 1-based.
+    pub volume: usize,
+    /// The file on that volume, from 0.
+    pub file: u64,
+}
+
 /// One destination volume in the map.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeMap {
@@ -104,8 +122,11 @@ pub struct VolumeMap {
     pub volume: usize,
     /// Its name (an image path, a device).
     pub name: String,
-    /// The source files on it, in order.
+    /// The source files on it, in order, numbered across the whole set
+    /// (with one source volume, the file numbers of that volume).
     pub files: Vec<u64>,
+    /// The same files as source volume and file.
+    pub sources: Vec<SourceFile>,
     /// Records on it.
     pub records: u64,
     /// Data bytes on it.
@@ -126,8 +147,11 @@ pub struct DestMap {
 /// Where everything went.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyMap {
-    /// The source's name.
+    /// The source's name (its first volume's, with the count of volumes
+    /// when there are more).
     pub source: String,
+    /// The source volumes copied, with their names.
+    pub source_volumes: Vec<String>,
     /// Files copied.
     pub files: u64,
     /// Records copied.
@@ -147,11 +171,34 @@ fn file_list(files: &[u64]) -> String {
     }
 }
 
+/// "source volume 1 files 3-4, source volume 2 files 0-1".
+fn source_list(sources: &[SourceFile]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sources.len() {
+        let v = sources[i].volume;
+        let files: Vec<u64> = sources[i..].iter().take_while(|s| s.volume == v).map(|s| s.file).collect();
+        i += files.len();
+        parts.push(format!("source volume {v} {}", file_list(&files)));
+    }
+    if parts.is_empty() {
+        "no file".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 impl CopyMap {
     /// The map as `pmtd copy` prints it.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "source {}: {} files, {} records, {}", self.source, self.files, self.records, human_bytes(self.bytes));
+        let set = self.source_volumes.len() > 1;
+        if set {
+            for (i, name) in self.source_volumes.iter().enumerate() {
+                let _ = writeln!(s, "  source volume {} ({name})", i + 1);
+            }
+        }
         for d in &self.dests {
             let _ = writeln!(s, "{}:", d.label);
             for v in &d.volumes {
@@ -160,7 +207,7 @@ impl CopyMap {
                     "  volume {} ({}): {}, {} records, {}{}",
                     v.volume,
                     v.name,
-                    file_list(&v.files),
+                    if set { source_list(&v.sources) } else { file_list(&v.files) },
                     v.records,
                     human_bytes(v.bytes),
                     if v.verified { ", verified" } else { "" }
@@ -187,11 +234,41 @@ struct Dest<C: Volumes> {
     spill: bool,
 }
 
-/// What the source looks like while it is copied.
+/// A record as verify checks it: its length and a digest of its bytes.
+type Digest = (usize, u64);
+
+fn digest(data: &[u8]) -> Digest {
+    let mut h = std::hash::DefaultHasher::new();
+    data.hash(&mut h);
+    (data.len(), h.finish())
+}
+
+/// The files of the source set copied so far.
+#[derive(Default)]
+struct Files {
+    /// Source volume and file, by number across the set.
+    names: Vec<SourceFile>,
+    /// The digest of every record, by number across the set (kept for
+    /// verify, filled by the first pass over the file that reads it whole).
+    digests: Vec<Vec<Digest>>,
+    /// More than one source volume.
+    set: bool,
+}
+
+impl Files {
+    /// "file 3", or "source volume 2 file 0" in a set.
+    fn name(&self, g: u64) -> String {
+        match self.names.get(g as usize) {
+            Some(n) if self.set => format!("source volume {} file {}", n.volume, n.file),
+            Some(n) => format!("file {}", n.file),
+            None => format!("file {g}"),
+        }
+    }
+}
+
+/// One volume of the source while it is copied.
 struct Source<'a, S: Medium> {
     medium: &'a mut S,
-    /// Where each file starts.
-    starts: Vec<u64>,
     buf: Vec<u8>,
 }
 
@@ -226,14 +303,14 @@ impl<C: Volumes> Dest<C> {
         self.map.volumes.last().map_or(0, |v| v.files.len())
     }
 
-    fn next_volume(&mut self, file: u64, source: &str) -> Result<(), CopyError> {
+    fn next_volume(&mut self, file: u64, sources: &[String]) -> Result<(), CopyError> {
         let Some(mut m) = self.volumes.load_next()? else {
             return Err(CopyError::OutOfVolumes { dest: self.label.clone(), file });
         };
         let name = m.name();
         let refuse = if m.readonly() {
             Some(CopyError::Protected { dest: self.label.clone(), name: name.clone() })
-        } else if name == source {
+        } else if sources.contains(&name) {
             Some(CopyError::SameAsSource { dest: self.label.clone(), name: name.clone() })
         } else {
             None
@@ -274,8 +351,9 @@ impl<C: Volumes> Dest<C> {
         Ok(())
     }
 
-    /// Ends file `file` with its tape mark.
-    fn put_mark(&mut self, file: u64, records: u64, bytes: u64) -> Result<(), CopyError> {
+    /// Ends file `file` (numbered across the set; `name`: source volume and
+    /// file) with its tape mark.
+    fn put_mark(&mut self, file: u64, name: SourceFile, records: u64, bytes: u64) -> Result<(), CopyError> {
         let first = self.files_here() == 0;
         let m = self.medium()?;
         match m.write_mark() {
@@ -285,6 +363,7 @@ impl<C: Volumes> Dest<C> {
                 self.active = false;
                 let v = self.current();
                 v.files.push(file);
+                v.sources.push(name);
                 v.records += records;
                 v.bytes += bytes;
                 Ok(())
@@ -300,7 +379,7 @@ impl<C: Volumes> Dest<C> {
 
     /// Ends the volume after its last whole file (the double tape mark),
     /// verifies it if asked, and unloads it.
-    fn end_volume<S: Medium>(&mut self, src: &mut Source<'_, S>, verify: bool, progress: &mut Progress) -> Result<(), CopyError> {
+    fn end_volume(&mut self, files: &Files, verify: bool, progress: &mut Progress) -> Result<(), CopyError> {
         let last_end = self.last_end;
         let Some(mut m) = self.medium.take() else {
             return Ok(());
@@ -318,10 +397,10 @@ impl<C: Volumes> Dest<C> {
             return Err(e);
         }
         if verify {
-            let files = self.current().files.clone();
+            let here = self.current().files.clone();
             let name = m.name();
             progress.note(&format!("verifying {} volume {}", self.label, name));
-            if let Err(why) = verify_volume(&mut m, src, &files, progress) {
+            if let Err(why) = verify_volume(&mut m, files, &here, progress) {
                 let _ = self.volumes.unload(m);
                 return Err(match why {
                     Fail::Medium(e) => e,
@@ -362,33 +441,30 @@ fn describe(o: &Object) -> String {
 }
 
 /// Reads a destination volume back and compares it with the source files
-/// it holds, then checks it ends with the double tape mark.
-fn verify_volume<M: Medium, S: Medium>(m: &mut M, src: &mut Source<'_, S>, files: &[u64], progress: &mut Progress) -> Result<(), Fail> {
+/// it holds (`here`, numbered across the set), then checks it ends with the
+/// double tape mark.
+fn verify_volume<M: Medium>(m: &mut M, files: &Files, here: &[u64], progress: &mut Progress) -> Result<(), Fail> {
     m.rewind()?;
     let mut copy = Vec::new();
-    for &f in files {
-        let start = src.starts.get(f as usize).copied().unwrap_or(0);
-        src.medium.locate(start)?;
-        let mut rec = 0u64;
+    for &f in here {
+        let want = files.digests.get(f as usize).map(Vec::as_slice).unwrap_or_default();
+        let mut rec = 0usize;
         loop {
-            let a = src.read(f)?;
             copy.clear();
             let b = m.read(&mut copy, MAX)?;
+            let a = want.get(rec);
             match (a, b) {
-                (Object::Record(x), Object::Record(y)) if x == y && src.buf == copy => {
+                (Some(&d), Object::Record(y)) if d.0 == y && digest(&copy) == d => {
                     progress.checked();
                     rec += 1;
                 }
-                (Object::Record(_), Object::Record(_)) => {
-                    return Err(Fail::Differs(format!("file {f}, record {rec}: the data differs")));
+                (Some(_), Object::Record(_)) => {
+                    return Err(Fail::Differs(format!("{}, record {rec}: the data differs", files.name(f))));
                 }
-                (Object::Mark | Object::Eod, Object::Mark) => break,
+                (None, Object::Mark) => break,
                 (a, b) => {
-                    return Err(Fail::Differs(format!(
-                        "file {f}, record {rec}: the source has {}, the copy {}",
-                        describe(&a),
-                        describe(&b)
-                    )));
+                    let src = if a.is_some() { "a record".to_string() } else { "the end of the file".to_string() };
+                    return Err(Fail::Differs(format!("{}, record {rec}: the source has {src}, the copy {}", files.name(f), describe(&b))));
                 }
             }
         }
@@ -400,33 +476,91 @@ fn verify_volume<M: Medium, S: Medium>(m: &mut M, src: &mut Source<'_, S>, files
     }
 }
 
-/// Copies `source` (from its beginning) to every destination volume sequence
-/// (label, volume sequence). See the module documentation.
+/// Copies `source`, one volume, from its beginning: [`copy_set`] with a set
+/// of one.
 pub fn copy<S: Medium, C: Volumes>(
     source: &mut S,
     dests: Vec<(String, C)>,
     opts: &CopyOptions,
     progress: &mut Progress,
 ) -> Result<CopyMap, CopyError> {
-    let source_name = source.name();
-    source.rewind()?;
-    let mut src = Source { medium: source, starts: Vec::new(), buf: Vec::new() };
-    let mut dests: Vec<Dest<C>> = dests
-        .into_iter()
-        .map(|(label, volumes)| Dest {
-            map: DestMap { label: label.clone(), volumes: Vec::new() },
-            label,
-            volumes,
-            medium: None,
-            last_end: 0,
-            full: false,
-            active: false,
-            spill: false,
-        })
-        .collect();
-    let mut map = CopyMap { source: source_name.clone(), ..CopyMap::default() };
-    let mut file = 0u64;
+    let name = source.name();
+    let mut map = CopyMap { source: name.clone(), source_volumes: vec![name], ..CopyMap::default() };
+    let mut state = Copying::new(dests);
+    let r = state.volume(source, 1, opts, progress, &mut map).and_then(|()| state.finish(opts, progress));
+    state.close(r, map)
+}
+
+/// Copies every volume of `source`, in order, from its beginning, to every
+/// destination volume sequence (label, volume sequence). See the module
+/// documentation.
+pub fn copy_set<SV: Volumes, C: Volumes>(
+    source: &mut SV,
+    dests: Vec<(String, C)>,
+    opts: &CopyOptions,
+    progress: &mut Progress,
+) -> Result<CopyMap, CopyError> {
+    let mut map = CopyMap::default();
+    let mut state = Copying::new(dests);
     let r = (|| -> Result<(), CopyError> {
+        let mut v = 0;
+        while let Some(mut m) = source.load_next()? {
+            v += 1;
+            let name = m.name();
+            if v == 1 {
+                map.source = name.clone();
+            }
+            map.source_volumes.push(name.clone());
+            state.files.set = v > 1 || source.has_next();
+            progress.note(&format!("source volume {v} ({name})"));
+            let r = state.volume(&mut m, v, opts, progress, &mut map);
+            let u = source.unload(m);
+            r?;
+            u?;
+        }
+        if map.source_volumes.len() > 1 {
+            map.source = format!("{} and {} more volume(s)", map.source, map.source_volumes.len() - 1);
+        }
+        state.finish(opts, progress)
+    })();
+    state.close(r, map)
+}
+
+/// A copy under way: the destinations and the files copied so far.
+struct Copying<C: Volumes> {
+    dests: Vec<Dest<C>>,
+    files: Files,
+    /// Source volume names seen (no destination volume may be one).
+    sources: Vec<String>,
+}
+
+impl<C: Volumes> Copying<C> {
+    fn new(dests: Vec<(String, C)>) -> Copying<C> {
+        let dests = dests
+            .into_iter()
+            .map(|(label, volumes)| Dest {
+                map: DestMap { label: label.clone(), volumes: Vec::new() },
+                label,
+                volumes,
+                medium: None,
+                last_end: 0,
+                full: false,
+                active: false,
+                spill: false,
+            })
+            .collect();
+        Copying { dests, files: Files::default(), sources: Vec::new() }
+    }
+
+    /// Copies the files of one source volume (number `v`).
+    fn volume<S: Medium>(&mut self, source: &mut S, v: usize, opts: &CopyOptions, progress: &mut Progress, map: &mut CopyMap) -> Result<(), CopyError> {
+        let source_name = source.name();
+        self.sources.push(source_name.clone());
+        source.rewind()?;
+        let mut src = Source { medium: source, buf: Vec::new() };
+        let dests = &mut self.dests;
+        let files = &mut self.files;
+        let mut file = 0u64;
         loop {
             // Where the file starts, and whether there is one.
             let start = src.medium.position();
@@ -435,16 +569,19 @@ pub fn copy<S: Medium, C: Volumes>(
                 Object::Mark if file > 0 => break,
                 _ => {}
             }
-            if file == 0 {
+            let g = files.names.len() as u64;
+            let name = SourceFile { volume: v, file };
+            files.names.push(name);
+            files.digests.push(Vec::new());
+            if g == 0 {
                 for d in dests.iter_mut() {
-                    d.next_volume(0, &source_name)?;
+                    d.next_volume(0, &self.sources)?;
                 }
             }
-            src.starts.push(start);
-            progress.file(file);
+            progress.file(g);
             for d in dests.iter_mut().filter(|d| d.full) {
-                d.end_volume(&mut src, opts.verify, progress)?;
-                d.next_volume(file, &source_name)?;
+                d.end_volume(files, opts.verify, progress)?;
+                d.next_volume(g, &self.sources)?;
             }
             let mut todo: Vec<usize> = (0..dests.len()).collect();
             let mut ended_by_eod = false;
@@ -456,13 +593,17 @@ pub fn copy<S: Medium, C: Volumes>(
                     dests[i].spill = false;
                 }
                 let (mut records, mut bytes) = (0u64, 0u64);
+                let mut digests = Vec::new();
                 loop {
                     match src.read(file)? {
                         Object::Record(n) => {
                             for &i in &todo {
                                 if dests[i].active {
-                                    dests[i].put_record(&src.buf, file)?;
+                                    dests[i].put_record(&src.buf, g)?;
                                 }
+                            }
+                            if !counted && opts.verify {
+                                digests.push(digest(&src.buf));
                             }
                             records += 1;
                             bytes += n as u64;
@@ -470,15 +611,18 @@ pub fn copy<S: Medium, C: Volumes>(
                         }
                         o => {
                             ended_by_eod = o == Object::Eod;
-                            for &i in &todo {
-                                if dests[i].active {
-                                    dests[i].put_mark(file, records, bytes)?;
-                                }
-                            }
                             if !counted {
                                 map.records += records;
                                 map.bytes += bytes;
+                                if let Some(d) = files.digests.last_mut() {
+                                    *d = std::mem::take(&mut digests);
+                                }
                                 counted = true;
+                            }
+                            for &i in &todo {
+                                if dests[i].active {
+                                    dests[i].put_mark(g, name, records, bytes)?;
+                                }
                             }
                             break;
                         }
@@ -489,9 +633,9 @@ pub fn copy<S: Medium, C: Volumes>(
                 }
                 todo.retain(|&i| dests[i].spill);
                 for &i in &todo {
-                    progress.note(&format!("{}: file {file} goes on the next volume", dests[i].label));
-                    dests[i].end_volume(&mut src, opts.verify, progress)?;
-                    dests[i].next_volume(file, &source_name)?;
+                    progress.note(&format!("{}: {} goes on the next volume", dests[i].label, files.name(g)));
+                    dests[i].end_volume(files, opts.verify, progress)?;
+                    dests[i].next_volume(g, &self.sources)?;
                 }
             }
             file += 1;
@@ -502,21 +646,34 @@ pub fn copy<S: Medium, C: Volumes>(
             // after this one's mark, where the pass left the source.
         }
         if file == 0 {
-            return Err(CopyError::EmptySource { source_name: source_name.clone() });
-        }
-        for d in dests.iter_mut() {
-            d.end_volume(&mut src, opts.verify, progress)?;
+            warn!("{source_name}: a blank source volume, nothing to copy from it");
         }
         Ok(())
-    })();
-    // Whatever happened, no volume stays half written in a volume sequence.
-    for d in dests.iter_mut() {
-        if let Some(m) = d.medium.take() {
-            let _ = d.volumes.unload(m);
-        }
     }
-    r?;
-    map.files = file;
-    map.dests = dests.into_iter().map(|d| d.map).collect();
-    Ok(map)
+
+    /// Ends every destination's last volume.
+    fn finish(&mut self, opts: &CopyOptions, progress: &mut Progress) -> Result<(), CopyError> {
+        if self.files.names.is_empty() {
+            let source_name = self.sources.first().cloned().unwrap_or_default();
+            return Err(CopyError::EmptySource { source_name });
+        }
+        for d in self.dests.iter_mut() {
+            d.end_volume(&self.files, opts.verify, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Unloads whatever is still loaded (no volume stays half written in a
+    /// volume sequence) and gives the map.
+    fn close(mut self, r: Result<(), CopyError>, mut map: CopyMap) -> Result<CopyMap, CopyError> {
+        for d in self.dests.iter_mut() {
+            if let Some(m) = d.medium.take() {
+                let _ = d.volumes.unload(m);
+            }
+        }
+        r?;
+        map.files = self.files.names.len() as u64;
+        map.dests = self.dests.into_iter().map(|d| d.map).collect();
+        Ok(map)
+    }
 }

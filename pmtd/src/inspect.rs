@@ -5,7 +5,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use crate::media::record::{self, Header};
+use crate::media::record::{self, Header, VolumeId};
 use crate::media::image::{scan, Obj, Scan};
 
 /// The filters found on the records of a file (read from their headers,
@@ -143,12 +143,34 @@ fn describe(f: &FileMap) -> String {
     s
 }
 
+/// The identity of a sealed volume: the first bytes of the nonce of its
+/// first record (no key needed), if that record is sealed.
+pub fn volume_identity(image: &File, objs: &[Obj]) -> Option<VolumeId> {
+    let o = objs.iter().find(|o| !o.is_mark())?;
+    let mut b = [0u8; record::HEADER + record::VOLUME_ID];
+    if (o.len as usize) < b.len() || image.read_exact_at(&mut b, o.off + 4).is_err() {
+        return None;
+    }
+    record::identity_of(&b)
+}
+
+/// A volume identity in hex.
+pub fn hex(id: &VolumeId) -> String {
+    id.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 /// The text `pmtd inspect` prints (`headers`: the filter header of each
-/// object, see [`headers`], or none).
-pub fn render(path: &Path, scan: &Scan, headers: &[Option<Header>]) -> String {
+/// object, see [`headers`], or none; `identity`: the volume's, if sealed).
+pub fn render(path: &Path, scan: &Scan, headers: &[Option<Header>], identity: Option<VolumeId>) -> String {
     let m = map_with(&scan.objs, headers);
     let mut s = String::new();
     let _ = writeln!(s, "{}: {} objects, {} bytes of image", path.display(), scan.objs.len(), scan.end);
+    if let Some(id) = identity {
+        let _ = writeln!(s, "volume identity: {} (sealed records are bound to it)", hex(&id));
+    }
     for (i, f) in m.files.iter().enumerate() {
         let _ = writeln!(s, "file {i}: {}", describe(f));
     }
@@ -199,12 +221,14 @@ pub fn check_filtered(path: &Path, objs: &[Obj]) -> std::io::Result<Vec<String>>
     Ok(problems)
 }
 
-/// Scans an image file and reads the filter headers of its records.
-pub fn scan_with_headers(path: &Path) -> std::io::Result<(Scan, Vec<Option<Header>>)> {
+/// Scans an image file and reads the filter headers of its records and
+/// the volume's identity.
+pub fn scan_with_headers(path: &Path) -> std::io::Result<(Scan, Vec<Option<Header>>, Option<VolumeId>)> {
     let mut f = File::open(path)?;
     let s = scan(&mut f, false)?;
     let h = headers(&f, &s.objs);
-    Ok((s, h))
+    let id = volume_identity(&f, &s.objs);
+    Ok((s, h, id))
 }
 
 #[cfg(test)]

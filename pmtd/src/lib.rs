@@ -17,14 +17,20 @@
 //! - [`copy`]: tape duplication with spanning at file boundaries;
 //! - [`convert`]: images from SIMH to AWS (Hercules) and back;
 //! - [`inspect`]: the tape map and the framing check;
-//! - [`progress`]: progress of long work.
+//! - [`progress`]: progress of long work;
+//! - [`scsi`]: what the drive and the library answer alike through SG_IO
+//!   (identity, sense, mode data headers);
+//! - [`library`]: a tape library: a SCSI media changer and its drives in
+//!   one process, with a persistent inventory and an operator socket.
 
 pub mod convert;
 pub mod copy;
 pub mod drive;
 pub mod inspect;
 pub mod media;
+pub mod library;
 pub mod progress;
+pub mod scsi;
 pub mod serve;
 pub mod setup;
 pub mod spec;

@@ -13,8 +13,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use pmtd::convert::{self, ConvertOptions, Format, AWS_MAX_SEGMENT};
 use pmtd::copy::{self, CopyOptions};
 use pmtd::drive::Drive;
+use pmtd::library::operator::{self, Request};
+use pmtd::library::{serve_library, LibraryConfig};
 use pmtd::media::image::ImageOptions;
-use pmtd::media::Volumes;
 use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{self, parse_level, parse_size};
@@ -34,9 +35,21 @@ Medium specs (--mirror, --medium, copy):
   Options after the target, separated by commas:
     capacity=SIZE, early-warning=SIZE, read-only, volumes=N   (tap, rmt-tap)
     max-block=SIZE, load-timeout=SECS                         (tape, rmt)
+    early-warning=SIZE   (tape, rmt) the drive's early-warning zone, at least;
+                         1M if not given. A drive does not say how far early
+                         warning is, so pmtd keeps what the driver holds
+                         unanswered to half of it: the zone must hold that and
+                         what the program writes after early warning
     rsh=CMD, rmt=PATH, timeout=SECS                           (rmt, rmt-tap)
     compress[=LEVEL], key-file=FILE                           (a filter on this medium)
   SIZE takes K, M, G, T suffixes (powers of 1024).
+
+A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
+  pmtd library --config FILE          serve it (also: pmtd --library FILE)
+  pmtd library --config FILE status   its inventory
+  pmtd library --config FILE import BARCODE [--medium SPEC]... [--portal N]
+  pmtd library --config FILE export BARCODE | --portal N
+  See pmtd library --help for the configuration file.
 
 Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
@@ -81,21 +94,43 @@ struct ServeArgs {
     degraded: bool,
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
-    /// key-file); options given here win.
+    /// key-file, vendor, product, revision, serial, write-after-enospc);
+    /// options given here win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve the tape library this TOML file describes: its media changer
+    /// and its drives (the same as pmtd library --config FILE).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "images", "volumes", "mirror", "device"])]
+    library: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present = "config")]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "library"])]
     device: Option<PathBuf>,
+    /// The drive's serial number (INQUIRY, VPD page 0x80); by default
+    /// PMTD and the unit number of DEVICE.
+    #[arg(long)]
+    serial: Option<String>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
     #[arg(long, value_parser = parse_size)]
     capacity: Option<u64>,
     /// Early-warning zone before the end of a volume: writes there succeed but
     /// report end of medium (ENOSPC on the next write under st). Default 0:
     /// end of medium only at the end, so a write either fits or is refused
-    /// whole (what dump and restore handle best across many volumes).
+    /// whole. What the program writes after ENOSPC is refused whole unless
+    /// --write-after-enospc.
     #[arg(long, value_parser = parse_size)]
     early_warning: Option<u64>,
+    /// Let the program write records after it was told of the end of a
+    /// volume (ENOSPC), into the early-warning zone, as st lets one write
+    /// through after each ENOSPC on a real drive: for programs that write
+    /// labels after the end (Bacula), and for a unit that is another
+    /// pmtd's tape: member (it must store what that mirror had on its way
+    /// after its early warning). By default such a record is refused
+    /// whole, as at the physical end: the zone then takes only what the
+    /// driver had on its way and the closing filemarks, and dump writes no
+    /// record on two volumes (dump retries the record refused with ENOSPC;
+    /// restore 0.4b47 skips such duplicates wrongly from the third volume on).
+    #[arg(long)]
+    write_after_enospc: bool,
     /// Largest record the drive accepts (at most 16M-1, less the overhead of
     /// a filter).
     #[arg(long, value_parser = parse_size)]
@@ -126,16 +161,18 @@ enum Cmd {
         /// The image.
         image: PathBuf,
     },
-    /// Duplicate a tape, record for record with its tape marks, to one or
-    /// more destinations. A destination volume that fills up ends after its
-    /// last whole file and the copy goes on on its next volume; the map of
-    /// which files landed on which volume is printed at the end.
+    /// Duplicate a tape or a whole set of volumes, record for record with
+    /// its tape marks, to one or more destinations. Every volume of the
+    /// source is copied, in order, as one stream of files. A destination
+    /// volume that fills up ends after its last whole file and the copy goes
+    /// on on its next volume; the map of which source volume and file landed
+    /// on which volume is printed at the end.
     #[command(after_long_help = SPECS)]
     Copy {
         /// Read every destination volume back and compare it with the source.
         #[arg(long)]
         verify: bool,
-        /// The tape to copy: a medium spec (its first volume).
+        /// The tape or set to copy: a medium spec (every volume of it, in order).
         #[arg(value_name = "SOURCE")]
         source: String,
         /// Where to copy it: medium specs, each with the volumes it may fill.
@@ -167,6 +204,79 @@ enum Cmd {
         /// The image to write (written beside its name, then renamed).
         #[arg(value_name = "OUTPUT")]
         output: PathBuf,
+    },
+    /// A tape library: serve a SCSI media changer (/dev/pmcs<N>) and its
+    /// drives (/dev/pmts<N>) in one process, or, with a command, ask the
+    /// running library.
+    #[command(after_long_help = LIBRARY)]
+    Library(LibraryArgs),
+}
+
+const LIBRARY: &str = "\
+The configuration (TOML); the addresses shown are the defaults:
+  changer = \"/dev/pmcs0\"             # the changer pair's slave
+  slots = 120                         # storage slots (1000, 1001, ...)
+  import-export = 4                   # import/export slots (10, 11, ...)
+  # transport-address = 1, slot-address = 1000, import-export-address = 10,
+  # drive-address = 500 (each type's addresses are contiguous)
+  # inventory = \"FILE\"               # default: next to this file, NAME.inventory;
+  #                                   # the operators' socket is INVENTORY.sock
+  # tapes = \"/var/tapes\"             # cartridges' default images: TAPES/BARCODE.tap
+  # vendor, product, revision, serial = \"PMTL0000\"  (INQUIRY)
+  # capacity, early-warning, max-block, degraded (as for a drive)
+
+  [[drive]]                           # drive 0 (address 500), and so on
+  device = \"/dev/pmts0\"
+  # serial = \"PMTD0000\"              # vendor, product, revision too
+
+  [[cartridges]]                      # a series, in the first free slots
+  barcodes = \"ABC%03dL6\"             # ABC001L6 ...
+  count = 100                         # first = 1; slot = N to start at slot N
+  # medium = \"tap:/var/tapes/{barcode}.tap,capacity=400G\"  or mirror = [...]
+
+  [[cartridges]]                      # one cartridge
+  barcode = \"CLN001L1\"
+  slot = 120
+
+The cartridges are placed when the library has no inventory yet; from then
+on the inventory file is the truth (rewritten atomically at every move).
+Programs move cartridges with mtx (SCSI Media Changer commands) or CHIO;
+operators import and export them through the import/export slots.";
+
+#[derive(Debug, Args)]
+struct LibraryArgs {
+    /// The library's configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    #[command(subcommand)]
+    cmd: Option<LibraryCmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum LibraryCmd {
+    /// Show the inventory: what each drive, slot and import/export slot
+    /// holds, where it came from, each drive's state.
+    Status,
+    /// Put a cartridge into an import/export slot (the first empty one);
+    /// a program then moves it into the library.
+    Import {
+        /// Its barcode (volume tag), such as ABC123L6.
+        barcode: String,
+        /// Its medium (repeat for a mirror); by default TAPES/BARCODE.tap.
+        #[arg(long = "medium", value_name = "SPEC")]
+        medium: Vec<String>,
+        /// The import/export slot (from 1).
+        #[arg(long, value_name = "N")]
+        portal: Option<u32>,
+    },
+    /// Take a cartridge out of its import/export slot.
+    Export {
+        /// Its barcode.
+        #[arg(required_unless_present = "portal")]
+        barcode: Option<String>,
+        /// The import/export slot (from 1) instead.
+        #[arg(long, value_name = "N", conflicts_with = "barcode")]
+        portal: Option<u32>,
     },
 }
 
@@ -209,6 +319,7 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.media = a.mirror;
     }
     s.degraded |= a.degraded;
+    s.write_after_enospc |= a.write_after_enospc;
     if a.capacity.is_some() {
         s.image.capacity = a.capacity;
     }
@@ -216,6 +327,9 @@ fn setup(a: ServeArgs) -> Result<Setup> {
         s.image.early_warning = e;
     }
     s.image.read_only |= a.read_only;
+    if a.serial.is_some() {
+        s.ident.serial = a.serial;
+    }
     if a.max_block.is_some() {
         s.max_block = a.max_block;
     }
@@ -228,7 +342,46 @@ fn setup(a: ServeArgs) -> Result<Setup> {
     Ok(s)
 }
 
+fn run_library(a: LibraryArgs) -> Result<ExitCode> {
+    let cfg = LibraryConfig::from_file(&a.config).map_err(anyhow::Error::msg)?;
+    let request = match a.cmd {
+        None => {
+            catch_signals()?;
+            serve_library(&cfg, &STOP)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(LibraryCmd::Status) => {
+            return match operator::request(&cfg, &Request::Status) {
+                Ok(r) => {
+                    print!("{}", r.message);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(_) => {
+                    print!("{}", operator::offline_status(&cfg)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+            };
+        }
+        Some(LibraryCmd::Import { barcode, medium, portal }) => {
+            Request::Import { barcode, medium, portal: portal.map(operator::portal_number).transpose()? }
+        }
+        Some(LibraryCmd::Export { barcode, portal }) => {
+            Request::Export { barcode, portal: portal.map(operator::portal_number).transpose()? }
+        }
+    };
+    let r = operator::request(&cfg, &request)?;
+    if r.ok {
+        println!("{}", r.message);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{}", r.message)
+    }
+}
+
 fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+    if let Some(config) = a.library {
+        return run_library(LibraryArgs { config, cmd: None });
+    }
     let s = setup(a)?;
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
@@ -245,22 +398,14 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
     let defaults = ImageOptions::default();
     let mut src_volumes = spec::build(source, &defaults)?.volumes;
-    let Some(mut src) = src_volumes.load_next()? else {
-        bail!("{source}: no volume to copy");
-    };
-    if src_volumes.has_next() {
-        tracing::warn!("{source}: copying its first volume only");
-    }
     let mut targets = Vec::new();
     for d in dests {
         targets.push((d.clone(), spec::build(d, &defaults)?.volumes));
     }
     let mut progress = Progress::new("copy");
-    let r = copy::copy(&mut src, targets, &CopyOptions { verify }, &mut progress);
+    let r = copy::copy_set(&mut src_volumes, targets, &CopyOptions { verify }, &mut progress);
     let line = progress.finish();
-    let unloaded = src_volumes.unload(src);
     let map = r?;
-    unloaded?;
     tracing::info!("{line}");
     print!("{}", map.render());
     Ok(ExitCode::SUCCESS)
@@ -314,8 +459,8 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Some(Cmd::Inspect { image }) => inspect::scan_with_headers(&image)
             .with_context(|| image.display().to_string())
-            .map(|(scan, headers)| {
-                print!("{}", inspect::render(&image, &scan, &headers));
+            .map(|(scan, headers, identity)| {
+                print!("{}", inspect::render(&image, &scan, &headers, identity));
                 ExitCode::SUCCESS
             }),
         Some(Cmd::Verify { image }) => inspect::scan_file(&image, true)
@@ -340,6 +485,7 @@ fn main() -> ExitCode {
         Some(Cmd::Convert { from, to, force, segment, input, output }) => {
             run_convert(from, to, &ConvertOptions { force, aws_segment: segment }, &input, &output)
         }
+        Some(Cmd::Library(a)) => run_library(a),
         None => run_serve(cli.serve),
     };
     match r {
@@ -413,5 +559,25 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["pmtd", "copy", "a.tap"]).is_err(), "a destination is required");
+    }
+
+    #[test]
+    fn library_parses() {
+        let c = Cli::try_parse_from(["pmtd", "library", "--config", "/etc/pmt/lib.toml"]).unwrap();
+        assert!(matches!(c.cmd, Some(Cmd::Library(LibraryArgs { cmd: None, .. }))));
+        let c = Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "import", "ABC001L6", "--portal", "2"]).unwrap();
+        match c.cmd {
+            Some(Cmd::Library(LibraryArgs { cmd: Some(LibraryCmd::Import { barcode, portal, .. }), .. })) => {
+                assert_eq!((barcode.as_str(), portal), ("ABC001L6", Some(2)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "export"]).is_err(), "which cartridge?");
+        assert!(Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "export", "--portal", "1"]).is_ok());
+        let c = Cli::try_parse_from(["pmtd", "--library", "l.toml"]).unwrap();
+        assert_eq!(c.serve.library, Some(PathBuf::from("l.toml")));
+        assert!(Cli::try_parse_from(["pmtd", "--library", "l.toml", "--image", "a.tap"]).is_err());
+        let c = Cli::try_parse_from(["pmtd", "--serial", "ABC0001", "/dev/pmts0"]).unwrap();
+        assert_eq!(setup(c.serve).unwrap().ident.serial.as_deref(), Some("ABC0001"));
     }
 }

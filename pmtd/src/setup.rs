@@ -12,6 +12,8 @@
 //! compress = 3           # or true (level 3)
 //! key-file = "/etc/pmt/tape.key"
 //! # or, instead of mirror: image = ["/var/tapes/a.tap"], volumes = "/var/tapes"
+//! serial = "PMTD0000"    # what the drive says it is (INQUIRY); also vendor,
+//!                        # product, revision
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,6 +28,7 @@ use crate::media::image::ImageOptions;
 use crate::media::magazine::{check_volumes, volumes_in, Magazine, VolumesError};
 use crate::media::mirror::MirrorVolumes;
 use crate::media::{boxed, DynVolumes};
+use crate::scsi::{Identity, IdentityError};
 use crate::spec::{self, parse_level, parse_size, SpecError, DEFAULT_LEVEL};
 
 /// Why a setup cannot be built.
@@ -40,6 +43,9 @@ pub enum SetupError {
     /// The key file is wrong.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The drive's identity is wrong.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// The configuration file is wrong.
     #[error("{}: {why}", path.display())]
     Config {
@@ -74,15 +80,65 @@ pub struct Setup {
     pub compress: Option<i32>,
     /// Encrypt every record with the key in this file.
     pub key_file: Option<PathBuf>,
+    /// What the drive says it is: vendor, product, revision, serial (each
+    /// defaults to pmt's, the serial from the device's unit number).
+    pub ident: Ident,
+    /// Take records the program writes after it was told of the end of a
+    /// volume (ENOSPC), as a real drive does; by default they are refused
+    /// whole ([`DriveConfig::refuse_after_enospc`]).
+    pub write_after_enospc: bool,
+}
+
+/// The parts of a device's identity given (the others take pmt's defaults).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ident {
+    /// INQUIRY's vendor (8 characters).
+    pub vendor: Option<String>,
+    /// INQUIRY's product (16 characters).
+    pub product: Option<String>,
+    /// INQUIRY's revision (4 characters).
+    pub revision: Option<String>,
+    /// The unit serial number.
+    pub serial: Option<String>,
+}
+
+impl Ident {
+    /// The identity, each missing part from `defaults`.
+    pub fn over(&self, defaults: &Identity) -> Result<Identity, IdentityError> {
+        Identity::new(
+            self.vendor.as_deref().unwrap_or(defaults.vendor()),
+            self.product.as_deref().unwrap_or(defaults.product()),
+            self.revision.as_deref().unwrap_or(defaults.revision()),
+            self.serial.as_deref().unwrap_or(defaults.serial()),
+        )
+    }
 }
 
 /// A size in a configuration file: a number of bytes or a string with a
 /// suffix.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
-enum SizeValue {
+pub(crate) enum SizeValue {
     Bytes(u64),
     Text(String),
+}
+
+impl SizeValue {
+    /// The size in bytes; `name` says which setting is wrong.
+    pub(crate) fn bytes(&self, name: &str) -> Result<u64, String> {
+        match self {
+            SizeValue::Bytes(n) => Ok(*n),
+            SizeValue::Text(t) => parse_size(t).map_err(|e| format!("{name}: {e}")),
+        }
+    }
+}
+
+/// The line of a TOML error, and its message.
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => format!("line {}: {}", text.get(..span.start).unwrap_or(text).matches('\n').count() + 1, e.message()),
+        None => e.message().to_string(),
+    }
 }
 
 /// `compress = true` or `compress = LEVEL`.
@@ -112,6 +168,12 @@ struct File {
     read_only: bool,
     compress: Option<CompressValue>,
     key_file: Option<PathBuf>,
+    vendor: Option<String>,
+    product: Option<String>,
+    revision: Option<String>,
+    serial: Option<String>,
+    #[serde(default)]
+    write_after_enospc: bool,
 }
 
 impl Setup {
@@ -126,17 +188,8 @@ impl Setup {
 
     /// Parses a configuration (relative paths are taken from `base`).
     pub fn from_toml(text: &str, base: &Path) -> Result<Setup, String> {
-        let f: File = toml::from_str(text).map_err(|e| match e.span() {
-            Some(span) => format!("line {}: {}", text.get(..span.start).unwrap_or(text).matches('\n').count() + 1, e.message()),
-            None => e.message().to_string(),
-        })?;
-        let size = |name: &str, v: Option<SizeValue>| -> Result<Option<u64>, String> {
-            match v {
-                None => Ok(None),
-                Some(SizeValue::Bytes(n)) => Ok(Some(n)),
-                Some(SizeValue::Text(t)) => parse_size(&t).map(Some).map_err(|e| format!("{name}: {e}")),
-            }
-        };
+        let f: File = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        let size = |name: &str, v: Option<SizeValue>| -> Result<Option<u64>, String> { v.map(|v| v.bytes(name)).transpose() };
         let at = |p: PathBuf| if p.is_relative() && !base.as_os_str().is_empty() { base.join(p) } else { p };
         let compress = match f.compress {
             None | Some(CompressValue::On(false)) => None,
@@ -157,6 +210,8 @@ impl Setup {
             max_block: size("max-block", f.max_block)?,
             compress,
             key_file: f.key_file.map(at),
+            ident: Ident { vendor: f.vendor, product: f.product, revision: f.revision, serial: f.serial },
+            write_after_enospc: f.write_after_enospc,
         })
     }
 
@@ -224,7 +279,9 @@ impl Setup {
             }
             Some(b) => b,
         };
-        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32 }))
+        let identity = self.ident.over(&Identity::drive_default(self.device.as_deref()))?;
+        let refuse_after_enospc = !self.write_after_enospc;
+        Ok((volumes, DriveConfig { min_block: 1, max_block: max_block as u32, identity, refuse_after_enospc }))
     }
 }
 

@@ -17,6 +17,9 @@
 //!                                               ; tap and rmt-tap
 //! device-opt= "max-block=" SIZE                 ; largest record read (default 16M-1)
 //!           | "load-timeout=" SECS              ; wait for the next tape (default 300)
+//!           | "early-warning=" SIZE             ; the drive's early-warning zone, at
+//!                                               ; least (default 1M): half of it may
+//!                                               ; be in flight unanswered
 //!                                               ; tape and rmt
 //! conn-opt  = "rsh=" COMMAND                    ; remote shell (default $PMT_RSH, else ssh)
 //!           | "rmt=" PATH                       ; server on the host (default $PMT_RMT, else /etc/rmt)
@@ -99,8 +102,8 @@ pub const KINDS: [&str; 4] = ["tap", "tape", "rmt", "rmt-tap"];
 
 /// The options each kind takes, for messages.
 const TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, compress, key-file=";
-const TAPE_OPTIONS: &str = "max-block=, load-timeout=, compress, key-file=";
-const RMT_OPTIONS: &str = "max-block=, load-timeout=, rsh=, rmt=, timeout=, compress, key-file=";
+const TAPE_OPTIONS: &str = "max-block=, load-timeout=, early-warning=, compress, key-file=";
+const RMT_OPTIONS: &str = "max-block=, load-timeout=, early-warning=, rsh=, rmt=, timeout=, compress, key-file=";
 const RMT_TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, rsh=, rmt=, timeout=, compress, key-file=";
 
 /// A parsed spec.
@@ -294,6 +297,9 @@ impl Options<'_> {
         }
         if let Some(t) = self.secs("load-timeout")? {
             opts.load_timeout = t;
+        }
+        if let Some(z) = self.size("early-warning")? {
+            opts.early_warning = z;
         }
         Ok(opts)
     }

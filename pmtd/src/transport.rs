@@ -1,13 +1,17 @@
 //! Slave transports: where the drive's requests come from and its replies
-//! go. [`DeviceSlave`] is a pmt slave device (`/dev/pmts<N>`);
-//! [`SimSlave`] is the slave side of an in-process [`pmt::Unit`], for tests
-//! and simulations without a kernel.
+//! go. [`DeviceSlave`] is a pmt slave device (`/dev/pmts<N>`,
+//! `/dev/pmcs<N>`); [`SimSlave`] is the slave side of an in-process
+//! [`pmt::Unit`] or [`pmt::ChangerUnit`], for tests and simulations without
+//! a kernel.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use pmt::{Errno, Unit, UserIn, UserOut};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use pmt::{ChangerUnit, Errno, Pair, Unit, UserIn, UserOut};
 use thiserror::Error;
 
 /// Errors of a transport or of the service loop.
@@ -71,6 +75,14 @@ pub trait Transport {
 
     /// Writes a batch of reply frames; all of them must be accepted.
     fn send(&mut self, replies: &[u8]) -> Result<(), ServeError>;
+
+    /// Waits at most `timeout` for requests: true if a receive would
+    /// return some now (or might: the default says so at once, and the
+    /// receive blocks).
+    fn wait(&mut self, timeout: Duration) -> Result<bool, ServeError> {
+        let _ = timeout;
+        Ok(true)
+    }
 }
 
 /// A pmt slave device node.
@@ -126,6 +138,16 @@ impl Transport for DeviceSlave {
         }
         self.file.flush().map_err(|e| self.io(e))
     }
+
+    fn wait(&mut self, timeout: Duration) -> Result<bool, ServeError> {
+        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) => Ok(n > 0),
+            Err(nix::errno::Errno::EINTR) => Ok(false),
+            Err(e) => Err(self.io(e.into())),
+        }
+    }
 }
 
 /// A byte slice as the user buffer of a core call that writes to it.
@@ -152,23 +174,65 @@ impl UserIn for SliceIn<'_> {
     }
 }
 
-/// The slave side of an in-process unit, as the daemon sees it through
-/// `/dev/pmts<N>`: a receive never blocks (nothing queued is
-/// [`Received::Idle`]), and a closed slave is [`Received::Closed`].
-#[derive(Debug)]
-pub struct SimSlave<'a> {
-    unit: &'a Unit,
+/// The slave side of a pair, as the core offers it to a host.
+pub trait SlaveSide {
+    /// Slave read(): the queued requests that fit `len` bytes.
+    fn sread(&self, out: &mut dyn UserOut, len: usize) -> Result<usize, Errno>;
+    /// Slave write(): replies.
+    fn swrite(&self, src: &mut dyn UserIn, len: usize) -> Result<usize, Errno>;
+    /// True if a slave read would return a request now.
+    fn readable(&self) -> bool;
 }
 
-impl<'a> SimSlave<'a> {
-    /// The slave side of `unit` (which must have been opened with
-    /// [`Unit::sopen`]).
-    pub fn new(unit: &'a Unit) -> SimSlave<'a> {
+macro_rules! slave_side {
+    ($($t:ty),*) => {$(
+        impl SlaveSide for $t {
+            fn sread(&self, out: &mut dyn UserOut, len: usize) -> Result<usize, Errno> {
+                <$t>::sread(self, out, len)
+            }
+            fn swrite(&self, src: &mut dyn UserIn, len: usize) -> Result<usize, Errno> {
+                <$t>::swrite(self, src, len)
+            }
+            fn readable(&self) -> bool {
+                <$t>::readable(self)
+            }
+        }
+    )*};
+}
+
+slave_side!(Unit, ChangerUnit, Pair);
+
+/// The slave side of an in-process pair, as the daemon sees it through
+/// `/dev/pmts<N>` or `/dev/pmcs<N>`: a receive never blocks (nothing
+/// queued is [`Received::Idle`]), and a closed slave is
+/// [`Received::Closed`].
+#[derive(Debug)]
+pub struct SimSlave<'a, S: SlaveSide + ?Sized = Unit> {
+    unit: &'a S,
+}
+
+impl<'a, S: SlaveSide + ?Sized> SimSlave<'a, S> {
+    /// The slave side of `unit` (whose slave must have been opened, as
+    /// [`Unit::sopen`] does).
+    pub fn new(unit: &'a S) -> SimSlave<'a, S> {
         SimSlave { unit }
     }
 }
 
-impl Transport for SimSlave<'_> {
+impl<S: SlaveSide + ?Sized> Transport for SimSlave<'_, S> {
+    fn wait(&mut self, timeout: Duration) -> Result<bool, ServeError> {
+        let until = Instant::now() + timeout;
+        loop {
+            if self.unit.readable() {
+                return Ok(true);
+            }
+            if Instant::now() >= until {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
     fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
         let len = buf.len();
         match self.unit.sread(&mut SliceOut(buf), len) {

@@ -177,3 +177,53 @@ fn copies_through_specs_with_filters_and_refuses_the_source_as_destination() {
     assert_eq!(e.to_string(), format!("same: volume {d}/src.tap is the source"));
     assert_eq!(objects(&mut src).len(), 83 + 7, "the source is untouched");
 }
+
+#[test]
+fn a_whole_set_is_copied_across_its_volumes_and_mapped() {
+    // A set of three source volumes (a program spanned them): files 0-1,
+    // 2-3 and 4-5 of the usual source, each volume ended by a double mark.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    for (v, files) in [(1, 0..=1), (2, 2..=3), (3, 4..=5)] {
+        let mut t = tap(dir.path(), &format!("s{v}.tap"), None, 0);
+        for f in files {
+            for r in 0..FILES[f] {
+                t.write_record(&noise((f * 100 + r) as u64, 1000)).unwrap();
+            }
+            t.write_mark().unwrap();
+        }
+        t.write_mark().unwrap();
+        t.sync().unwrap();
+    }
+    let image = ImageOptions::default();
+    let mut src = spec::build(&format!("tap:{d}/s%d.tap,volumes=3"), &image).unwrap().volumes;
+    // One destination that holds everything, one of 60 000-byte volumes
+    // with early warning 10 000 bytes before the end.
+    let dests = vec![
+        ("one".to_string(), magazine(dir.path(), "o%d.tap", 1, 1 << 20, 0)),
+        ("short".to_string(), magazine(dir.path(), "h%d.tap", 4, 60_000, 10_000)),
+    ];
+    let map = pmtd::copy::copy_set(&mut src, dests, &CopyOptions { verify: true }, &mut Progress::hidden("copy")).unwrap();
+    assert_eq!((map.files, map.records, map.source_volumes.len()), (6, 83, 3));
+    // Every file, in the order of the set, on the single volume.
+    assert_eq!(volume(dir.path(), "o1.tap"), expected(0..=5));
+    assert_eq!(map.dests[0].volumes[0].files, [0, 1, 2, 3, 4, 5]);
+    // The short destination spans where it needs, across source volumes.
+    let short: Vec<Vec<(usize, u64)>> =
+        map.dests[1].volumes.iter().map(|v| v.sources.iter().map(|s| (s.volume, s.file)).collect()).collect();
+    assert_eq!(short, [vec![(1, 0), (1, 1), (2, 0)], vec![(2, 1), (3, 0), (3, 1)]]);
+    assert_eq!(volume(dir.path(), "h1.tap"), expected(0..=2));
+    assert_eq!(volume(dir.path(), "h2.tap"), expected(3..=5));
+    assert!(map.dests.iter().all(|d| d.volumes.iter().all(|v| v.verified)));
+    let text = map.render();
+    assert!(text.contains("  source volume 3 ("), "{text}");
+    assert!(
+        text.contains(&format!("  volume 1 ({d}/h1.tap): source volume 1 files 0-1, source volume 2 file 0, 40 records")),
+        "{text}"
+    );
+    // A source volume as a destination is refused, whichever it is.
+    let mut src = spec::build(&format!("tap:{d}/s%d.tap,volumes=3"), &image).unwrap().volumes;
+    let same = vec![("same".to_string(), spec::build(&format!("tap:{d}/s1.tap"), &image).unwrap().volumes)];
+    let e = pmtd::copy::copy_set(&mut src, same, &CopyOptions::default(), &mut Progress::hidden("copy")).unwrap_err();
+    assert_eq!(e.to_string(), format!("same: volume {d}/s1.tap is the source"));
+}

@@ -102,12 +102,15 @@ fn compression_only_when_it_saves_space_and_the_overhead_stays_small() {
     let img = std::fs::read(dir.path().join("zk.tap")).unwrap();
     assert!(!img.windows(11).any(|w| w == b"second file"));
     // inspect reads the headers without the key.
-    let (scan, headers) = pmtd::inspect::scan_with_headers(&dir.path().join("zk.tap")).unwrap();
-    let text = pmtd::inspect::render(&dir.path().join("zk.tap"), &scan, &headers);
+    let (scan, headers, identity) = pmtd::inspect::scan_with_headers(&dir.path().join("zk.tap")).unwrap();
+    let text = pmtd::inspect::render(&dir.path().join("zk.tap"), &scan, &headers, identity);
+    let id = identity.expect("a sealed volume has an identity");
+    assert!(text.contains(&format!("volume identity: {}", pmtd::inspect::hex(&id))), "{text}");
     assert!(text.contains("file 0: 5 records"), "{text}");
     assert!(text.contains("filter: zstd (2 of 5 compressed), XChaCha20-Poly1305, 91314 bytes before filtering"), "{text}");
-    let (scan, headers) = pmtd::inspect::scan_with_headers(&dir.path().join("z.tap")).unwrap();
-    let text = pmtd::inspect::render(&dir.path().join("z.tap"), &scan, &headers);
+    let (scan, headers, identity) = pmtd::inspect::scan_with_headers(&dir.path().join("z.tap")).unwrap();
+    assert_eq!(identity, None, "compressed only: no identity");
+    let text = pmtd::inspect::render(&dir.path().join("z.tap"), &scan, &headers, identity);
     assert!(text.contains("filter: zstd (2 of 5 compressed), 91314 bytes before filtering"), "{text}");
     assert!(!text.contains("XChaCha"), "{text}");
 }
@@ -168,6 +171,75 @@ fn altered_truncated_swapped_and_moved_records_read_as_bad() {
     assert_eq!(got[0], good[0]);
     assert_eq!(got[1], None);
     assert!(got[2..6].iter().all(|o| *o == bad), "every record after the shift: {:?}", &got[2..6].iter().map(|o| o.as_ref().map(Vec::len)).collect::<Vec<_>>());
+}
+
+#[test]
+fn records_spliced_across_volumes_under_one_key_read_as_bad() {
+    // Two volumes written with the same key: the same records at the same
+    // positions. Each volume has its own identity, bound into every record.
+    let dir = tempfile::tempdir().unwrap();
+    let f = sealed();
+    write_tape(dir.path(), "v1.tap", &f);
+    write_tape(dir.path(), "v2.tap", &f);
+    let good = read_back(dir.path(), "v1.tap", &f);
+    assert_eq!(read_back(dir.path(), "v2.tap", &f), good);
+    let (one, two) = (stored(dir.path(), "v1.tap"), stored(dir.path(), "v2.tap"));
+    let id = |n: &str| pmtd::inspect::scan_with_headers(&dir.path().join(n)).unwrap().2.expect("identity");
+    assert_ne!(id("v1.tap"), id("v2.tap"));
+    let bad = Some(b"BAD".to_vec());
+
+    // Record 2 of volume 2 over record 2 of volume 1: same position, same key.
+    let mut t = one.clone();
+    t[2] = two[2].clone();
+    write_stored(dir.path(), "s.tap", &t);
+    let got = read_back(dir.path(), "s.tap", &f);
+    assert_eq!(got[2], bad, "a record from another volume is not data");
+    assert_eq!((&got[..2], &got[3..]), (&good[..2], &good[3..]), "the others read fine");
+
+    // Volume 1's first record replaced by volume 2's: the volume loads (the
+    // first record is volume 2's own), and every other record of volume 1
+    // is refused.
+    let mut t = one.clone();
+    t[0] = two[0].clone();
+    write_stored(dir.path(), "f.tap", &t);
+    let got = read_back(dir.path(), "f.tap", &f);
+    assert_eq!(got[0], good[0]);
+    let lens: Vec<_> = got.iter().map(|o| o.as_ref().map(Vec::len)).collect();
+    assert!(got.iter().skip(1).all(|o| o.is_none() || *o == bad), "{lens:?}");
+
+    // Through the drive's medium the spliced record is a bad record (MEDIUM
+    // ERROR, EIO for the program).
+    let mut m = filtered(dir.path(), "s.tap", &f);
+    let mut buf = Vec::new();
+    assert!(matches!(m.read(&mut buf, usize::MAX).unwrap(), Object::Record(_)));
+    assert!(matches!(m.read(&mut buf, usize::MAX).unwrap(), Object::Record(_)));
+    assert_eq!(m.read(&mut buf, usize::MAX).unwrap(), Object::Bad);
+}
+
+#[test]
+fn a_rewritten_volume_gets_a_new_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = sealed();
+    write_tape(dir.path(), "v.tap", &f);
+    let before = pmtd::inspect::scan_with_headers(&dir.path().join("v.tap")).unwrap().2;
+    // Written again from the beginning (a new dump on an old tape).
+    let mut m = filtered(dir.path(), "v.tap", &f);
+    m.write_record(&record(9, 300)).unwrap();
+    m.write_record(&record(10, 400)).unwrap();
+    m.write_mark().unwrap();
+    m.sync().unwrap();
+    drop(m);
+    let after = pmtd::inspect::scan_with_headers(&dir.path().join("v.tap")).unwrap().2;
+    assert!(after.is_some() && after != before);
+    assert_eq!(read_back(dir.path(), "v.tap", &f), vec![Some(record(9, 300)), Some(record(10, 400)), None]);
+    // Appending keeps it.
+    let mut m = filtered(dir.path(), "v.tap", &f);
+    m.space_eod().unwrap();
+    m.write_record(&record(11, 50)).unwrap();
+    m.sync().unwrap();
+    drop(m);
+    assert_eq!(pmtd::inspect::scan_with_headers(&dir.path().join("v.tap")).unwrap().2, after);
+    assert_eq!(read_back(dir.path(), "v.tap", &f)[3], Some(record(11, 50)));
 }
 
 #[test]

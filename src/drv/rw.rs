@@ -144,11 +144,17 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Writing;
+        // The one write st lets through after ENOSPC: the drive is told, so
+        // that it may keep its early-warning zone for what was in flight.
+        let after_enospc = self.drive.ps.eof == Eof::Eod1;
         let partial = |done: usize, e: Errno| if done > 0 { Ok(done) } else { Err(e) };
         let mut done = 0usize;
         while done < count {
             let n = (count - done).min(chunk);
-            let req = write_req(n, bs)?;
+            let mut req = write_req(n, bs)?;
+            if after_enospc {
+                req.flags |= ReqFlags::AFTER_ENOSPC.bits();
+            }
             let mut data = l.chan.with(|c| c.take_buffer(n)).unwrap_or_default();
             if let Err(e) = src.read_vec(done, n, &mut data) {
                 return partial(done, e);

@@ -103,6 +103,33 @@ fn early_warning_alternates_enospc_with_writes() {
 }
 
 #[test]
+fn the_write_st_lets_through_after_enospc_is_marked_for_the_drive() {
+    use crate::proto::ReqFlags;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let marks: Rc<RefCell<Vec<bool>>> = Rc::default();
+    let seen = Rc::clone(&marks);
+    let drive = Scripted {
+        drive: Honest { room: Some(10 * (1000 + 64)), ..Honest::default() },
+        f: move |req: &Req, rep: Rep, d: Vec<u8>| {
+            if req.op() == Some(Op::Write) {
+                seen.borrow_mut().push(req.flags().contains(ReqFlags::AFTER_ENOSPC));
+            }
+            vec![ok_frame(&rep, &d)]
+        },
+    };
+    let f = Fake::new(drive, Config::default());
+    f.open(RW).unwrap();
+    let r: Vec<_> = (0..16).map(|i| f.write(&rec(i, 1000))).collect();
+    f.close().unwrap();
+    // Every write that reached the drive after an ENOSPC is marked, and
+    // only those.
+    let sent: Vec<bool> = r.iter().enumerate().filter(|(_, x)| x.is_ok()).map(|(i, _)| i > 0 && r[i - 1] == Err(Errno::NoSpc)).collect();
+    assert!(sent.iter().filter(|m| **m).count() >= 2, "{r:?}");
+    assert_eq!(*marks.borrow(), sent);
+}
+
+#[test]
 fn a_short_buffer_is_enomem_on_linux_and_eio_on_netbsd() {
     for (abi, want) in [(Abi::Linux, Errno::NoMem), (Abi::NetBsd, Errno::Io)] {
         let f = Fake::with_abi(Honest::default(), Config::default(), abi);

@@ -105,6 +105,11 @@ bitflags::bitflags! {
         const LOAD = 0x0000_0020;
         /// LOAD: retension.
         const RETEN = 0x0000_0040;
+        /// WRITE: the program was told of the end of the volume (ENOSPC)
+        /// and writes again (the one write st lets through after ENOSPC). A
+        /// drive may refuse it whole, as at its physical end, keeping its
+        /// early-warning zone for what was in flight and the closing marks.
+        const AFTER_ENOSPC = 0x0000_0080;
         /// MODE: set the block size from `length`.
         const SET_BLKSIZE = 0x0000_0100;
         /// MODE: set the density from `arg`.

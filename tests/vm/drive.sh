@@ -119,7 +119,7 @@ pmtd_stop 0
 #    and GMT_EOT (tests/vm/ew_probe.c).
 s=early-warning-sequence
 rm -f /out/ew.tap
-pmtd_start 0 --image /out/ew.tap --capacity 400K --early-warning 100K
+pmtd_start 0 --image /out/ew.tap --capacity 400K --early-warning 100K --write-after-enospc
 if timeout 60 /run/files/ew_probe /dev/pmtm0 >"$LOG/$s" 2>&1; then
 	pass $s
 else

@@ -23,7 +23,7 @@ pmtd_stop 1
 [ $rc = 0 ] && pmtd verify /tmp/m/t1.tap >>/out/logs/tape.log 2>&1
 result tape-device-round-trip $? /out/logs/tape.log
 
-pmtd_start 1 --image /tmp/m/ew.tap --capacity 200K --early-warning 50K
+pmtd_start 1 --image /tmp/m/ew.tap --capacity 200K --early-warning 50K --write-after-enospc
 $P ew /dev/npmtm1 >/out/logs/ew.log 2>&1
 result tape-device-early-warning $? /out/logs/ew.log
 pmtd_stop 1

@@ -64,18 +64,19 @@ restore_from() {
 # /dev/npmtm1 (unit 1: 5 MB volumes with early warning 1 MB before the end,
 # as a real drive has; it reaches early warning first) and to /dev/npmtm2
 # over rmt (unit 2: 8 MB volumes); both copies restored alone. A real drive
-# does not say how far early warning is, so the mirror writes behind until
-# it is met: the zone must hold a write-behind window (the VM loads pmt.ko
-# with window_kb=512).
+# does not say how far early warning is, so the mirror keeps what the driver
+# holds unanswered to half the zone a member's spec declares (1M by
+# default); the member units take what was on its way after their early
+# warning, as real drives do (--write-after-enospc).
 mirror_dump() {
 	s=$1
 	d=/out/sw/$s
 	rm -rf "$d" && mkdir -p "$d"
 	why=""
 	# shellcheck disable=SC2046
-	pmtd_start 1 $(vols "$d" a) --capacity 5M --early-warning 1M || why="unit 1 daemon; "
+	pmtd_start 1 $(vols "$d" a) --capacity 5M --early-warning 1M --write-after-enospc || why="unit 1 daemon; "
 	# shellcheck disable=SC2046
-	pmtd_start 2 $(vols "$d" b) --capacity 8M || why="${why}unit 2 daemon; "
+	pmtd_start 2 $(vols "$d" b) --capacity 8M --write-after-enospc || why="${why}unit 2 daemon; "
 	pmtd_start 0 --mirror tape:/dev/npmtm1 --mirror "rmt:localhost:/dev/npmtm2,rsh=$RSH,rmt=$2" || why="${why}mirror daemon; "
 	if [ -z "$why" ] && ! timeout 600 dump -0 -F /tmp/eot.sh -f /dev/pmtm0 /dev/vda >"$LOG/$s.dump" 2>&1; then
 		why="dump failed: $(tail -n 2 "$LOG/$s.dump" | tr '\n' ' ')"

@@ -10,14 +10,17 @@
 //! of it is stored.
 
 mod motion;
+mod scsi;
 mod sense;
 mod transfer;
 
 use pmt::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Status, REP_SIZE};
 use tracing::{debug, info, warn};
 
-use crate::media::{Medium, MediumError, Volumes};
+use crate::media::{Medium, MediumError, Room, Volumes};
+use crate::scsi::Identity;
 use sense::failure;
+pub use scsi::{ALERT_NO_REMOVAL, ALERT_WRITE_PROTECT};
 pub use sense::Sense;
 
 pub use crate::media::image::FILEMARK_RESERVE;
@@ -30,11 +33,21 @@ pub struct DriveConfig {
     pub min_block: u32,
     /// Largest block accepted.
     pub max_block: u32,
+    /// Who the drive says it is (INQUIRY, its serial number).
+    pub identity: Identity,
+    /// Past early warning, refuse whole (VOLUME OVERFLOW, as at the
+    /// physical end) a record the program writes after it was told of the
+    /// end of the volume ([`ReqFlags::AFTER_ENOSPC`]): the early-warning
+    /// zone then takes only what was on its way and the closing filemarks,
+    /// and no record lands on two volumes. Off: every write past early
+    /// warning is taken while it fits, as a real drive does.
+    pub refuse_after_enospc: bool,
 }
 
 impl Default for DriveConfig {
+    /// A drive as a real one behaves: writes past early warning are taken.
     fn default() -> DriveConfig {
-        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD }
+        DriveConfig { min_block: 1, max_block: proto::MAX_RECORD, identity: Identity::drive_default(None), refuse_after_enospc: false }
     }
 }
 
@@ -42,10 +55,14 @@ impl Default for DriveConfig {
 /// of them...).
 ///
 /// The first volume is loaded at start. Unloading (MTOFFL, MTUNLOAD) ejects
-/// the volume and loads the next one; a close right after a rewind once the
-/// volume went past early warning (what dump and GNU tar do at the end of a
-/// tape) swaps in the next volume too, if there is one. When the volumes are
-/// exhausted the drive is empty: NOT READY, medium not present.
+/// the volume and loads the next one, as a sequential autoloader does. A
+/// close right after a rewind once the volume went past early warning (what
+/// dump and GNU tar do at the end of a tape) marks the volume *done*: the
+/// next open for writing loads the next volume first (a program run without
+/// a script that ejects goes on to the next volume), and an eject before
+/// that is the change itself, so a script that ejects never skips a volume.
+/// When the volumes are exhausted the drive is empty: NOT READY, medium not
+/// present.
 #[derive(Debug)]
 pub struct Drive<C: Volumes> {
     cfg: DriveConfig,
@@ -55,11 +72,21 @@ pub struct Drive<C: Volumes> {
     attention: bool,
     /// A write or filemark on this volume went past early warning.
     past_ew: bool,
+    /// The volume was rewound and closed past early warning: the next open
+    /// for writing changes volumes, unless an eject does first.
+    done: bool,
     blksize: u32,
     density: u8,
     drvbuf: u8,
     compress: bool,
     locked: bool,
+    /// A program has the master open (between its OPEN and its CLOSE).
+    in_use: bool,
+    /// TapeAlert flags raised since they were last read (bit n-1: flag n).
+    alerts: u64,
+    /// The medium's room when it was loaded (at its beginning): its
+    /// capacity, for the tape capacity log page.
+    loaded_room: Room,
 }
 
 impl<C: Volumes> Drive<C> {
@@ -71,14 +98,61 @@ impl<C: Volumes> Drive<C> {
             tape: None,
             attention: false,
             past_ew: false,
+            done: false,
             blksize: 0,
             density: 0,
             drvbuf: 1,
             compress: false,
             locked: false,
+            in_use: false,
+            alerts: 0,
+            loaded_room: Room::UNKNOWN,
         };
         d.load_next()?;
         Ok(d)
+    }
+
+    /// The drive's settings.
+    pub fn config(&self) -> &DriveConfig {
+        &self.cfg
+    }
+
+    /// The volume sequence, to change what it holds (a library's picker
+    /// putting a cartridge in the drive or taking it out).
+    pub fn volumes_mut(&mut self) -> &mut C {
+        &mut self.volumes
+    }
+
+    /// True while a program has the drive open.
+    pub fn in_use(&self) -> bool {
+        self.in_use
+    }
+
+    /// True while medium removal is prevented (MTLOCK, PREVENT ALLOW
+    /// MEDIUM REMOVAL).
+    pub fn locked(&self) -> bool {
+        self.locked
+    }
+
+    /// True while a medium is loaded.
+    pub fn loaded(&self) -> bool {
+        self.tape.is_some()
+    }
+
+    /// Loads the next volume of the volume sequence, as a loader putting a
+    /// tape in: the next OPEN gets the unit attention of a new medium.
+    /// False if the sequence had none.
+    pub fn load_medium(&mut self) -> Result<bool, MediumError> {
+        if self.tape.is_none() {
+            self.load_next()?;
+        }
+        Ok(self.tape.is_some())
+    }
+
+    /// Unloads the loaded volume (after making it durable) and gives it
+    /// back to the volume sequence; the drive is then empty.
+    pub fn unload_medium(&mut self) -> Result<(), MediumError> {
+        self.unload()
     }
 
     /// The loaded medium, if any.
@@ -107,6 +181,20 @@ impl<C: Volumes> Drive<C> {
     fn load_next(&mut self) -> Result<(), MediumError> {
         if let Some(m) = self.volumes.load_next()? {
             info!(medium = %m.name(), write_protected = m.readonly(), "volume {} in the drive", self.volumes.volume().unwrap_or(0));
+            self.loaded_room = m.room();
+            self.tape = Some(m);
+            self.attention = true;
+            self.past_ew = false;
+        }
+        Ok(())
+    }
+
+    /// A load command with the drive empty: the volume the drive ejected
+    /// last, if the sequence keeps it in the drive, or the next one.
+    fn load_again(&mut self) -> Result<(), MediumError> {
+        if let Some(m) = self.volumes.load_again()? {
+            info!(medium = %m.name(), "volume loaded again");
+            self.loaded_room = m.room();
             self.tape = Some(m);
             self.attention = true;
             self.past_ew = false;
@@ -116,6 +204,7 @@ impl<C: Volumes> Drive<C> {
 
     /// Ejects the loaded volume (after making it durable).
     fn unload(&mut self) -> Result<(), MediumError> {
+        self.done = false;
         match self.tape.take() {
             Some(t) => self.volumes.unload(t),
             None => Ok(()),
@@ -143,6 +232,11 @@ impl<C: Volumes> Drive<C> {
                 room = 0;
             } else if let Some(ew) = r.to_ew {
                 room = ew;
+            }
+            if let Some(limit) = t.in_flight_limit() {
+                // A medium that cannot say how far early warning is: the
+                // driver holds no more than its zone can take.
+                room = room.min(limit);
             }
             if t.at_bot() {
                 f |= DriveFlags::BOP;
@@ -194,6 +288,12 @@ impl<C: Volumes> Drive<C> {
         rep.asc = sense.asc;
         rep.ascq = sense.ascq;
         rep.resid = sense.resid;
+        if sense.key == SenseKey::DataProtect {
+            self.alert(ALERT_WRITE_PROTECT);
+        }
+        if (sense.asc, sense.ascq) == (0x53, 0x02) {
+            self.alert(ALERT_NO_REMOVAL);
+        }
         if let Some(h) = out.get_mut(start..start + REP_SIZE) {
             h.copy_from_slice(&rep.to_bytes());
         }
@@ -222,9 +322,7 @@ impl<C: Volumes> Drive<C> {
             }
             Op::Mode => self.mode(req),
             Op::Load => self.load(req),
-            // SCSI pass-through is answered by drives that identify
-            // themselves; this one refuses it.
-            Op::Scsi => Sense::illegal(),
+            Op::Scsi => self.scsi(req, data, out),
             _ if self.tape.is_none() => Sense::no_medium(),
             Op::Write => self.write(req, data),
             Op::Read => self.read(req, out),
@@ -256,8 +354,21 @@ impl<C: Volumes> Drive<C> {
             norewind = rf.contains(ReqFlags::OPEN_NOREWIND),
             "master open"
         );
+        self.in_use = true;
         if self.tape.is_none() {
             return Sense::no_medium();
+        }
+        if self.done && rf.contains(ReqFlags::OPEN_WRITE) {
+            // The program goes on writing after the end of a volume without
+            // an eject in between: the loader changes volumes now.
+            info!("the volume is done: the loader changes volumes for the next writer");
+            if let Err(e) = self.unload().and_then(|()| self.load_next()) {
+                warn!("{e}");
+                return Sense::medium_error(asc::NOT_READY);
+            }
+            if self.tape.is_none() {
+                return Sense::no_medium();
+            }
         }
         if std::mem::take(&mut self.attention) {
             return Sense::new(SenseKey::UnitAttention, SenseFlags::empty(), asc::MEDIUM_CHANGED, 0, 0);
@@ -267,16 +378,19 @@ impl<C: Volumes> Drive<C> {
 
     fn close(&mut self) -> Sense {
         info!("master close");
-        let r = self.sync().and_then(|()| {
-            // Rewound and closed after early warning: the loader changes
-            // volumes, if it has another one (else the tape stays, as in a
-            // drive without a loader).
+        self.in_use = false;
+        let r = self.sync().map(|()| {
+            // Rewound and closed after early warning: the volume is done.
+            // The change waits for what comes next: an eject (a script, an
+            // operator) is the change; an open for writing without one
+            // changes first. Changing here would make a later eject load a
+            // second volume. Without another volume the tape stays, as in a
+            // drive without a loader.
             let rewound = self.tape.as_ref().is_some_and(|t| t.at_bot());
-            if self.past_ew && rewound && self.volumes.has_next() {
-                self.unload()?;
-                self.load_next()?;
+            if self.past_ew && rewound && self.volumes.has_next() && !self.done {
+                info!("volume {} done: the next writer gets the next volume", self.volumes.volume().unwrap_or(0));
+                self.done = true;
             }
-            Ok(())
         });
         match r {
             Ok(()) => Sense::GOOD,
@@ -313,7 +427,7 @@ impl<C: Volumes> Drive<C> {
                     Err(e) => failure(&e, asc::POSITION_ERROR),
                 };
             }
-            self.load_next()
+            self.load_again()
         } else {
             if self.locked {
                 // MEDIUM REMOVAL PREVENTED

@@ -2,6 +2,7 @@
 //! records at once), WRITE FILEMARKS, READ, and the read-ahead READRUN.
 
 use pmt::proto::{self, asc, Op, Req, ReqFlags, SenseFlags, SenseKey, REP_SIZE};
+use tracing::debug;
 
 use super::sense::{failure, Sense};
 use super::Drive;
@@ -15,7 +16,7 @@ impl<C: Volumes> Drive<C> {
     pub fn execute_writes(&mut self, reqs: &[(Req, &[u8])], out: &mut Vec<u8>) {
         let plain = |(req, data): &(Req, &[u8])| {
             req.op() == Some(Op::Write)
-                && !req.flags().contains(ReqFlags::FIXED)
+                && !req.flags().intersects(ReqFlags::FIXED | ReqFlags::AFTER_ENOSPC)
                 && !data.is_empty()
                 && data.len() <= self.cfg.max_block as usize
                 && data.len() >= self.cfg.min_block as usize
@@ -68,6 +69,14 @@ impl<C: Volumes> Drive<C> {
             return Sense::protected();
         }
         let fixed = req.flags().contains(ReqFlags::FIXED);
+        if self.cfg.refuse_after_enospc && self.past_ew && req.flags().contains(ReqFlags::AFTER_ENOSPC) {
+            // The program was told of the end and writes again (dump's
+            // retry of the record refused with ENOSPC): refused whole, so
+            // that it goes on the next volume only.
+            debug!("a record written after ENOSPC, past early warning: refused");
+            let left = if fixed { i64::from(req.count.max(0)) } else { data.len() as i64 };
+            return Sense::overflow(left);
+        }
         let (size, count) = if fixed {
             if self.blksize == 0 || req.count < 0 || data.len() != self.blksize as usize * req.count as usize {
                 return Sense::illegal();

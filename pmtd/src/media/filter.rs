@@ -18,7 +18,7 @@ use tracing::warn;
 
 use pmt::proto::run;
 
-use crate::media::record::{self, Codec, Header, Refusal};
+use crate::media::record::{self, Bind, Codec, Header, Refusal, VolumeId};
 use crate::media::{Medium, MediumError, Object, Volumes, Written};
 
 /// A 256-bit key.
@@ -148,6 +148,10 @@ pub struct Filtered<M: Medium> {
     /// A run of stored records read ahead from the medium below.
     run: Vec<u8>,
     max_data: usize,
+    /// The position of the volume's first record, if it has one.
+    first: Option<u64>,
+    /// The volume's identity (from its first record, if sealed).
+    volume: Option<VolumeId>,
 }
 
 impl<M: Medium> fmt::Debug for Filtered<M> {
@@ -175,7 +179,7 @@ impl<M: Medium> Filtered<M> {
             }
         };
         let max_data = pmt::proto::MAX_RECORD as usize - codec.overhead();
-        let mut f = Filtered { inner, codec, stored: Vec::new(), run: Vec::new(), max_data };
+        let mut f = Filtered { inner, codec, stored: Vec::new(), run: Vec::new(), max_data, first: None, volume: None };
         match f.check_first() {
             Ok(()) => Ok(f),
             Err(e) => Err((f.inner, e)),
@@ -195,7 +199,9 @@ impl<M: Medium> Filtered<M> {
                 Object::Mark | Object::Bad => continue,
                 Object::Record(_) => {
                     let mut scratch = Vec::new();
-                    result = match self.codec.decode(&mut self.stored, at, &mut scratch, 0) {
+                    self.first = Some(at);
+                    self.volume = record::identity_of(&self.stored);
+                    result = match self.codec.decode(&mut self.stored, at, Bind::First, &mut scratch, 0) {
                         Ok(_) => Ok(()),
                         Err(Refusal::Authentication) => {
                             Err(refuse("wrong key: the volume's first record does not authenticate".into()))
@@ -214,6 +220,36 @@ impl<M: Medium> Filtered<M> {
         result
     }
 
+    /// The volume's identity: the first bytes of the nonce of its first
+    /// record, if that record is sealed.
+    pub fn volume_id(&self) -> Option<VolumeId> {
+        self.volume
+    }
+
+    /// How a record at `at` is bound to the volume.
+    fn bind(&self, at: u64) -> Bind {
+        bind_at(self.first, self.volume, at)
+    }
+
+    /// How a record written at `at` is bound: the first record of the
+    /// volume (nothing recorded before it, what follows is cut off) makes a
+    /// new identity.
+    fn bind_for_write(&self, at: u64) -> Bind {
+        match self.first {
+            Some(f) if at > f => self.volume.map_or(Bind::Unknown, Bind::Volume),
+            _ => Bind::First,
+        }
+    }
+
+    /// What was recorded from the position on is gone (a mark, an erase, an
+    /// undo): if that took the first record, the identity goes with it.
+    fn cut_at_position(&mut self) {
+        if self.first.is_some_and(|f| self.inner.position() <= f) {
+            self.first = None;
+            self.volume = None;
+        }
+    }
+
     /// The medium under the filter.
     pub fn inner(&self) -> &M {
         &self.inner
@@ -227,9 +263,31 @@ impl<M: Medium> Filtered<M> {
 
 impl<M: Medium> Medium for Filtered<M> {
     crate::forward_medium!(
-        inner: name, readonly, position, at_bot, at_eod, room, write_mark, space_records, space_marks, space_eod,
-        rewind, locate, erase, sync, undo_last,
+        inner: name, readonly, position, at_bot, at_eod, room, in_flight_limit, space_records, space_marks, space_eod, rewind,
+        locate, sync,
     );
+
+    fn write_mark(&mut self) -> Result<Written, MediumError> {
+        let at = self.inner.position();
+        let w = self.inner.write_mark()?;
+        if self.first.is_some_and(|f| at <= f) {
+            self.first = None;
+            self.volume = None;
+        }
+        Ok(w)
+    }
+
+    fn erase(&mut self) -> Result<(), MediumError> {
+        self.inner.erase()?;
+        self.cut_at_position();
+        Ok(())
+    }
+
+    fn undo_last(&mut self) -> Result<(), MediumError> {
+        self.inner.undo_last()?;
+        self.cut_at_position();
+        Ok(())
+    }
 
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         if data.len() > self.max_data {
@@ -239,10 +297,17 @@ impl<M: Medium> Medium for Filtered<M> {
             });
         }
         let at = self.inner.position();
-        if let Err(why) = self.codec.encode(data, at, &mut self.stored) {
-            return Err(MediumError::io(self.name(), std::io::Error::other(why)));
+        let bind = self.bind_for_write(at);
+        let id = match self.codec.encode(data, at, bind, &mut self.stored) {
+            Ok(id) => id,
+            Err(why) => return Err(MediumError::io(self.name(), std::io::Error::other(why))),
+        };
+        let w = self.inner.write_record(&self.stored)?;
+        if bind == Bind::First {
+            self.first = Some(at);
+            self.volume = id;
         }
-        self.inner.write_record(&self.stored)
+        Ok(w)
     }
 
     fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
@@ -255,7 +320,8 @@ impl<M: Medium> Medium for Filtered<M> {
             }
             Object::Record(_) => {
                 let mark = buf.len();
-                match self.codec.decode(&mut self.stored, at, buf, max) {
+                let bind = self.bind(at);
+                match self.codec.decode(&mut self.stored, at, bind, buf, max) {
                     Ok(len) => Ok(Object::Record(len)),
                     Err(why) => {
                         buf.truncate(mark);
@@ -294,7 +360,8 @@ impl<M: Medium> Medium for Filtered<M> {
             let Ok(f) = run::begin(out, olen) else {
                 break;
             };
-            match self.codec.decode(stored, start + k as u64, out, olen) {
+            let bind = bind_at(self.first, self.volume, start + k as u64);
+            match self.codec.decode(stored, start + k as u64, bind, out, olen) {
                 Ok(l) if l == olen && out.len() == f.data_at() + olen => run::end(out, f),
                 _ => {
                     out.truncate(f.start());
@@ -309,6 +376,16 @@ impl<M: Medium> Medium for Filtered<M> {
             self.inner.space_records(-((n - k) as i64))?;
         }
         Ok(k)
+    }
+}
+
+/// How a record at `at` is bound to a volume whose first record is at
+/// `first`, with identity `volume`.
+fn bind_at(first: Option<u64>, volume: Option<VolumeId>, at: u64) -> Bind {
+    match (first, volume) {
+        (Some(f), _) if at == f => Bind::First,
+        (_, Some(id)) => Bind::Volume(id),
+        _ => Bind::Unknown,
     }
 }
 

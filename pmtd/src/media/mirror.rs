@@ -8,7 +8,9 @@
 //! follows (trailers, the closing marks) still reaches every member. A
 //! member that refuses an object at its physical end after others stored it
 //! makes those take it back ([`Medium::undo_last`]) and the mirror reports
-//! the overflow: copies never diverge.
+//! the overflow: copies never diverge. A member that does not say how far
+//! its early warning is bounds the data in flight to what its zone holds
+//! ([`in_flight_limit`]).
 //!
 //! Reads come from the first member; the others do not move for reads, and
 //! are brought to the same position ([`Medium::locate`]) before anything is
@@ -26,6 +28,17 @@ use std::fmt;
 use tracing::{error, warn};
 
 use crate::media::{DynMedium, Medium, MediumError, Object, Room, Stop, Volumes, Written};
+
+/// The members' rule for data in flight, for a mirror and for any medium
+/// that writes to several media at once (the library mirror): the smallest
+/// of the members' bounds ([`Medium::in_flight_limit`]). A member that does
+/// not say how far its early warning is (a real drive, another pmt master)
+/// bounds what the driver may hold unanswered to what its early-warning
+/// zone can take, so the first copy to meet early warning can still store
+/// everything in flight, and what follows, on every member.
+pub fn in_flight_limit<'a, M: Medium + 'a>(members: impl IntoIterator<Item = &'a M>) -> Option<u64> {
+    members.into_iter().filter_map(|m| m.in_flight_limit()).min()
+}
 
 /// One member: its number in the mirror as built (kept when others are
 /// dropped) and its medium.
@@ -275,6 +288,10 @@ impl<M: Medium> Medium for Mirror<M> {
 
     fn room(&self) -> Room {
         self.members.iter().fold(Room::UNKNOWN, |r, m| r.min(m.medium.room()))
+    }
+
+    fn in_flight_limit(&self) -> Option<u64> {
+        in_flight_limit(self.members.iter().map(|m| &m.medium))
     }
 
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {

@@ -200,6 +200,18 @@ pub trait Medium: fmt::Debug + Send {
     /// The room left from the position on.
     fn room(&self) -> Room;
 
+    /// The most bytes that may be on their way to this medium, written
+    /// behind by the driver and not yet answered, while [`Medium::room`]
+    /// does not say how far early warning is: a medium that cannot tell (a
+    /// real drive, before it reports early warning) may meet it with all of
+    /// that still to come, and all of it, and what the program writes after
+    /// early warning, must fit its early-warning zone. The drive reports the
+    /// smaller of this and the room, so the driver never holds more. `None`:
+    /// no bound (the medium knows its room, or is past early warning).
+    fn in_flight_limit(&self) -> Option<u64> {
+        None
+    }
+
     /// Writes one record (1 byte to 16 MiB - 1).
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError>;
 
@@ -289,6 +301,14 @@ pub trait Volumes: fmt::Debug + Send {
 
     /// The number (1-based) of the volume loaded last, if any.
     fn volume(&self) -> Option<usize>;
+
+    /// A load command with the drive empty (MTLOAD after MTOFFL). The
+    /// default loads the next volume, as an autoloader does; a library
+    /// drive pulls the cartridge it ejected back in (it waits in the drive
+    /// until the library's picker takes it).
+    fn load_again(&mut self) -> Result<Option<Self::Medium>, MediumError> {
+        self.load_next()
+    }
 }
 
 /// Implements the named [`Medium`] methods of a medium that wraps another
@@ -324,6 +344,9 @@ macro_rules! forward_medium {
     };
     (@one $i:ident room) => {
         fn room(&self) -> $crate::media::Room { self.$i.room() }
+    };
+    (@one $i:ident in_flight_limit) => {
+        fn in_flight_limit(&self) -> Option<u64> { self.$i.in_flight_limit() }
     };
     (@one $i:ident write_mark) => {
         fn write_mark(&mut self) -> Result<$crate::media::Written, $crate::media::MediumError> { self.$i.write_mark() }
@@ -409,6 +432,10 @@ where
     fn volume(&self) -> Option<usize> {
         self.0.volume()
     }
+
+    fn load_again(&mut self) -> Result<Option<DynMedium>, MediumError> {
+        Ok(self.0.load_again()?.map(|m| Box::new(m) as DynMedium))
+    }
 }
 
 /// Boxes a volume sequence and its volumes.
@@ -435,6 +462,9 @@ impl<C: Volumes + ?Sized> Volumes for Box<C> {
     fn volume(&self) -> Option<usize> {
         (**self).volume()
     }
+    fn load_again(&mut self) -> Result<Option<C::Medium>, MediumError> {
+        (**self).load_again()
+    }
 }
 
 impl<M: Medium + ?Sized> Medium for Box<M> {
@@ -455,6 +485,9 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
     }
     fn room(&self) -> Room {
         (**self).room()
+    }
+    fn in_flight_limit(&self) -> Option<u64> {
+        (**self).in_flight_limit()
     }
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {
         (**self).write_record(data)

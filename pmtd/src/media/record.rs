@@ -3,7 +3,7 @@
 //! ```text
 //! offset size
 //!  0      4   magic "PMTf"
-//!  4      1   version (1)
+//!  4      1   version (2; 1 for records written before volume binding)
 //!  5      1   flags: 1 ZSTD (the payload is a zstd frame), 2 SEALED
 //!             (XChaCha20-Poly1305), 4 COMPRESSING (the writer compresses:
 //!             without ZSTD the record did not shrink and is stored raw)
@@ -13,10 +13,16 @@
 //!             24-byte random nonce, the ciphertext, the 16-byte tag
 //! ```
 //!
-//! A sealed record's associated data is the first 10 header bytes followed
-//! by the record's logical position on the tape (64-bit little endian), so
-//! a record altered, truncated, swapped with another or moved elsewhere on
-//! the tape fails its check. The overhead is at most
+//! A sealed record's associated data is the first 10 header bytes, the
+//! record's logical position on the tape (64-bit little endian) and, from
+//! version 2 on, the volume's identity: the first 16 bytes of the nonce of
+//! the volume's first record, random and fixed when the volume is first
+//! written (that record binds its own nonce). So a record altered,
+//! truncated, swapped with another, moved elsewhere on the tape or onto
+//! another volume written with the same key, or a volume whose first record
+//! was replaced by another's, fails its check. Version 1 records (written
+//! before the binding) still read, bound to their position only. The
+//! overhead is at most
 //! [`MAX_OVERHEAD`] (54) bytes per record: with SIMH's framing and pad it
 //! stays within the 64 bytes per record the slave protocol charges.
 
@@ -25,8 +31,28 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 
 /// First bytes of a filtered record.
 pub const MAGIC: [u8; 4] = *b"PMTf";
-/// Version of the format.
-pub const VERSION: u8 = 1;
+/// Version of the format written: records bound to their volume.
+pub const VERSION: u8 = 2;
+/// The version before the volume binding, still read.
+pub const VERSION_1: u8 = 1;
+/// Bytes of a volume identity.
+pub const VOLUME_ID: usize = 16;
+
+/// A volume's identity: the first [`VOLUME_ID`] bytes of the nonce of its
+/// first sealed record.
+pub type VolumeId = [u8; VOLUME_ID];
+
+/// How a record is bound to its volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bind {
+    /// The volume's first record: its own nonce is the volume's identity.
+    First,
+    /// Another record of the volume with this identity.
+    Volume(VolumeId),
+    /// The identity is not known (no first record was found): a version 2
+    /// sealed record that is not the first does not open.
+    Unknown,
+}
 /// Bytes of the header.
 pub const HEADER: usize = 14;
 /// Bytes of the nonce of a sealed record.
@@ -50,6 +76,8 @@ const AD_HEADER: usize = 10;
 /// The header of a stored record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The format version ([`VERSION`] or [`VERSION_1`]).
+    pub version: u8,
     /// [`ZSTD`], [`SEALED`], [`COMPRESSING`].
     pub flags: u8,
     /// The original length.
@@ -63,7 +91,8 @@ impl Header {
     /// not one (no magic, another version, unknown flags).
     pub fn parse(rec: &[u8]) -> Option<Header> {
         let h = rec.get(..HEADER)?;
-        if h.get(..4)? != MAGIC || h.get(4) != Some(&VERSION) {
+        let version = *h.get(4)?;
+        if h.get(..4)? != MAGIC || !(version == VERSION || version == VERSION_1) {
             return None;
         }
         let flags = *h.get(5)?;
@@ -72,7 +101,7 @@ impl Header {
         }
         let length = u32::from_le_bytes(h.get(6..10)?.try_into().ok()?);
         let crc = u32::from_le_bytes(h.get(10..14)?.try_into().ok()?);
-        Some(Header { flags, length, crc })
+        Some(Header { version, flags, length, crc })
     }
 
     /// "zstd", "raw", "zstd, sealed"...: what was done to the record.
@@ -134,11 +163,27 @@ impl std::fmt::Debug for Codec {
     }
 }
 
-fn ad(header: &[u8], position: u64) -> [u8; AD_HEADER + 8] {
-    let mut a = [0u8; AD_HEADER + 8];
-    a[..AD_HEADER].copy_from_slice(&header[..AD_HEADER]);
-    a[AD_HEADER..].copy_from_slice(&position.to_le_bytes());
+/// The associated data of a sealed record: its header's first bytes, its
+/// position and (version 2) its volume's identity.
+fn ad(header: &[u8], position: u64, volume: Option<&VolumeId>) -> Vec<u8> {
+    let mut a = Vec::with_capacity(AD_HEADER + 8 + VOLUME_ID);
+    a.extend_from_slice(&header[..AD_HEADER]);
+    a.extend_from_slice(&position.to_le_bytes());
+    if let Some(v) = volume {
+        a.extend_from_slice(v);
+    }
     a
+}
+
+/// The volume identity a sealed record at the start of the volume carries
+/// (its nonce's first bytes; a version 1 volume gets one too, for the
+/// records appended to it), if `stored` is a sealed record.
+pub fn identity_of(stored: &[u8]) -> Option<VolumeId> {
+    let h = Header::parse(stored)?;
+    if h.flags & SEALED == 0 {
+        return None;
+    }
+    stored.get(HEADER..HEADER + VOLUME_ID)?.try_into().ok()
 }
 
 impl Codec {
@@ -164,9 +209,10 @@ impl Codec {
         }
     }
 
-    /// Encodes `data`, a record to be stored at logical `position`, into
-    /// `out` (replacing its contents).
-    pub fn encode(&mut self, data: &[u8], position: u64, out: &mut Vec<u8>) -> Result<(), String> {
+    /// Encodes `data`, a record to be stored at logical `position` of a
+    /// volume (`bind`), into `out` (replacing its contents). Returns the
+    /// volume's identity when the record is its first and sealed.
+    pub fn encode(&mut self, data: &[u8], position: u64, bind: Bind, out: &mut Vec<u8>) -> Result<Option<VolumeId>, String> {
         out.clear();
         out.resize(HEADER, 0);
         let mut flags = 0;
@@ -199,8 +245,18 @@ impl Codec {
         out[4] = VERSION;
         out[5] = flags;
         out[6..10].copy_from_slice(&length.to_le_bytes());
+        let mut first = None;
         if let Some(cipher) = &self.cipher {
-            let a = ad(out, position);
+            let volume = match bind {
+                Bind::First => {
+                    let id: VolumeId = out[HEADER..HEADER + VOLUME_ID].try_into().map_err(|_| "nonce".to_string())?;
+                    first = Some(id);
+                    id
+                }
+                Bind::Volume(id) => id,
+                Bind::Unknown => return Err("the volume's identity is not known (its first record cannot be read)".into()),
+            };
+            let a = ad(out, position, Some(&volume));
             let (head, payload) = out.split_at_mut(HEADER + NONCE);
             let nonce = XNonce::try_from(&head[HEADER..]).map_err(|_| "nonce".to_string())?;
             let tag = cipher
@@ -210,13 +266,14 @@ impl Codec {
         }
         let crc = crc32c::crc32c(&out[HEADER..]);
         out[10..14].copy_from_slice(&crc.to_le_bytes());
-        Ok(())
+        Ok(first)
     }
 
-    /// Decodes `stored`, the record read at logical `position`, appending
-    /// at most `max` bytes of the original to `out`. Returns the original
-    /// length. `stored` is used as scratch space (decrypted in place).
-    pub fn decode(&mut self, stored: &mut [u8], position: u64, out: &mut Vec<u8>, max: usize) -> Result<usize, Refusal> {
+    /// Decodes `stored`, the record read at logical `position` of a volume
+    /// (`bind`), appending at most `max` bytes of the original to `out`.
+    /// Returns the original length. `stored` is used as scratch space
+    /// (decrypted in place).
+    pub fn decode(&mut self, stored: &mut [u8], position: u64, bind: Bind, out: &mut Vec<u8>, max: usize) -> Result<usize, Refusal> {
         let h = Header::parse(stored).ok_or(Refusal::NotFiltered)?;
         let payload = stored.get(HEADER..).ok_or(Refusal::NotFiltered)?;
         if crc32c::crc32c(payload) != h.crc {
@@ -232,8 +289,14 @@ impl Codec {
             if sealed_len < NONCE + TAG {
                 return Err(Refusal::Authentication);
             }
+            let volume = match (h.version, bind) {
+                (VERSION_1, _) => None,
+                (_, Bind::First) => Some(identity_of(stored).ok_or(Refusal::Authentication)?),
+                (_, Bind::Volume(id)) => Some(id),
+                (_, Bind::Unknown) => return Err(Refusal::Authentication),
+            };
             let head = stored.get(..HEADER).ok_or(Refusal::NotFiltered)?;
-            let a = ad(head, position);
+            let a = ad(head, position, volume.as_ref());
             let sealed = stored.get_mut(HEADER..).ok_or(Refusal::NotFiltered)?;
             let (nonce, rest) = sealed.split_at_mut(NONCE);
             let (ct, tag) = rest.split_at_mut(rest.len() - TAG);
@@ -277,6 +340,7 @@ mod tests {
     use super::*;
 
     const KEY: [u8; 32] = [7; 32];
+    const VOL: Bind = Bind::Volume([3; VOLUME_ID]);
 
     fn text(n: usize) -> Vec<u8> {
         (0..n).map(|i| b"the quick brown fox "[i % 20]).collect()
@@ -296,15 +360,15 @@ mod tests {
 
     fn round_trip(c: &mut Codec, data: &[u8], pos: u64) -> (Vec<u8>, Header) {
         let mut stored = Vec::new();
-        c.encode(data, pos, &mut stored).unwrap();
+        c.encode(data, pos, VOL, &mut stored).unwrap();
         let h = Header::parse(&stored).unwrap();
         let mut out = b"prefix".to_vec();
-        assert_eq!(c.decode(&mut stored.clone(), pos, &mut out, usize::MAX), Ok(data.len()));
+        assert_eq!(c.decode(&mut stored.clone(), pos, VOL, &mut out, usize::MAX), Ok(data.len()));
         assert_eq!(&out[..6], b"prefix");
         assert_eq!(&out[6..], data);
         // A short read gets the head of the record and its true length.
         let mut short = Vec::new();
-        assert_eq!(c.decode(&mut stored.clone(), pos, &mut short, 10), Ok(data.len()));
+        assert_eq!(c.decode(&mut stored.clone(), pos, VOL, &mut short, 10), Ok(data.len()));
         assert_eq!(short, &data[..10]);
         (stored, h)
     }
@@ -331,36 +395,95 @@ mod tests {
         assert_eq!(raw.len(), 3000 + MAX_OVERHEAD);
         let mut out = Vec::new();
         // Moved to another position.
-        assert_eq!(c.decode(&mut stored.clone(), 41, &mut out, usize::MAX), Err(Refusal::Authentication));
+        assert_eq!(c.decode(&mut stored.clone(), 41, VOL, &mut out, usize::MAX), Err(Refusal::Authentication));
         // Any byte changed (with the CRC fixed up, as an attacker would).
         for at in [0, 5, 7, 20, HEADER + NONCE + 3, stored.len() - 1] {
             let mut bad = stored.clone();
             bad[at] ^= 0x40;
             let crc = crc32c::crc32c(&bad[HEADER..]);
             bad[10..14].copy_from_slice(&crc.to_le_bytes());
-            assert!(c.decode(&mut bad, 42, &mut out, usize::MAX).is_err(), "byte {at}");
+            assert!(c.decode(&mut bad, 42, VOL, &mut out, usize::MAX).is_err(), "byte {at}");
         }
         // Truncated.
         let mut cut = stored[..stored.len() - 1].to_vec();
-        assert_eq!(c.decode(&mut cut, 42, &mut out, usize::MAX), Err(Refusal::Checksum));
+        assert_eq!(c.decode(&mut cut, 42, VOL, &mut out, usize::MAX), Err(Refusal::Checksum));
         // Another key.
         let mut other = Codec::new(None, Some(&[8; 32])).unwrap();
-        assert_eq!(other.decode(&mut stored.clone(), 42, &mut out, usize::MAX), Err(Refusal::Authentication));
+        assert_eq!(other.decode(&mut stored.clone(), 42, VOL, &mut out, usize::MAX), Err(Refusal::Authentication));
         // No key.
         let mut none = Codec::new(Some(1), None).unwrap();
-        assert_eq!(none.decode(&mut stored.clone(), 42, &mut out, usize::MAX), Err(Refusal::NoKey));
+        assert_eq!(none.decode(&mut stored.clone(), 42, VOL, &mut out, usize::MAX), Err(Refusal::NoKey));
         assert!(out.is_empty(), "nothing of a refused record is returned");
         // Fresh nonces: the same data twice is stored differently.
         let mut again = Vec::new();
-        c.encode(&data, 42, &mut again).unwrap();
+        c.encode(&data, 42, VOL, &mut again).unwrap();
         assert_ne!(again, stored);
+    }
+
+    #[test]
+    fn sealed_records_are_bound_to_their_volume() {
+        let mut c = Codec::new(None, Some(&KEY)).unwrap();
+        // The first record of a volume makes its identity: its nonce.
+        let mut first = Vec::new();
+        let id = c.encode(&text(100), 0, Bind::First, &mut first).unwrap().expect("an identity");
+        assert_eq!(identity_of(&first), Some(id));
+        assert_eq!(&first[HEADER..HEADER + VOLUME_ID], &id);
+        let mut out = Vec::new();
+        assert_eq!(c.decode(&mut first.clone(), 0, Bind::First, &mut out, usize::MAX), Ok(100));
+        // Another volume's record at the same position, under the same key.
+        let mut other_first = Vec::new();
+        let other = c.encode(&text(100), 0, Bind::First, &mut other_first).unwrap().expect("an identity");
+        assert_ne!(id, other, "identities are random");
+        let mut rec = Vec::new();
+        c.encode(&text(300), 1, Bind::Volume(other), &mut rec).unwrap();
+        out.clear();
+        assert_eq!(c.decode(&mut rec.clone(), 1, Bind::Volume(id), &mut out, usize::MAX), Err(Refusal::Authentication));
+        assert_eq!(c.decode(&mut rec.clone(), 1, Bind::Unknown, &mut out, usize::MAX), Err(Refusal::Authentication));
+        assert_eq!(c.decode(&mut rec.clone(), 1, Bind::Volume(other), &mut out, usize::MAX), Ok(300));
+        // Nothing to bind to: a sealed record is not written unbound.
+        assert!(c.encode(&text(10), 5, Bind::Unknown, &mut rec).is_err());
+        // A compressing codec without a key needs no identity.
+        let mut z = Codec::new(Some(3), None).unwrap();
+        assert_eq!(z.encode(&text(10), 5, Bind::Unknown, &mut rec), Ok(None));
+    }
+
+    #[test]
+    fn version_1_records_still_read() {
+        // A version 1 sealed record: associated data without the volume.
+        let mut c = Codec::new(None, Some(&KEY)).unwrap();
+        let data = text(200);
+        let mut v1 = vec![0u8; HEADER];
+        v1[..4].copy_from_slice(&MAGIC);
+        v1[4] = VERSION_1;
+        v1[5] = SEALED;
+        v1[6..10].copy_from_slice(&(data.len() as u32).to_le_bytes());
+        let nonce = [9u8; NONCE];
+        v1.extend_from_slice(&nonce);
+        v1.extend_from_slice(&data);
+        let a = ad(&v1, 7, None);
+        let cipher = XChaCha20Poly1305::new(&KEY.into());
+        let (head, payload) = v1.split_at_mut(HEADER + NONCE);
+        let n = XNonce::try_from(&head[HEADER..]).unwrap();
+        let tag = cipher.encrypt_inout_detached(&n, &a, payload.into()).unwrap();
+        v1.extend_from_slice(&tag);
+        let crc = crc32c::crc32c(&v1[HEADER..]);
+        v1[10..14].copy_from_slice(&crc.to_le_bytes());
+        let mut out = Vec::new();
+        assert_eq!(c.decode(&mut v1.clone(), 7, VOL, &mut out, usize::MAX), Ok(200));
+        assert_eq!(out, data);
+        assert_eq!(Header::parse(&v1).map(|h| h.version), Some(VERSION_1));
+        assert_eq!(c.decode(&mut v1.clone(), 8, VOL, &mut out, usize::MAX), Err(Refusal::Authentication));
+        // An unknown version is not a filtered record.
+        let mut v9 = v1.clone();
+        v9[4] = 9;
+        assert_eq!(c.decode(&mut v9, 7, VOL, &mut out, usize::MAX), Err(Refusal::NotFiltered));
     }
 
     #[test]
     fn plain_data_is_not_a_filtered_record() {
         let mut c = Codec::new(Some(3), None).unwrap();
         let mut out = Vec::new();
-        assert_eq!(c.decode(&mut text(100), 0, &mut out, 100), Err(Refusal::NotFiltered));
+        assert_eq!(c.decode(&mut text(100), 0, VOL, &mut out, 100), Err(Refusal::NotFiltered));
         assert_eq!(Header::parse(b"PMTf"), None);
     }
 }

@@ -101,6 +101,9 @@ fn tape_spec_with_options() {
     assert_eq!(t.path, PathBuf::from("/dev/nst0"));
     assert_eq!(t.opts.max_block, 256 * 1024);
     assert_eq!(t.opts.load_timeout, Duration::from_millis(2500));
+    assert_eq!(t.opts.early_warning, 1 << 20, "a drive's zone is assumed to be 1M");
+    let MediumSpec::Tape(t) = medium("tape:/dev/nst0,early-warning=8M") else { panic!() };
+    assert_eq!(t.opts.early_warning, 8 << 20);
     let MediumSpec::Tape(t) = medium("tape:/dev/npmtm1") else { panic!() };
     assert_eq!(t.opts, DeviceOptions::default());
 }

@@ -24,6 +24,8 @@ pub struct DeviceMedium<D: StDevice> {
     pub(super) name: String,
     readonly: bool,
     pub(super) max_block: usize,
+    /// The early-warning zone assumed ([`DeviceOptions::early_warning`]).
+    ew_zone: u64,
     pub(super) buf: Vec<u8>,
     /// The logical object address.
     pub(super) pos: u64,
@@ -92,6 +94,7 @@ impl<D: StDevice> DeviceMedium<D> {
             name,
             readonly,
             max_block,
+            ew_zone: opts.early_warning,
             buf: Vec::new(),
             pos,
             lost: None,
@@ -252,6 +255,10 @@ impl<D: StDevice> Medium for DeviceMedium<D> {
         } else {
             Room::UNKNOWN
         }
+    }
+
+    fn in_flight_limit(&self) -> Option<u64> {
+        (!self.past_ew).then_some(self.ew_zone / 2)
     }
 
     fn write_record(&mut self, data: &[u8]) -> Result<Written, MediumError> {

@@ -84,6 +84,11 @@ pub use volumes::DeviceVolumes;
 /// largest a SCSI variable-block transfer (and a SIMH record) can be.
 pub const MAX_BLOCK: usize = pmt::proto::MAX_RECORD as usize;
 
+/// The early-warning zone assumed of a tape drive that does not say (1 MiB):
+/// smaller than any real drive's (tens of megabytes) and what a pmt master
+/// is commonly given; at most half of it is in flight.
+pub const DEFAULT_EW_ZONE: u64 = 1 << 20;
+
 /// Settings of a tape device medium, local or remote.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceOptions {
@@ -93,13 +98,25 @@ pub struct DeviceOptions {
     pub max_block: usize,
     /// How long to wait for the next medium after an unload.
     pub load_timeout: Duration,
+    /// The early-warning zone the drive is assumed to have, in bytes: a
+    /// drive does not say how far early warning is, so the data written
+    /// behind and not yet answered is kept to half of this (the other half
+    /// is for what the program writes after early warning: the record it
+    /// retries, trailers, filemarks). [`DEFAULT_EW_ZONE`] unless the spec
+    /// says (`early-warning=SIZE`).
+    pub early_warning: u64,
     /// How often to look for it meanwhile.
     pub poll: Duration,
 }
 
 impl Default for DeviceOptions {
     fn default() -> DeviceOptions {
-        DeviceOptions { max_block: MAX_BLOCK, load_timeout: Duration::from_secs(300), poll: Duration::from_millis(500) }
+        DeviceOptions {
+            max_block: MAX_BLOCK,
+            load_timeout: Duration::from_secs(300),
+            poll: Duration::from_millis(500),
+            early_warning: DEFAULT_EW_ZONE,
+        }
     }
 }
 
