@@ -95,7 +95,8 @@ struct ServeArgs {
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
     /// key-file, vendor, product, revision, serial, write-after-enospc);
-    /// options given here win.
+    /// options given here win. A file that names a changer describes a
+    /// tape library, served as pmtd library --config FILE.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve the tape library this TOML file describes: its media changer
@@ -382,6 +383,17 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     if let Some(config) = a.library {
         return run_library(LibraryArgs { config, cmd: None });
     }
+    // A configuration that describes a library (pmtd@NAME.service runs
+    // pmtd --config for either).
+    if let Some(config) = &a.config {
+        let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
+        if LibraryConfig::describes_library(&text) {
+            if drive_options(&a) {
+                bail!("{}: a library's configuration takes no drive options", config.display());
+            }
+            return run_library(LibraryArgs { config: config.clone(), cmd: None });
+        }
+    }
     let s = setup(a)?;
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
@@ -393,6 +405,23 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode> {
     serve::serve(&mut slave, &mut drive, &STOP)?;
     drive.shut_down()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether options of a drive were given besides --config (DEVICE, which
+/// may come from the environment, is not one: a library names its own).
+fn drive_options(a: &ServeArgs) -> bool {
+    !a.images.is_empty()
+        || a.volumes.is_some()
+        || !a.mirror.is_empty()
+        || a.degraded
+        || a.serial.is_some()
+        || a.capacity.is_some()
+        || a.early_warning.is_some()
+        || a.write_after_enospc
+        || a.max_block.is_some()
+        || a.read_only
+        || a.compress.is_some()
+        || a.key_file.is_some()
 }
 
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
