@@ -10,9 +10,11 @@
 #           restores it (every file's bytes compared); she cannot open the
 #           slave; reboot
 #   boot 2: the service and the devices are back; alice restores the tape
-#           written before the reboot; purge; nothing of the packages is
-#           left (but the tape image, the user's data); the kernel log is
-#           clean; power off
+#           written before the reboot; the same unit serves the example
+#           library (pmtd@library: its inventory over the operators'
+#           socket, alice opens the changer master); purge; nothing of the
+#           packages is left (but the tape image and the library's
+#           inventory, the user's data); the kernel log is clean; power off
 set -u
 x=/mnt/x
 out=$x/out
@@ -24,7 +26,7 @@ echo $boot >"$state/boot"
 sync
 
 STEPS1="install package-files enable-now devices user-dump-restore slave-refused"
-STEPS2="back-after-reboot restore-after-reboot purge nothing-left kernel-log-clean"
+STEPS2="back-after-reboot restore-after-reboot library-unit purge nothing-left kernel-log-clean"
 pass() { echo "PASS $1" | tee -a "$out/results"; }
 fail() { echo "FAIL $1: $2" | tee -a "$out/results"; }
 finish() {
@@ -37,11 +39,12 @@ finish() {
 }
 echo "stage: boot $boot" >&2
 
-# The pmtd of unit 0 serves: its log says so.
-serving() {
-	local i=0
+# The pmtd of unit NAME (tape0) serves: its log says so (since START, a
+# journalctl --since time, or this boot).
+serving() { # [NAME [START]]
+	local i=0 u=pmtd@${1:-tape0} since=${2:+--since=$2}
 	while [ $i -lt 120 ]; do
-		systemctl is-active --quiet pmtd@tape0 && journalctl -b -u pmtd@tape0 --no-pager | grep -q serving && return 0
+		systemctl is-active --quiet "$u" && journalctl -b ${since:+"$since"} -u "$u" --no-pager | grep -q serving && return 0
 		sleep 0.5
 		i=$((i + 1))
 	done
@@ -121,7 +124,8 @@ if [ $boot = 1 ]; then
 	why=""
 	for f in /usr/bin/pmtd /lib/systemd/system/pmtd@.service \
 		/lib/udev/rules.d/60-pmt.rules /etc/modprobe.d/pmt.conf /etc/pmt/tape0.toml \
-		/usr/share/man/man8/pmtd.8.gz /usr/share/man/man4/pmt.4.gz "/lib/modules/$(uname -r)/updates/dkms/pmt.ko"; do
+		/usr/share/man/man8/pmtd.8.gz /usr/share/man/man4/pmt.4.gz /usr/share/doc/pmtd/examples/library.toml \
+		"/lib/modules/$(uname -r)/updates/dkms/pmt.ko"; do
 		[ -e "$f" ] || why="$why $f missing;"
 	done
 	modinfo -F parm pmt >"$log/$s.modinfo" 2>&1 || why="$why modinfo pmt failed;"
@@ -182,6 +186,32 @@ if [ $boot = 2 ]; then
 	umount /mnt/data 2>/dev/null
 	losetup -D
 
+	# The example library through the same unit: pmtd --config serves a
+	# file that names a changer as a library. Its drive 0 is tape0's.
+	s=library-unit
+	why=""
+	systemctl stop pmtd@tape0
+	cp /usr/share/doc/pmtd/examples/library.toml /etc/pmt/library.toml
+	t=$(date '+%Y-%m-%d %H:%M:%S')
+	systemctl start pmtd@library
+	if ! serving library "$t"; then
+		why="pmtd@library is $(systemctl is-active pmtd@library): $(journalctl -b -u pmtd@library --no-pager | tail -n 3 | tr '\n' ' ');"
+	else
+		pmtd library --config /etc/pmt/library.toml status >"$log/$s.status" 2>&1
+		grep -q 'not running' "$log/$s.status" && why="$why its status came from the file, not the socket;"
+		grep -q 'slot 1 .* ABC001L6' "$log/$s.status" || why="$why its status lacks ABC001L6 in slot 1;"
+		[ -S /var/lib/pmt/library.inventory.sock ] || why="$why no operators' socket;"
+		runuser -u alice -- sh -c 'exec 3</dev/pmcm0' >"$log/$s.pmcm" 2>&1 || why="$why alice cannot open /dev/pmcm0: $(cat "$log/$s.pmcm");"
+	fi
+	systemctl stop pmtd@library
+	# The administrator's file goes with the setup; tape0 serves again, and
+	# the purge stops it.
+	rm -f /etc/pmt/library.toml
+	t=$(date '+%Y-%m-%d %H:%M:%S')
+	systemctl start pmtd@tape0
+	serving tape0 "$t" || why="$why pmtd@tape0 did not serve again;"
+	if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
+
 	s=purge
 	mod=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' 'pmt-modules-*' pmt-dkms 2>/dev/null | awk '$2 == "ii" {print $1}' | head -n 1)
 	if apt-get purge -y pmtd "$mod" >"$log/$s" 2>&1; then pass $s; else fail $s "$(tail -n 3 "$log/$s" | tr '\n' ' ')"; fi
@@ -202,9 +232,10 @@ if [ $boot = 2 ]; then
 		[ -e "$f" ] && why="$why $f is left;"
 	done
 	modinfo pmt >/dev/null 2>&1 && why="$why modinfo still finds pmt;"
-	# The tape is the user's data: a purge leaves it, and nothing else.
+	# The tape and the library's inventory (where its cartridges are) are
+	# the user's data: a purge leaves them, and nothing else.
 	left=$(cd /var/lib/pmt 2>/dev/null && find . -mindepth 1 | sort | tr '\n' ' ')
-	[ "$left" = "./tape0.tap " ] || why="$why /var/lib/pmt holds '$left', not the tape alone;"
+	[ "$left" = "./library.inventory ./tape0.tap " ] || why="$why /var/lib/pmt holds '$left', not the tape and the inventory alone;"
 	# The module still loaded unloads, and its nodes go.
 	rmmod pmt 2>"$log/$s.rmmod" || why="$why rmmod pmt failed: $(cat "$log/$s.rmmod");"
 	udevadm settle -t 30
