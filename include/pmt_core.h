@@ -69,6 +69,9 @@ struct pmt_core_params {
 #define PMT_MOPEN_WRITE		2
 #define PMT_MOPEN_NONBLOCK	4
 #define PMT_MOPEN_NOREWIND	8
+#define PMT_MOPEN_EJECT		16	/* unload at close (NetBSD st's eject node) */
+#define PMT_MOPEN_CONTROL	32	/* NetBSD st's control node: opens without a medium */
+#define PMT_MOPEN_MODE_SHIFT	8	/* bits 8-9: the minor's mode (NetBSD st's bits 2-3) */
 
 /* pmt_core_mioctl() flags. */
 #define PMT_IOCTL_COMPAT32	1	/* a 32-bit caller on a 64-bit Linux kernel */
@@ -105,8 +108,10 @@ void pmt_core_unit_free(struct pmt_core_unit *u);
  * the call (its softc): the core hands it back to pmt_os_wait,
  * pmt_os_wake_slave, pmt_os_privileged and the copies. cred names the
  * caller as the host does (NetBSD: its kauth_cred_t; Linux: unused,
- * capable() looks at the calling task). A changer master has no read or
- * write (EINVAL); its open, flush and release do nothing.
+ * capable() looks at the calling task). A changer master has no write
+ * (EINVAL); its read is NetBSD ch's event word (Linux: EINVAL); its open
+ * asks the library what NetBSD's ch asks at open (Linux: nothing); its
+ * flush does nothing and its release clears the events.
  */
 int pmt_core_mopen(struct pmt_core_unit *u, void *host, unsigned int flags);
 int pmt_core_mflush(struct pmt_core_unit *u, void *host);	/* last close: filemarks, rewind */
@@ -132,6 +137,10 @@ void pmt_core_sclose(struct pmt_core_unit *u);			/* pending requests fail */
 int pmt_core_sread(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *done);	/* EAGAIN: none queued */
 int pmt_core_swrite(struct pmt_core_unit *u, void *ucookie, size_t len, size_t *done);
 bool pmt_core_readable(struct pmt_core_unit *u);
+size_t pmt_core_spending(struct pmt_core_unit *u);	/* bytes a read with room for all would return */
+/* The daemon mapped the unit's data area, size bytes (0: it has none or
+ * its mapping went). A glue without an area never calls it. */
+void pmt_core_sarea(struct pmt_core_unit *u, size_t size);
 
 /* Provided by the glue. */
 void *pmt_os_alloc(size_t size);			/* may sleep; NULL when short */
@@ -145,6 +154,14 @@ bool pmt_os_privileged(void *host, void *cred, unsigned int what);	/* PMT_PRIV_*
 int pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n);
 int pmt_os_ucopyout(void *host, uint64_t uaddr, const void *src, size_t n);
 void pmt_os_lock(void *host);				/* the unit's channel lock */
+/* The unit's data area (see PMT_SIOCAREA in pmt_proto.h): copies between
+ * it and kernel memory, and between it and the user buffer of a master
+ * read or write (the cookie, at uoff). 0, or nonzero: a range outside the
+ * area, or a fault. A glue without an area returns nonzero. */
+int pmt_os_area_read(void *host, size_t off, void *dst, size_t n);
+int pmt_os_area_write(void *host, size_t off, const void *src, size_t n);
+int pmt_os_area_copyin(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n);
+int pmt_os_area_copyout(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n);
 void pmt_os_unlock(void *host);
 void pmt_os_panic(const char *msg, size_t len);		/* does not return */
 

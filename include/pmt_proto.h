@@ -44,8 +44,8 @@
 #endif
 
 /* 2: READRUN (read-ahead) added. 3: SCSI (pass-through of the commands
- * that do not move the medium) added. */
-#define PMT_PROTO_VERSION	3
+ * that do not move the medium) added. 4: the data area. */
+#define PMT_PROTO_VERSION	4
 #define PMT_FRAME_ALIGN		8
 
 /* Largest record: the 24-bit length of a SIMH .tap record. */
@@ -129,6 +129,7 @@
 #define PMT_RF_OPEN_WRITE	0x00020000u	/* OPEN: opened for writing */
 #define PMT_RF_OPEN_NONBLOCK	0x00040000u	/* OPEN: O_NONBLOCK, no wait for the medium */
 #define PMT_RF_OPEN_NOREWIND	0x00080000u	/* OPEN: the no-rewind node */
+#define PMT_RF_AREA		0x00100000u	/* WRITE, READRUN: the payload is in the data area, see below */
 
 /* SPACE kinds (rq_arg), the SCSI SPACE codes. */
 #define PMT_SP_BLOCKS		0
@@ -215,7 +216,7 @@ struct pmt_rep {
 	uint8_t  rp_sflags;	/* PMT_SF_* */
 	uint8_t  rp_asc;	/* PMT_ASC_* */
 	uint8_t  rp_ascq;
-	uint32_t rp_spare;	/* zero */
+	uint32_t rp_dlen;	/* PMT_RF_AREA: data bytes put in the area; zero otherwise */
 	int64_t  rp_resid;	/* SCSI INFORMATION: requested minus actual */
 	struct pmt_status rp_status;
 };
@@ -224,6 +225,20 @@ struct pmt_rep {
 #define PMT_REQ_SIZE		48
 #define PMT_STATUS_SIZE		40
 #define PMT_REP_SIZE		72
+
+/*
+ * The data area (Linux). A tape slave can be mapped: an ioctl on it,
+ * PMT_SIOCAREA, gives the area's size (0: none), and mmap() of that size at
+ * offset 0, shared and writable, maps it. While it is mapped the driver may
+ * put a request's payload there instead of in the frame: a request with
+ * PMT_RF_AREA names rq_length bytes at offset rq_arg of the area. A WRITE's
+ * data is there to be stored; a READRUN's data goes there, and the reply
+ * says in rp_dlen how many bytes the daemon put (the frame carries none).
+ * The driver chooses the offsets; the daemon never names one. Only the
+ * holder of the slave maps it; the area holds that unit's data only, and
+ * its size is the unit's write-behind window (window_kb).
+ */
+#define PMT_SIOCAREA		0x80087001u	/* _IOR('p', 1, uint64_t) */
 
 /*
  * The changer pair. The library daemon executes SCSI Media Changer (SMC)

@@ -49,6 +49,12 @@ pub enum Errno {
     XFull,
     /// The device does not know the command (Linux ch: EBADRQC).
     BadRqc,
+    /// No such element, or a move the changer cannot make (NetBSD ch:
+    /// ENODEV).
+    NoDev,
+    /// The file is not open for what the call does (NetBSD ch: EBADF for a
+    /// changer command on a file not open for writing).
+    BadF,
 }
 
 impl Errno {
@@ -77,6 +83,8 @@ impl Errno {
             Errno::BadE => 52,
             Errno::XFull => 54,
             Errno::BadRqc => 56,
+            Errno::NoDev => 19,
+            Errno::BadF => 9,
         }
     }
 
@@ -106,6 +114,8 @@ impl Errno {
             // EINVAL (ILLEGAL REQUEST) for a move the changer refuses.
             Errno::BadSlt => 19,
             Errno::BadE | Errno::XFull | Errno::BadRqc => 22,
+            Errno::NoDev => 19,
+            Errno::BadF => 9,
         }
     }
 }

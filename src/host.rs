@@ -130,12 +130,107 @@ pub trait UserIn {
         out.resize(n, 0);
         self.read(at, out)
     }
+
+    /// Copies `n` bytes starting `at` into the unit's data area at `off`.
+    /// The default goes through a small buffer; a host that can copy from
+    /// user memory straight into the area does so (one copy).
+    fn read_into_area(&mut self, at: usize, area: &HostArea, off: usize, n: usize) -> Result<()> {
+        let mut b = [0u8; BOUNCE];
+        let mut done = 0usize;
+        while done < n {
+            let k = (n - done).min(BOUNCE);
+            let chunk = b.get_mut(..k).ok_or(Errno::Fault)?;
+            self.read(at.checked_add(done).ok_or(Errno::Fault)?, chunk)?;
+            area.write(off.checked_add(done).ok_or(Errno::Fault)?, chunk)?;
+            done += k;
+        }
+        Ok(())
+    }
 }
 
 /// A user buffer the core writes to (a read() buffer, an ioctl result).
 pub trait UserOut {
     /// Copies `src` to `at` bytes into the user buffer.
     fn write(&mut self, at: usize, src: &[u8]) -> Result<()>;
+
+    /// Copies `n` bytes of the unit's data area at `off` to `at` bytes into
+    /// the user buffer. The default goes through a small buffer; a host
+    /// that can copy from the area straight to user memory does so.
+    fn write_from_area(&mut self, at: usize, area: &HostArea, off: usize, n: usize) -> Result<()> {
+        let mut b = [0u8; BOUNCE];
+        let mut done = 0usize;
+        while done < n {
+            let k = (n - done).min(BOUNCE);
+            let chunk = b.get_mut(..k).ok_or(Errno::Fault)?;
+            area.read(off.checked_add(done).ok_or(Errno::Fault)?, chunk)?;
+            self.write(at.checked_add(done).ok_or(Errno::Fault)?, chunk)?;
+            done += k;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of the bounce buffer of the default area copies.
+const BOUNCE: usize = 512;
+
+/// A unit's data area as the host provides it: memory shared with the
+/// daemon (the slave's mapping), where write data and read-ahead runs live
+/// by offset so that the daemon reads and writes them in place. The core
+/// never makes a reference to that memory (the daemon may write it at any
+/// time): it copies through these functions, which check the range.
+#[derive(Clone, Copy)]
+pub struct HostArea {
+    read: fn(usize, usize, &mut [u8]) -> bool,
+    write: fn(usize, usize, &[u8]) -> bool,
+    arg: usize,
+}
+
+fn no_read(_: usize, _: usize, _: &mut [u8]) -> bool {
+    false
+}
+
+fn no_write(_: usize, _: usize, _: &[u8]) -> bool {
+    false
+}
+
+impl HostArea {
+    /// An area read by `read(arg, off, dst)` and written by
+    /// `write(arg, off, src)` (false: the range is outside the area).
+    pub const fn new(read: fn(usize, usize, &mut [u8]) -> bool, write: fn(usize, usize, &[u8]) -> bool, arg: usize) -> HostArea {
+        HostArea { read, write, arg }
+    }
+
+    /// No area: payloads travel inside the frames.
+    pub const NONE: HostArea = HostArea::new(no_read, no_write, 0);
+
+    /// The host's argument (its context for the area).
+    pub fn arg(&self) -> usize {
+        self.arg
+    }
+
+    /// Copies `dst.len()` bytes at `off` out of the area.
+    pub fn read(&self, off: usize, dst: &mut [u8]) -> Result<()> {
+        if (self.read)(self.arg, off, dst) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
+    }
+
+    /// Copies `src` into the area at `off`.
+    pub fn write(&self, off: usize, src: &[u8]) -> Result<()> {
+        if (self.write)(self.arg, off, src) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
+    }
+}
+
+impl core::fmt::Debug for HostArea {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HostArea").field("arg", &self.arg).finish_non_exhaustive()
+    }
 }
 
 /// An ioctl argument: read and written in place.

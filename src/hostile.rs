@@ -22,7 +22,7 @@ use alloc::vec::Vec;
 use proptest::prelude::*;
 
 use crate::errno::Errno;
-use crate::proto::{DriveFlags, Op, Rep, Req, Status, MAX_RECORD, REP_SIZE, VERSION};
+use crate::proto::{DriveFlags, Op, Rep, Req, ReqFlags, Status, MAX_RECORD, REP_SIZE, VERSION};
 use crate::testing::{frame, Daemon, Fake, Honest, RW};
 use crate::unit::Config;
 
@@ -168,6 +168,13 @@ impl Daemon for Hostile {
                 4 => {
                     rep.sense = 0x9 + (r.below(2) as u8) * 3;
                     malformed = true;
+                }
+                5 | 6 => {
+                    // Data claimed in the data area: only a READRUN given
+                    // a slice may, and never more than the slice.
+                    rep.dlen = (r.below(req.length.saturating_add(64)) + 1) as u32;
+                    let slice = req.flags().contains(ReqFlags::AREA) && req.op() == Some(Op::ReadRun);
+                    malformed = !slice || u64::from(rep.dlen) > req.length;
                 }
                 _ => {}
             }
@@ -377,7 +384,14 @@ fn run(seed: u64, hostility: u64, calls: &[Call]) -> Result<(), TestCaseError> {
 
 /// The unit, with an honest daemon now: two records written and read back.
 fn honest_round_trip(unit: crate::unit::Unit) -> Result<(), alloc::string::String> {
-    let g = Fake { unit, daemon: core::cell::RefCell::new(None), refused: core::cell::RefCell::new(0) };
+    let g = Fake {
+        unit,
+        daemon: core::cell::RefCell::new(None),
+        refused: core::cell::RefCell::new(0),
+        waits: core::cell::RefCell::new(Vec::new()),
+        area: None,
+        area_requests: core::cell::RefCell::new(0),
+    };
     g.start_daemon(Honest::default());
     let step = |what: &str, r: crate::errno::Result<()>| r.map_err(|e| alloc::format!("honest daemon: {what}: {e:?}"));
     step("open", g.open(RW))?;

@@ -29,6 +29,7 @@
 extern crate alloc;
 
 pub mod abi;
+pub mod area;
 pub mod boundary;
 pub mod chan;
 pub mod chg;
@@ -51,10 +52,10 @@ mod testing;
 static ALLOC: pmt_lockcheck::Checked = pmt_lockcheck::Checked;
 
 pub use abi::Abi;
-pub use drv::{EomPolicy, Policy};
+pub use drv::{EodRule, EomPolicy, ModeValues, Node, Policy};
 pub use drv::{MtOp, OpenFlags, TapeStatus};
 pub use errno::{Errno, Result};
-pub use host::{Host, HostLock, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};
+pub use host::{Host, HostArea, HostLock, KernelBuf, Sleep, UserArg, UserIn, UserOut, Wait, WaitError};
 pub use chg::ChangerUnit;
 pub use pair::{Kind, Pair};
 pub use unit::{Config, Unit};

@@ -4,9 +4,9 @@
 
 use crate::abi::Abi;
 use crate::chg::{ChangerUnit, OpenMode};
-use crate::drv::OpenFlags;
+use crate::drv::{Node, OpenFlags};
 use crate::errno::{Errno, Result};
-use crate::host::{Host, HostLock, UserArg, UserIn, UserOut, Wait};
+use crate::host::{Host, HostArea, HostLock, UserArg, UserIn, UserOut, Wait};
 use crate::unit::{Config, Unit};
 
 /// The kinds of pair.
@@ -31,9 +31,10 @@ pub enum Pair {
 
 impl Pair {
     /// Pair `index` of `kind` for host `abi`, its channel behind `lock`.
-    pub fn new(kind: Kind, index: u32, cfg: Config, abi: Abi, lock: HostLock) -> Result<Pair> {
+    /// `area`: how the host reaches a data area the daemon maps (tapes).
+    pub fn new(kind: Kind, index: u32, cfg: Config, abi: Abi, lock: HostLock, area: HostArea) -> Result<Pair> {
         Ok(match kind {
-            Kind::Tape => Pair::Tape(Unit::new(index, cfg, abi, lock)?),
+            Kind::Tape => Pair::Tape(Unit::new(index, cfg, abi, lock, area)?),
             Kind::Changer => Pair::Changer(ChangerUnit::new(index, abi, cfg.timeout, lock)?),
         })
     }
@@ -54,12 +55,13 @@ impl Pair {
         }
     }
 
-    /// Master open. A changer master has nothing to prepare: its commands
-    /// find the daemon or fail.
-    pub fn mopen(&self, host: &mut dyn Host, flags: OpenFlags) -> Result<()> {
+    /// Master open of one node of the minor (a tape's mode, eject and
+    /// control nodes). A changer master prepares what its host's ch does
+    /// at open (NetBSD: the library must answer; Linux: nothing).
+    pub fn mopen(&self, host: &mut dyn Host, flags: OpenFlags, node: Node) -> Result<()> {
         match self {
-            Pair::Tape(u) => u.mopen(host, flags),
-            Pair::Changer(_) => Ok(()),
+            Pair::Tape(u) => u.mopen_node(host, flags, node),
+            Pair::Changer(c) => c.open(host),
         }
     }
 
@@ -75,13 +77,20 @@ impl Pair {
     pub fn mrelease(&self, host: &mut dyn Host) -> Result<()> {
         match self {
             Pair::Tape(u) => u.mrelease(host),
-            Pair::Changer(_) => Ok(()),
+            Pair::Changer(c) => {
+                c.close();
+                Ok(())
+            }
         }
     }
 
-    /// Master read(): a tape's record; a changer has no read (EINVAL).
+    /// Master read(): a tape's record; a changer's events where its host's
+    /// ch has them (NetBSD), else EINVAL.
     pub fn mread(&self, host: &mut dyn Host, out: &mut dyn UserOut, count: usize) -> Result<usize> {
-        self.tape().map_err(|_| Errno::Inval)?.mread(host, out, count)
+        match self {
+            Pair::Tape(u) => u.mread(host, out, count),
+            Pair::Changer(c) => c.read(out, count),
+        }
     }
 
     /// Master write(): a tape's record; a changer has no write (EINVAL).
@@ -122,6 +131,14 @@ impl Pair {
         }
     }
 
+    /// The daemon mapped a data area of `size` bytes (tapes; a changer
+    /// has none).
+    pub fn sarea(&self, size: usize) {
+        if let Pair::Tape(u) = self {
+            u.sarea(size);
+        }
+    }
+
     /// The daemon closed the slave.
     pub fn sclose(&self) {
         match self {
@@ -135,6 +152,14 @@ impl Pair {
         match self {
             Pair::Tape(u) => u.readable(),
             Pair::Changer(c) => c.readable(),
+        }
+    }
+
+    /// Bytes a slave read with room for everything would return now.
+    pub fn pending(&self) -> usize {
+        match self {
+            Pair::Tape(u) => u.pending(),
+            Pair::Changer(c) => c.pending(),
         }
     }
 

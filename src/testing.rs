@@ -15,7 +15,7 @@ use core::cell::RefCell;
 use crate::abi::{linux, Abi};
 use crate::drv::OpenFlags;
 use crate::errno::{Errno, Result};
-use crate::host::{Host, HostLock, KernelBuf, Sleep, Wait, WaitError};
+use crate::host::{Host, HostArea, HostLock, KernelBuf, Sleep, Wait, WaitError};
 use crate::proto::{self, asc, DriveFlags, Op, Rep, Req, ReqFlags, SenseFlags, SenseKey, Space, Status, REP_SIZE, REQ_SIZE};
 use crate::unit::{Config, Unit};
 
@@ -40,12 +40,52 @@ pub(crate) fn frame(rep: &Rep, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Data areas of the units under test, by index: what a glue shares with
+/// its daemon, here plain memory both sides of a test reach.
+static AREAS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+fn area_read(i: usize, off: usize, dst: &mut [u8]) -> bool {
+    let a = AREAS.lock().unwrap();
+    match a.get(i).and_then(|m| m.get(off..off.checked_add(dst.len())?)) {
+        Some(src) => {
+            dst.copy_from_slice(src);
+            true
+        }
+        None => false,
+    }
+}
+
+fn area_write(i: usize, off: usize, src: &[u8]) -> bool {
+    let mut a = AREAS.lock().unwrap();
+    match a.get_mut(i).and_then(|m| m.get_mut(off..off.checked_add(src.len())?)) {
+        Some(dst) => {
+            dst.copy_from_slice(src);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A data area of `size` bytes for a unit under test.
+pub(crate) fn test_area(size: usize) -> HostArea {
+    let mut a = AREAS.lock().unwrap();
+    a.push(vec![0u8; size]);
+    HostArea::new(area_read, area_write, a.len() - 1)
+}
+
 /// A unit whose glue runs `daemon` whenever a master call waits.
 pub(crate) struct Fake<D: Daemon> {
     pub unit: Unit,
     pub daemon: RefCell<Option<D>>,
     /// Replies the unit refused.
     pub refused: RefCell<usize>,
+    /// Every wait the engine asked for: what, how, and whether a request
+    /// was queued or in flight then.
+    pub waits: RefCell<Vec<(Wait, Sleep, bool)>>,
+    /// The unit's data area and its size, if it has one.
+    pub area: Option<(HostArea, usize)>,
+    /// Requests whose payload was in the area.
+    pub area_requests: RefCell<usize>,
 }
 
 struct FakeHost<'a, D: Daemon> {
@@ -53,7 +93,9 @@ struct FakeHost<'a, D: Daemon> {
 }
 
 impl<D: Daemon> Host for FakeHost<'_, D> {
-    fn wait(&mut self, what: Wait, _how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+    fn wait(&mut self, what: Wait, how: Sleep, _timeout: u32) -> core::result::Result<(), WaitError> {
+        let busy = self.fake.unit.held() > 0 || !self.fake.unit.cond(Wait::Front) || self.fake.unit.readable();
+        self.fake.waits.borrow_mut().push((what, how, busy));
         loop {
             if self.fake.unit.cond(what) {
                 return Ok(());
@@ -80,11 +122,28 @@ impl<D: Daemon> Fake<D> {
         Fake::with_abi(daemon, cfg, Abi::Linux)
     }
 
-    /// A unit of `abi` with `daemon` holding its slave.
+    /// A unit of `abi` with `daemon` holding its slave. A Linux unit's
+    /// daemon maps a data area of the window's size (as pmtd does with the
+    /// Linux glue); NetBSD's glue has none, so a NetBSD unit's payloads
+    /// travel in the frames.
     pub fn with_abi(daemon: D, cfg: Config, abi: Abi) -> Fake<D> {
-        let unit = Unit::new(0, cfg, abi, LOCK).unwrap();
+        Fake::build(daemon, cfg, abi, (abi == Abi::Linux).then_some(cfg.window))
+    }
+
+    /// A unit whose daemon maps no data area: payloads in the frames (the
+    /// NetBSD glue, a daemon that does not map).
+    pub fn without_area(daemon: D, cfg: Config, abi: Abi) -> Fake<D> {
+        Fake::build(daemon, cfg, abi, None)
+    }
+
+    fn build(daemon: D, cfg: Config, abi: Abi, area: Option<usize>) -> Fake<D> {
+        let a = area.map(|n| (test_area(n), n));
+        let unit = Unit::new(0, cfg, abi, LOCK, a.map_or(HostArea::NONE, |(h, _)| h)).unwrap();
         unit.sopen().unwrap();
-        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0) }
+        if let Some((_, n)) = a {
+            unit.sarea(n);
+        }
+        Fake { unit, daemon: RefCell::new(Some(daemon)), refused: RefCell::new(0), waits: RefCell::new(Vec::new()), area: a, area_requests: RefCell::new(0) }
     }
 
     fn host(&self) -> FakeHost<'_, D> {
@@ -109,8 +168,35 @@ impl<D: Daemon> Fake<D> {
             let req = Req::from_bytes(&buf[off..]);
             let flen = req.hdr.len as usize;
             assert!(flen >= REQ_SIZE && off + flen <= n, "request frame");
-            let data = &buf[off + REQ_SIZE..off + flen];
-            let attempts = daemon.answer(&req, data);
+            let in_area = req.flags().contains(ReqFlags::AREA);
+            *self.area_requests.borrow_mut() += usize::from(in_area);
+            let data = if in_area {
+                // The daemon reads a write's data in the area.
+                let (h, _) = self.area.expect("an area request without an area");
+                let mut d = vec![0u8; if req.op() == Some(Op::Write) { req.length as usize } else { 0 }];
+                assert!(h.read(req.arg as usize, &mut d).is_ok(), "area slice");
+                d
+            } else {
+                buf[off + REQ_SIZE..off + flen].to_vec()
+            };
+            let mut attempts = daemon.answer(&req, &data);
+            if in_area {
+                // What it reads goes into the area; the frame says how much.
+                let (h, _) = self.area.expect("area");
+                for a in attempts.iter_mut().filter(|a| a.len() > REP_SIZE) {
+                    let mut rep = Rep::from_bytes(a);
+                    if rep.dlen != 0 {
+                        // A daemon that says itself what it put there.
+                        continue;
+                    }
+                    let d = a[REP_SIZE..].to_vec();
+                    if h.write(req.arg as usize, &d).is_ok() {
+                        rep.dlen = d.len() as u32;
+                        rep.hdr.len = REP_SIZE as u32;
+                        *a = rep.to_bytes().to_vec();
+                    }
+                }
+            }
             if attempts.is_empty() {
                 drop(d);
                 self.kill_daemon();
@@ -144,6 +230,26 @@ impl<D: Daemon> Fake<D> {
 
     pub fn open(&self, f: OpenFlags) -> Result<()> {
         self.unit.mopen(&mut self.host(), f)
+    }
+
+    /// Opens a node of the minor (NetBSD: a mode, eject, control).
+    pub fn open_node(&self, f: OpenFlags, node: crate::drv::Node) -> Result<()> {
+        self.unit.mopen_node(&mut self.host(), f, node)
+    }
+
+    /// NetBSD MTIOCTOP.
+    pub fn nb_mt(&self, op: i16, count: i32) -> Result<()> {
+        let mut arg = [0u8; 8];
+        arg[0..2].copy_from_slice(&op.to_ne_bytes());
+        arg[4..8].copy_from_slice(&count.to_ne_bytes());
+        self.ioctl(crate::abi::netbsd::MTIOCTOP, &mut arg)
+    }
+
+    /// NetBSD MTIOCGET: the raw `struct mtget`.
+    pub fn nb_status(&self) -> Result<[u8; crate::abi::netbsd::MTGET_SIZE]> {
+        let mut b = [0u8; crate::abi::netbsd::MTGET_SIZE];
+        self.ioctl(crate::abi::netbsd::MTIOCGET, &mut b)?;
+        Ok(b)
     }
 
     pub fn close(&self) -> Result<()> {

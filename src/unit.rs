@@ -13,10 +13,10 @@
 
 use crate::abi::Abi;
 use crate::chan::{Chan, ChanLock, Limits};
-use crate::drv::{Answer, Drv, Link, OpenFlags};
+use crate::drv::{Answer, Drv, Link, Node, OpenFlags};
 use crate::sgio::SgAnswer;
 use crate::errno::{Errno, Result};
-use crate::host::{Host, HostLock, Sleep, UserArg, UserIn, UserOut, Wait};
+use crate::host::{Host, HostArea, HostLock, Sleep, UserArg, UserIn, UserOut, Wait};
 use crate::proto::Tape;
 
 /// Limits of a unit, from the module parameters.
@@ -78,11 +78,11 @@ impl Unit {
     /// Unit `index` for host `abi`, with its ring reserved and its channel
     /// behind `lock`. EINVAL if a limit is out of range, ENOMEM if memory is
     /// short.
-    pub fn new(index: u32, cfg: Config, abi: Abi, lock: HostLock) -> Result<Unit> {
+    pub fn new(index: u32, cfg: Config, abi: Abi, lock: HostLock, area: HostArea) -> Result<Unit> {
         cfg.validate()?;
         let chan = Chan::new(cfg.limits())?;
         let drv = Drv::new(index, abi.policy(), cfg.timeout);
-        Ok(Unit { cfg, abi, chan: ChanLock::new(chan, lock), drv: spin::mutex::SpinMutex::new(drv) })
+        Ok(Unit { cfg, abi, chan: ChanLock::new(chan, lock, area), drv: spin::mutex::SpinMutex::new(drv) })
     }
 
     /// The unit's host ABI.
@@ -90,17 +90,18 @@ impl Unit {
         self.abi
     }
 
-    /// Payload bytes the channel holds now (bounded by the window, plus one
-    /// record written synchronously).
+    /// Payload bytes the channel holds now, in its buffers and in the data
+    /// area (each bounded by the window, plus one record written
+    /// synchronously).
     pub fn held(&self) -> usize {
-        self.chan.with(|c| c.held())
+        self.chan.with(|c| c.held().saturating_add(c.area_held()))
     }
 
     /// The condition a master sleeps on (see [`Host::wait`]).
     pub fn cond(&self, what: Wait) -> bool {
         self.chan.with(|c| match what {
             Wait::Front => c.front_done() || c.is_empty(),
-            Wait::Space(n) => c.has_space(n) || c.front_done() || !c.slave_present(),
+            Wait::Space(n) => c.has_room(n) || c.front_done() || !c.slave_present(),
         })
     }
 
@@ -114,7 +115,13 @@ impl Unit {
 
     /// Master open.
     pub fn mopen(&self, host: &mut dyn Host, flags: OpenFlags) -> Result<()> {
-        self.with_drv(host, Sleep::Killable, |d, l| d.open(l, flags))
+        self.mopen_node(host, flags, Node::default())
+    }
+
+    /// Master open of one node of the minor (NetBSD: a mode, the eject
+    /// node, the control node).
+    pub fn mopen_node(&self, host: &mut dyn Host, flags: OpenFlags, node: Node) -> Result<()> {
+        self.with_drv(host, Sleep::Killable, |d, l| d.open(l, flags, node))
     }
 
     /// The last close() of a master file: filemarks, rewind.
@@ -157,6 +164,13 @@ impl Unit {
         self.abi.tape_arg_size(cmd, compat32)
     }
 
+    /// The daemon mapped the unit's data area, `size` bytes (0: it has
+    /// none): write data and read-ahead runs go there from now on, as
+    /// they fit.
+    pub fn sarea(&self, size: usize) {
+        self.chan.with(|c| c.map_area(size));
+    }
+
     /// A daemon opens the slave.
     pub fn sopen(&self) -> Result<()> {
         self.chan.with(|c| c.slave_open())
@@ -170,6 +184,11 @@ impl Unit {
     /// True if a slave read would return a request now.
     pub fn readable(&self) -> bool {
         self.chan.with(|c| c.readable())
+    }
+
+    /// Bytes a slave read with room for everything would return now.
+    pub fn pending(&self) -> usize {
+        self.chan.with(|c| c.pending())
     }
 
     /// Slave read(): as many whole queued requests as fit `len` bytes, each

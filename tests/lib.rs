@@ -18,10 +18,11 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use pmt::abi::linux;
-use pmt::{Abi, Config, Errno, Host, HostLock, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, HostArea, HostLock, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
 
 /// The channel lock of the units under test: the lock checker's marks.
 pub const LOCK: HostLock = HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0);
+use pmtd::area::Area;
 use pmtd::drive::{Drive, DriveConfig};
 use pmtd::media::magazine::Magazine;
 use pmtd::media::image::ImageOptions;
@@ -43,6 +44,9 @@ pub struct Sim {
     pub max_held: RefCell<usize>,
     /// Temporary directory holding the images.
     pub dir: tempfile::TempDir,
+    /// The daemon's side of the unit's data area (Linux units).
+    area: RefCell<Option<Area>>,
+    window: usize,
 }
 
 /// `struct mtget`, decoded.
@@ -111,10 +115,18 @@ impl Sim {
     /// temporary directory, with `dcfg`.
     pub fn with_volumes(make: impl FnOnce(&Path) -> DynVolumes, dcfg: DriveConfig, ucfg: Config, abi: Abi) -> Sim {
         let dir = tempfile::tempdir().expect("tempdir");
-        let unit = Unit::new(0, ucfg, abi, LOCK).expect("unit");
+        // A data area as the Linux glue gives one (records pass by offset);
+        // NetBSD's glue has none (records travel in the frames).
+        let area = (abi == Abi::Linux).then(|| Area::simulated(ucfg.window));
+        let unit = Unit::new(0, ucfg, abi, LOCK, area.as_ref().map_or(HostArea::NONE, |a| a.1)).expect("unit");
         unit.sopen().expect("slave open");
+        if area.is_some() {
+            unit.sarea(ucfg.window);
+        }
         let drive = Drive::new(make(dir.path()), dcfg).expect("drive");
         Sim {
+            area: RefCell::new(area.map(|a| a.0)),
+            window: ucfg.window,
             unit,
             drive: RefCell::new(Some(drive)),
             buf: RefCell::new(vec![0u8; serve::READ_BUFFER]),
@@ -143,7 +155,8 @@ impl Sim {
         };
         let mut buf = self.buf.borrow_mut();
         let mut out = self.out.borrow_mut();
-        match serve::step(&mut SimSlave::new(&self.unit), d, &mut buf, &mut out) {
+        let mut area = self.area.borrow_mut();
+        match serve::step(&mut SimSlave::with_area(&self.unit, area.as_mut()), d, &mut buf, &mut out) {
             Ok(Received::Batch(_)) => {
                 *self.batches.borrow_mut() += 1;
                 true
@@ -167,6 +180,9 @@ impl Sim {
     /// A new daemon starts with `volumes`.
     pub fn start_daemon_with(&self, volumes: DynVolumes, dcfg: DriveConfig) {
         self.unit.sopen().expect("slave open");
+        if self.area.borrow().is_some() {
+            self.unit.sarea(self.window);
+        }
         *self.drive.borrow_mut() = Some(Drive::new(volumes, dcfg).expect("drive"));
     }
 

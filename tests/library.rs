@@ -18,7 +18,7 @@ use pmt::abi::linux_sg as sg;
 use pmt::chg::ch::parse_element_status;
 use pmt::chg::OpenMode;
 use pmt::proto::scsi::sense;
-use pmt::{Abi, ChangerUnit, Config, Errno, Host, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
+use pmt::{Abi, ChangerUnit, Config, Errno, Host, HostArea, KernelBuf, OpenFlags, Sleep, Unit, Wait, WaitError};
 use pmt_tests::{objects, record, LOCK, RO};
 use pmtd::library::{daemon, Library, LibraryConfig};
 use pmtd::transport::{SimSlave, SliceIn, SliceOut};
@@ -184,7 +184,7 @@ fn with_rack(f: impl FnOnce(&Prog)) {
     let cfg = config(dir.path());
     let changer = ChangerUnit::new(0, Abi::Linux, 60, LOCK).unwrap();
     changer.sopen().unwrap();
-    let tapes: Vec<Unit> = (0..2).map(|n| Unit::new(n, Config::default(), Abi::Linux, LOCK).unwrap()).collect();
+    let tapes: Vec<Unit> = (0..2).map(|n| Unit::new(n, Config::default(), Abi::Linux, LOCK, HostArea::NONE).unwrap()).collect();
     for t in &tapes {
         t.sopen().unwrap();
     }

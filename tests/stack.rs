@@ -579,6 +579,29 @@ mod netbsd {
         assert_eq!((st.0, st.1), (-1, -1));
         s.write(&record(2, 100)).unwrap();
         s.close().unwrap();
-        assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 100, 0, 100, 0, 0]);
+        // The MTREW after data and one MTWEOF wrote the second mark of the
+        // end of data (st_check_eod), so MTEOM went past both.
+        assert_eq!(objects(&s.image("nb.tap")), vec![100, 0, 100, 0, 0, 100, 0, 0]);
     }
+}
+
+#[test]
+fn records_larger_than_the_data_area_travel_in_the_frames() {
+    // A 64 KiB area: 100 KiB records cannot go there, 10 KiB ones can.
+    let ucfg = Config { ring: 64, window: 64 * 1024, ..Config::default() };
+    let sim = Sim::new(&["big.tap"], ImageOptions::default(), ucfg);
+    sim.open(RW).unwrap();
+    for i in 0..6 {
+        let n = if i % 2 == 0 { 100 * 1024 } else { 10 * 1024 };
+        assert_eq!(sim.write(&record(i, n)), Ok(n));
+    }
+    sim.close().unwrap();
+    sim.open(RO).unwrap();
+    for i in 0..6 {
+        let n = if i % 2 == 0 { 100 * 1024 } else { 10 * 1024 };
+        assert_eq!(sim.read(200 * 1024).unwrap(), record(i, n), "record {i}");
+    }
+    sim.close().unwrap();
+    assert_eq!(objects(&sim.image("big.tap")), vec![102400, 10240, 102400, 10240, 102400, 10240, 0]);
+    assert_eq!(sim.unit.held(), 0, "every slice and buffer given back");
 }

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let rep = Rep::from_bytes(rp);
     assert_eq!(&req.to_bytes()[..], rq, "a request encodes back to its bytes");
     assert_eq!(&rep.to_bytes()[..], rp, "a reply encodes back to its bytes");
-    if boundary::check_reply(&req, &rep, payload.len()).is_ok() && boundary::check_data(&req, &rep, payload).is_ok() {
+    if boundary::check_reply(&req, &rep, payload.len()).is_ok() && boundary::check_data(&req, &rep, pmt::chan::Data::Frame(payload)).is_ok() {
         // What the engine does with an accepted run: every record parses.
         if req.op() == Some(pmt::proto::Op::ReadRun) && !req.flags().contains(pmt::proto::ReqFlags::FIXED) && rep.sense == 0 {
             let mut off = 0;

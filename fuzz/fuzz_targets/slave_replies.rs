@@ -91,7 +91,7 @@ fn read(unit: &Unit, d: &Daemon<'_>, n: usize) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let unit = Unit::new(0, Config { ring: 8, window: 64 * 1024, timeout: 1 }, Abi::Linux, pmt::HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0)).unwrap();
+    let unit = Unit::new(0, Config { ring: 8, window: 64 * 1024, timeout: 1 }, Abi::Linux, pmt::HostLock::new(pmt_lockcheck::enter, pmt_lockcheck::exit, 0), pmt::HostArea::NONE).unwrap();
     unit.sopen().unwrap();
     let d = Daemon { unit: &unit, input: RefCell::new(data), last: Cell::new(None) };
     let rw = OpenFlags { read: true, write: true, nonblock: false, norewind: false };

@@ -14,6 +14,8 @@
 //! - [`spec`] and [`setup`]: medium specs (`tap:...`, `tape:...`,
 //!   `rmt:...`, `rmt-tap:...`) parsed into typed values and built into
 //!   volumes, whole setups from the command line or a TOML file;
+//! - [`cuse`]: the master devices served by pmtd itself through CUSE,
+//!   with the core running in this process (no kernel module);
 //! - [`copy`]: tape duplication with spanning at file boundaries;
 //! - [`convert`]: images from SIMH to AWS (Hercules) and back;
 //! - [`inspect`]: the tape map and the framing check;
@@ -23,8 +25,11 @@
 //! - [`library`]: a tape library: a SCSI media changer and its drives in
 //!   one process, with a persistent inventory and an operator socket.
 
+pub mod area;
+pub mod changer;
 pub mod convert;
 pub mod copy;
+pub mod cuse;
 pub mod drive;
 pub mod inspect;
 pub mod media;

@@ -20,7 +20,7 @@ use pmtd::progress::Progress;
 use pmtd::setup::Setup;
 use pmtd::spec::{self, parse_level, parse_size};
 use pmtd::transport::DeviceSlave;
-use pmtd::{inspect, serve};
+use pmtd::{cuse, inspect, serve};
 
 const SPECS: &str = "\
 Medium specs (--mirror, --medium, copy):
@@ -45,7 +45,9 @@ Medium specs (--mirror, --medium, copy):
   SIZE takes K, M, G, T suffixes (powers of 1024).
 
 A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
-  pmtd library --config FILE          serve it (also: pmtd --library FILE)
+  pmtd library --config FILE          serve it (also: pmtd --library FILE, or
+                                      pmtd --config FILE: the file names a changer)
+  pmtd library --config FILE --cuse   serve it without pmt.ko (CUSE nodes)
   pmtd library --config FILE status   its inventory
   pmtd library --config FILE import BARCODE [--medium SPEC]... [--portal N]
   pmtd library --config FILE export BARCODE | --portal N
@@ -53,6 +55,7 @@ A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
 
 Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
+  pmtd --cuse 0 --image /var/tapes/vol1.tap     # no pmt.ko: /dev/pmtm0, /dev/npmtm0 by CUSE
   pmtd --mirror tap:/a/vol%d.tap,volumes=3,capacity=4G --mirror tape:/dev/nst0 /dev/pmts0
   pmtd --image /var/tapes/s.tap --compress --key-file /etc/pmt/tape.key /dev/pmts0
   pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G
@@ -101,13 +104,15 @@ struct ServeArgs {
     config: Option<PathBuf>,
     /// Serve the tape library this TOML file describes: its media changer
     /// and its drives (the same as pmtd library --config FILE).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "images", "volumes", "mirror", "device"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["config", "images", "volumes", "mirror", "device", "unit"])]
     library: Option<PathBuf>,
     /// Slave device of the unit to serve.
-    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "library"])]
+    #[arg(value_name = "DEVICE", env = "PMT_SLAVE", required_unless_present_any = ["config", "library", "unit"])]
     device: Option<PathBuf>,
+    #[command(flatten)]
+    cuse: CuseArgs,
     /// The drive's serial number (INQUIRY, VPD page 0x80); by default
-    /// PMTD and the unit number of DEVICE.
+    /// PMTD and the unit number of DEVICE (or --cuse N).
     #[arg(long)]
     serial: Option<String>,
     /// Capacity of each volume in bytes of image (K, M, G suffixes); unlimited if absent.
@@ -147,6 +152,50 @@ struct ServeArgs {
     /// key in FILE: 32 raw bytes or 64 hex digits. Never on the command line.
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
+}
+
+/// Devices without the kernel module (CUSE).
+#[derive(Debug, Args)]
+struct CuseArgs {
+    /// Create tape pair N's master devices, /dev/pmtm<N> and /dev/npmtm<N>,
+    /// through CUSE (the cuse module, no pmt.ko) and serve them: the same
+    /// devices as the module's, with the pmt core running in this daemon.
+    #[arg(long = "cuse", value_name = "N", conflicts_with = "device")]
+    unit: Option<u32>,
+    /// With --cuse: name the nodes NAME and nNAME (no-rewind) instead.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[command(flatten)]
+    access: NodeAccess,
+}
+
+/// Who may open the nodes pmtd makes through CUSE, and who pmtd becomes.
+#[derive(Debug, Args)]
+struct NodeAccess {
+    /// With --cuse: the nodes' mode, in octal.
+    #[arg(long, value_name = "OCTAL", default_value = "660", value_parser = parse_mode)]
+    mode: u32,
+    /// With --cuse: the nodes' group ("" leaves them root's).
+    #[arg(long, value_name = "GROUP", default_value = "tape")]
+    group: String,
+    /// With --cuse: once the nodes exist, run as USER (keeping only
+    /// CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, to read callers' records
+    /// longer than 124 KiB).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+}
+
+impl NodeAccess {
+    fn access(&self) -> cuse::Access {
+        cuse::Access { mode: self.mode, group: Some(self.group.clone()).filter(|g| !g.is_empty()), user: self.user.clone() }
+    }
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    u32::from_str_radix(s.trim_start_matches("0o"), 8)
+        .ok()
+        .filter(|m| *m <= 0o7777)
+        .ok_or_else(|| format!("{s}: not an octal mode"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -211,6 +260,14 @@ enum Cmd {
     /// running library.
     #[command(after_long_help = LIBRARY)]
     Library(LibraryArgs),
+    /// The far side of the remote changer protocol: executes the SMC
+    /// commands read on stdin on the changer DEVICE (SG_IO), and nothing
+    /// else, answering on stdout. Another pmtd starts it through a remote
+    /// shell (a side of a mirrored library: changer = "remote:HOST:DEVICE").
+    ChangerServer {
+        /// The changer's node on this host: /dev/sgN, /dev/schN, /dev/pmcmN.
+        device: PathBuf,
+    },
 }
 
 const LIBRARY: &str = "\
@@ -239,16 +296,35 @@ The configuration (TOML); the addresses shown are the defaults:
   barcode = \"CLN001L1\"
   slot = 120
 
+  [[side]]                            # a mirrored library: every move made on each
+  name = \"A\"                          # side, every record written to each side's drive
+  [[side.library]]                    # (one or more per side; no [[cartridges]] then)
+  changer = \"/dev/sg5\"               # or remote:[USER@]HOST:NODE[,rsh=,pmtd=,timeout=]
+  drives = [\"tape:/dev/nst0\"]        # its drives as media (tape:, rmt:)
+  # slots = \"1-108\", import-export = \"1-4\"   (mtx numbering; default all)
+
 The cartridges are placed when the library has no inventory yet; from then
 on the inventory file is the truth (rewritten atomically at every move).
 Programs move cartridges with mtx (SCSI Media Changer commands) or CHIO;
-operators import and export them through the import/export slots.";
+operators import and export them through the import/export slots.
+
+With --cuse, no module: pmtd makes /dev/pmcm<N> (N the unit of `changer`)
+and each drive's /dev/pmtm<N> and /dev/npmtm<N> (N the unit of its
+`device`) itself; --mode, --group and --user as for pmtd --cuse.";
 
 #[derive(Debug, Args)]
 struct LibraryArgs {
     /// The library's configuration file.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// Serve it without pmt.ko: create the changer's master device
+    /// (/dev/pmcm<N>, N the unit of `changer`) and each drive's
+    /// (/dev/pmtm<N>, /dev/npmtm<N>, N the unit of its `device`) through
+    /// CUSE; the slave devices the file names are not opened.
+    #[arg(long)]
+    cuse: bool,
+    #[command(flatten)]
+    access: NodeAccess,
     #[command(subcommand)]
     cmd: Option<LibraryCmd>,
 }
@@ -345,8 +421,21 @@ fn setup(a: ServeArgs) -> Result<Setup> {
 
 fn run_library(a: LibraryArgs) -> Result<ExitCode> {
     let cfg = LibraryConfig::from_file(&a.config).map_err(anyhow::Error::msg)?;
+    if a.cmd.is_some() && (a.cuse || a.access.user.is_some()) {
+        bail!("--cuse and --user go with serving the library, not with a command to it");
+    }
     let request = match a.cmd {
+        None if a.cuse => {
+            // The nodes are made and privileges dropped before any
+            // thread starts; then SIGTERM stops it as it stops the other.
+            catch_signals()?;
+            cuse::serve_library(&cfg, &a.access.access(), &STOP)?;
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {
+            if a.access.user.is_some() {
+                bail!("--user goes with --cuse");
+            }
             catch_signals()?;
             serve_library(&cfg, &STOP)?;
             return Ok(ExitCode::SUCCESS);
@@ -379,22 +468,30 @@ fn run_library(a: LibraryArgs) -> Result<ExitCode> {
     }
 }
 
-fn run_serve(a: ServeArgs) -> Result<ExitCode> {
+fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
+    let empty = CuseArgs { unit: None, name: None, access: NodeAccess { mode: 0, group: String::new(), user: None } };
+    let cuse = std::mem::replace(&mut a.cuse, empty);
     if let Some(config) = a.library {
-        return run_library(LibraryArgs { config, cmd: None });
+        return run_library(LibraryArgs { config, cuse: false, access: cuse.access, cmd: None });
+    }
+    if cuse.unit.is_none() && (cuse.name.is_some() || cuse.access.user.is_some()) {
+        bail!("--name and --user go with --cuse");
     }
     // A configuration that describes a library (pmtd@NAME.service runs
     // pmtd --config for either).
     if let Some(config) = &a.config {
         let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
         if LibraryConfig::describes_library(&text) {
-            if drive_options(&a) {
+            if drive_options(&a) || cuse.name.is_some() || cuse.unit.is_some() {
                 bail!("{}: a library's configuration takes no drive options", config.display());
             }
-            return run_library(LibraryArgs { config: config.clone(), cmd: None });
+            return run_library(LibraryArgs { config: config.clone(), cuse: false, access: cuse.access, cmd: None });
         }
     }
     let s = setup(a)?;
+    if let Some(unit) = cuse.unit {
+        return run_cuse(unit, &cuse, s);
+    }
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
     };
@@ -422,6 +519,28 @@ fn drive_options(a: &ServeArgs) -> bool {
         || a.read_only
         || a.compress.is_some()
         || a.key_file.is_some()
+}
+
+/// Serves tape pair `unit` through CUSE: the core runs here, its masters
+/// are CUSE devices, its slave the drive's serve loop.
+fn run_cuse(unit: u32, a: &CuseArgs, mut s: Setup) -> Result<ExitCode> {
+    // No slave is opened; the drive's default serial is the unit's, as
+    // with the module's /dev/pmts<N>.
+    s.device = Some(PathBuf::from(format!("/dev/pmts{unit}")));
+    let (volumes, cfg) = s.build()?;
+    let drive = Drive::new(volumes, cfg).context("loading the first volume")?;
+    let access = a.access.access();
+    let names = cuse::node_names(pmt::Kind::Tape, unit, a.name.as_deref());
+    let devices = cuse::Devices::create(pmt::Kind::Tape, unit, &names, &access)?;
+    if let Some(user) = &access.user {
+        cuse::drop_privileges(user)?;
+    }
+    catch_signals()?;
+    let shared = devices.serve()?;
+    // Until SIGTERM; then the volume is unloaded and every master call
+    // fails at once.
+    cuse::serve_in_process(&shared, drive, &STOP)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_copy(verify: bool, source: &str, dests: &[String]) -> Result<ExitCode> {
@@ -511,10 +630,16 @@ fn main() -> ExitCode {
                 }
             }),
         Some(Cmd::Copy { verify, source, dests }) => run_copy(verify, &source, &dests),
+        Some(Cmd::Library(a)) => run_library(a),
+        Some(Cmd::ChangerServer { device }) => {
+            let (mut input, mut output) = (std::io::stdin().lock(), std::io::stdout().lock());
+            pmtd::changer::remote::serve(&device, &mut input, &mut output)
+                .map(|()| ExitCode::SUCCESS)
+                .with_context(|| format!("changer server for {}", device.display()))
+        }
         Some(Cmd::Convert { from, to, force, segment, input, output }) => {
             run_convert(from, to, &ConvertOptions { force, aws_segment: segment }, &input, &output)
         }
-        Some(Cmd::Library(a)) => run_library(a),
         None => run_serve(cli.serve),
     };
     match r {
@@ -574,6 +699,31 @@ mod tests {
         assert!(c.serve.device.is_none(), "the configuration may name the device");
         let s = setup(Cli::try_parse_from(["pmtd", "--capacity", "1M", "--early-warning", "64K", "/dev/x"]).unwrap().serve).unwrap();
         assert_eq!(s.image, ImageOptions { capacity: Some(1 << 20), early_warning: 64 << 10, read_only: false });
+    }
+
+    #[test]
+    fn cuse_parses() {
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "3", "--image", "a.tap"]).unwrap();
+        assert_eq!(c.serve.cuse.unit, Some(3));
+        assert_eq!(c.serve.cuse.access.mode, 0o660);
+        assert_eq!(c.serve.cuse.access.group, "tape");
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "0", "--name", "st7", "--mode", "640", "--group", "backup", "--user", "pmt"]).unwrap();
+        assert_eq!(c.serve.cuse.name.as_deref(), Some("st7"));
+        assert_eq!(c.serve.cuse.access.mode, 0o640);
+        assert_eq!(c.serve.cuse.access.user.as_deref(), Some("pmt"));
+        assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "/dev/pmts0"]).is_err(), "a slave device or CUSE, not both");
+        let c = Cli::try_parse_from(["pmtd", "--name", "x", "/dev/pmts0"]).unwrap();
+        assert!(run_serve(c.serve).is_err(), "--name needs --cuse");
+        assert!(Cli::try_parse_from(["pmtd", "--cuse", "0", "--mode", "999"]).is_err());
+        let c = Cli::try_parse_from(["pmtd", "library", "--config", "l.toml", "--cuse", "--user", "pmt", "--group", ""]).unwrap();
+        match c.cmd {
+            Some(Cmd::Library(a)) => {
+                assert!(a.cuse);
+                assert_eq!(a.access.access(), cuse::Access { mode: 0o660, group: None, user: Some("pmt".into()) });
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["pmtd", "--library", "l.toml", "--cuse", "0"]).is_err(), "pmtd library --cuse instead");
     }
 
     #[test]

@@ -87,6 +87,10 @@ impl Check {
     /// HARDWARE ERROR, INTERNAL TARGET FAILURE (44/00): the inventory
     /// could not be written, so nothing moved.
     pub const INTERNAL: Check = Check { key: key::HARDWARE_ERROR, asc: 0x44, ascq: 0x00 };
+    /// HARDWARE ERROR, MECHANICAL POSITIONING OR CHANGER ERROR (3B/16): a
+    /// library pmtd drives (one side of a mirrored library) could not carry
+    /// a move out, or could not be reached.
+    pub const CHANGER_FAILED: Check = Check { key: key::HARDWARE_ERROR, asc: 0x3b, ascq: 0x16 };
 
     /// ILLEGAL REQUEST with `asc`/`ascq`.
     pub const fn illegal(asc: u8, ascq: u8) -> Check {
@@ -117,6 +121,7 @@ impl Check {
             (_, 0x04, 0x07) => "the drive is in use",
             (_, 0x30, 0x00) => "incompatible medium installed",
             (_, 0x44, 0x00) => "internal target failure",
+            (_, 0x3b, 0x16) => "mechanical positioning or changer error",
             _ => "error",
         }
     }

@@ -17,6 +17,8 @@
 //!                                               ; tap and rmt-tap
 //! device-opt= "max-block=" SIZE                 ; largest record read (default 16M-1)
 //!           | "load-timeout=" SECS              ; wait for the next tape (default 300)
+//!           | "unload=" ("offline" | "rewind")  ; what an unload does: eject (default),
+//!                                               ; or rewind and leave it for a robot
 //!           | "early-warning=" SIZE             ; the drive's early-warning zone, at
 //!                                               ; least (default 1M): half of it may
 //!                                               ; be in flight unanswered
@@ -42,7 +44,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::media::device::{DeviceOptions, DeviceVolumes, RmtDriveVolumes, MAX_BLOCK};
+use crate::media::device::{DeviceOptions, DeviceVolumes, RmtDriveVolumes, Unload, MAX_BLOCK};
 use crate::media::filter::{Filter, FilterVolumes, Key};
 use crate::media::image::ImageOptions;
 use crate::media::magazine::{check_volumes, expand_pattern, volumes_in, Magazine, RemoteImages, VolumePattern, VolumesError};
@@ -102,8 +104,8 @@ pub const KINDS: [&str; 4] = ["tap", "tape", "rmt", "rmt-tap"];
 
 /// The options each kind takes, for messages.
 const TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, compress, key-file=";
-const TAPE_OPTIONS: &str = "max-block=, load-timeout=, early-warning=, compress, key-file=";
-const RMT_OPTIONS: &str = "max-block=, load-timeout=, early-warning=, rsh=, rmt=, timeout=, compress, key-file=";
+const TAPE_OPTIONS: &str = "max-block=, load-timeout=, unload=, early-warning=, compress, key-file=";
+const RMT_OPTIONS: &str = "max-block=, load-timeout=, unload=, early-warning=, rsh=, rmt=, timeout=, compress, key-file=";
 const RMT_TAP_OPTIONS: &str = "capacity=, early-warning=, read-only, volumes=, rsh=, rmt=, timeout=, compress, key-file=";
 
 /// A parsed spec.
@@ -298,6 +300,11 @@ impl Options<'_> {
         if let Some(t) = self.secs("load-timeout")? {
             opts.load_timeout = t;
         }
+        match self.value("unload")?.as_deref() {
+            None | Some("offline") => {}
+            Some("rewind") => opts.unload = Unload::Rewind,
+            Some(v) => return Err(self.error(format!("unload={v}: offline (the default) or rewind"))),
+        }
         if let Some(z) = self.size("early-warning")? {
             opts.early_warning = z;
         }
@@ -458,7 +465,7 @@ impl RmtTapSpec {
 }
 
 /// `[user@]host:path`.
-fn parse_remote(s: &str) -> Result<Remote, String> {
+pub fn parse_remote(s: &str) -> Result<Remote, String> {
     let (user, rest) = match s.split_once('@') {
         Some((u, r)) if !u.is_empty() && !u.contains(':') => (Some(u.to_owned()), r),
         Some((_, _)) if s.starts_with('@') => return Err("empty user before @".into()),

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use pmt::{ChangerUnit, Errno, Pair, Unit, UserIn, UserOut};
+
+use crate::area::Area;
 use thiserror::Error;
 
 /// Errors of a transport or of the service loop.
@@ -76,6 +78,11 @@ pub trait Transport {
     /// Writes a batch of reply frames; all of them must be accepted.
     fn send(&mut self, replies: &[u8]) -> Result<(), ServeError>;
 
+    /// The unit's data area, if the slave has one mapped.
+    fn area(&mut self) -> Option<&mut Area> {
+        None
+    }
+
     /// Waits at most `timeout` for requests: true if a receive would
     /// return some now (or might: the default says so at once, and the
     /// receive blocks).
@@ -90,17 +97,25 @@ pub trait Transport {
 pub struct DeviceSlave {
     file: File,
     path: PathBuf,
+    area: Option<Area>,
 }
 
 impl DeviceSlave {
-    /// Opens the slave device.
+    /// Opens the slave device and maps its data area, if the driver has
+    /// one (Linux), unless `PMTD_NO_AREA` is set (records then travel in
+    /// the frames, as with a driver that has none).
     pub fn open(dev: &Path) -> Result<DeviceSlave, ServeError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(dev)
             .map_err(|cause| ServeError::Open { dev: dev.to_path_buf(), cause })?;
-        Ok(DeviceSlave { file, path: dev.to_path_buf() })
+        let area = if std::env::var_os("PMTD_NO_AREA").is_some() {
+            None
+        } else {
+            Area::of_slave(&file).map_err(|cause| ServeError::Open { dev: dev.to_path_buf(), cause })?
+        };
+        Ok(DeviceSlave { file, path: dev.to_path_buf(), area })
     }
 
     fn io(&self, cause: io::Error) -> ServeError {
@@ -109,6 +124,10 @@ impl DeviceSlave {
 }
 
 impl Transport for DeviceSlave {
+    fn area(&mut self) -> Option<&mut Area> {
+        self.area.as_mut()
+    }
+
     fn receive(&mut self, buf: &mut [u8]) -> Result<Received, ServeError> {
         match self.file.read(buf) {
             Ok(0) => Ok(Received::Closed),
@@ -209,17 +228,29 @@ slave_side!(Unit, ChangerUnit, Pair);
 #[derive(Debug)]
 pub struct SimSlave<'a, S: SlaveSide + ?Sized = Unit> {
     unit: &'a S,
+    area: Option<&'a mut Area>,
 }
 
 impl<'a, S: SlaveSide + ?Sized> SimSlave<'a, S> {
     /// The slave side of `unit` (whose slave must have been opened, as
     /// [`Unit::sopen`] does).
     pub fn new(unit: &'a S) -> SimSlave<'a, S> {
-        SimSlave { unit }
+        SimSlave { unit, area: None }
+    }
+
+    /// The slave side of `unit` with its data area mapped: `area` is the
+    /// daemon's side of the area the unit was made with
+    /// ([`Area::simulated`]), and [`Unit::sarea`] was told its size.
+    pub fn with_area(unit: &'a S, area: Option<&'a mut Area>) -> SimSlave<'a, S> {
+        SimSlave { unit, area }
     }
 }
 
 impl<S: SlaveSide + ?Sized> Transport for SimSlave<'_, S> {
+    fn area(&mut self) -> Option<&mut Area> {
+        self.area.as_deref_mut()
+    }
+
     fn wait(&mut self, timeout: Duration) -> Result<bool, ServeError> {
         let until = Instant::now() + timeout;
         loop {

@@ -1,23 +1,43 @@
 # Helpers for scripts run in the pmt VM: . /usr/local/lib/pmt.sh
 # (scripts/vm-run puts this file there; pmtd is /usr/bin/pmtd).
 
+# PMT_CUSE=1 (vm-run --cuse): no pmt.ko; pmtd_start makes the unit's
+# master nodes itself through CUSE, and every result is named cuse-NAME.
+cuse() { [ "${PMT_CUSE:-}" = 1 ]; }
+_pfx=""
+cuse && _pfx=cuse-
+
+# plan NAME...: the scenarios this script will report, in /out/results.
+plan() {
+	_p=""
+	for _s in "$@"; do _p="$_p $_pfx$_s"; done
+	echo "PLAN$_p" >>/out/results
+}
+
 # pass NAME / fail NAME WHY: a test result, on the console and in /out/results.
-pass() { echo "PASS $1" | tee -a /out/results; }
-fail() { echo "FAIL $1: $2" | tee -a /out/results; }
+pass() { echo "PASS $_pfx$1" | tee -a /out/results; }
+fail() { echo "FAIL $_pfx$1: $2" | tee -a /out/results; }
 
 # mtpos DEV: "file,block" from mt status.
 mtpos() {
 	mt -f "$1" status 2>&1 | sed -n 's/^File number=\(-*[0-9]*\), block number=\(-*[0-9]*\).*/\1,\2/p'
 }
 
-# pmtd_start UNIT [PMTD-ARGS...]: serve /dev/pmts<UNIT> in the background;
-# its log goes to /out/pmtd<UNIT>.log. Waits until the slave is held (at
-# most PMTD_START_TRIES times 50 ms, 100 by default).
-pmtd_start() {
-	_u=$1
-	shift
+# pmtd_start UNIT [PMTD-ARGS...]: serve /dev/pmts<UNIT> in the background
+# (with PMT_CUSE=1: make /dev/pmtm<UNIT> and /dev/npmtm<UNIT> through CUSE
+# and serve them); its log goes to /out/pmtd<UNIT>.log. Waits until the
+# slave is held, or the nodes exist (at most PMTD_START_TRIES times 50 ms,
+# 100 by default).
+_pmtd_start() { # CUSE UNIT ARGS... (sets no variable the scripts use)
+	_pmtd_cuse=$1
+	_u=$2
+	shift 2
 	_n=$(grep -c serving "/out/pmtd$_u.log" 2>/dev/null || true)
-	pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
+	if [ "$_pmtd_cuse" = 1 ]; then
+		pmtd --cuse "$_u" "$@" >>"/out/pmtd$_u.log" 2>&1 &
+	else
+		pmtd "$@" "/dev/pmts$_u" >>"/out/pmtd$_u.log" 2>&1 &
+	fi
 	eval "PMTD_PID_$_u=$!"
 	_i=0
 	while [ $_i -lt "${PMTD_START_TRIES:-100}" ]; do
@@ -30,6 +50,12 @@ pmtd_start() {
 	cat "/out/pmtd$_u.log" >&2
 	return 1
 }
+
+pmtd_start() { _pmtd_start "$(cuse && echo 1)" "$@"; }
+
+# pmtd_cuse_start UNIT [PMTD-ARGS...]: pmtd_start through CUSE, even with
+# pmt.ko loaded (give a unit the module does not have).
+pmtd_cuse_start() { _pmtd_start 1 "$@"; }
 
 # pmtd_signal UNIT SIGNAL: signal the daemon of a unit and wait for it.
 pmtd_signal() {

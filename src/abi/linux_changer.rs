@@ -54,7 +54,7 @@ fn pair(arg: &mut dyn UserIn, at: usize) -> Result<(i32, i32)> {
 /// Decodes a changer ioctl in Linux's numbering.
 pub fn decode(cmd: u32, arg: &mut dyn UserIn, compat32: bool) -> Result<ChangerIoctl> {
     if let Some(sg) = linux_sg::decode(cmd, arg, compat32)? {
-        return Ok(ChangerIoctl { what: ChIoctl::Sg(sg), compat32, cmd, addr: None });
+        return Ok(ChangerIoctl { what: ChIoctl::Sg(sg), compat32, cmd, addr: None, vendor: None, changes: false });
     }
     let what = match cmd {
         CHIOGPARAMS | CHIOGVPARAMS => ChIoctl::Ch(Op::Params),
@@ -87,7 +87,7 @@ pub fn decode(cmd: u32, arg: &mut dyn UserIn, compat32: bool) -> Result<ChangerI
             } else {
                 u64::from_ne_bytes(super::read_arg::<8>(arg, 8)?)
             };
-            return Ok(ChangerIoctl { what: ChIoctl::Ch(Op::Status { ty, unit: 0, count: -1, voltags: false }), compat32, cmd, addr: Some(addr) });
+            return Ok(ChangerIoctl { what: ChIoctl::Ch(Op::StatusAll { ty }), compat32, cmd, addr: Some(addr), vendor: None, changes: false });
         }
         CHIOGELEM => {
             let (ty, unit) = pair(arg, 0)?;
@@ -104,11 +104,11 @@ pub fn decode(cmd: u32, arg: &mut dyn UserIn, compat32: bool) -> Result<ChangerI
                 (false, true) => 0x0b,
                 (false, false) => 0x0a,
             };
-            ChIoctl::Ch(Op::SetVoltag { elem: (ty, unit), action, tag })
+            ChIoctl::Ch(Op::SetVoltag { elem: (ty, unit), action, tag, serial: 0 })
         }
         _ => return Err(Errno::NoTty),
     };
-    Ok(ChangerIoctl { what, compat32, cmd, addr: None })
+    Ok(ChangerIoctl { what, compat32, cmd, addr: None, vendor: None, changes: false })
 }
 
 /// Lays an answer out as sg and ch do.
@@ -117,12 +117,12 @@ pub fn encode(io: &ChangerIoctl, answer: ChAnswer, arg: &mut dyn UserOut, host: 
         ChAnswer::Sg(a) => linux_sg::encode(io.cmd, a, io.compat32, arg),
         ChAnswer::Done => Ok(()),
         ChAnswer::Int(v) => arg.write(0, &v.to_ne_bytes()),
-        ChAnswer::Params(e) if io.cmd == CHIOGVPARAMS => {
+        ChAnswer::Params(e, _) if io.cmd == CHIOGVPARAMS => {
             // No vendor-specific element types.
             let _ = e;
             arg.write(0, &[0u8; 112])
         }
-        ChAnswer::Params(e) => {
+        ChAnswer::Params(e, _) => {
             let v = [0, e.count_of(ElemType::Transport), e.count_of(ElemType::Slot), e.count_of(ElemType::Portal), e.count_of(ElemType::Drive)];
             let mut b = [0u8; 20];
             for (d, c) in b.chunks_exact_mut(4).zip(v) {
@@ -130,8 +130,9 @@ pub fn encode(io: &ChangerIoctl, answer: ChAnswer, arg: &mut dyn UserOut, host: 
             }
             arg.write(0, &b)
         }
-        ChAnswer::Status(list, e) if io.cmd == CHIOGELEM => get_element(list.first(), &e, arg),
-        ChAnswer::Status(list, _) => {
+        ChAnswer::Status(st) if io.cmd == CHIOGELEM => get_element(st.list.first(), &st.elements, arg),
+        ChAnswer::Status(st) => {
+            let list = st.list;
             // CHIOGSTATUS: one status byte per element, at ces_data.
             let addr = io.addr.ok_or(Errno::Inval)?;
             let mut bytes = Vec::new();

@@ -96,7 +96,10 @@ pub fn decode_op(v: i16) -> Option<MtOp> {
 }
 
 /// NetBSD `struct mtget`: shorts type, dsreg, erreg, resid; then int32
-/// fileno, blkno, blksiz, density, mblksiz[4], mdensity[4].
+/// fileno, blkno, blksiz, density, mblksiz[4], mdensity[4]. As NetBSD's
+/// st fills it: `mt_erreg` the last sense key and `mt_resid` the last
+/// residue as a short (latched, [`crate::Policy::latch_sense`]), each
+/// mode's block size and density (0 where none was set).
 pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
     let mut b = [0u8; MTGET_SIZE];
     let mut dsreg = 0u16;
@@ -106,13 +109,26 @@ pub fn mtget(s: &TapeStatus) -> [u8; MTGET_SIZE] {
     if s.wr_prot {
         dsreg |= MT_DS_RDONLY;
     }
-    let shorts: [u16; 4] = [0x07 /* MT_ISAR, as NetBSD st reports */, dsreg, 0, 0];
+    // st: `st->mt_resid = (short) info`.
+    let shorts: [u16; 4] = [0x07 /* MT_ISAR, as NetBSD st reports */, dsreg, u16::from(s.sense_key), s.resid as i16 as u16];
     for (i, v) in shorts.iter().enumerate() {
         if let Some(d) = b.get_mut(i * 2..i * 2 + 2) {
             d.copy_from_slice(&v.to_ne_bytes());
         }
     }
-    let ints: [i32; 4] = [s.fileno, s.blkno, s.blksize as i32, i32::from(s.density)];
+    let mut ints = [0i32; 12];
+    ints[0] = s.fileno;
+    ints[1] = s.blkno;
+    ints[2] = s.blksize as i32;
+    ints[3] = i32::from(s.density);
+    for (i, m) in s.modes.iter().enumerate() {
+        if let Some(v) = ints.get_mut(4 + i) {
+            *v = m.blksize.map_or(0, |x| x as i32);
+        }
+        if let Some(v) = ints.get_mut(8 + i) {
+            *v = i32::from(m.density.unwrap_or(0));
+        }
+    }
     for (i, v) in ints.iter().enumerate() {
         if let Some(d) = b.get_mut(8 + i * 4..12 + i * 4) {
             d.copy_from_slice(&v.to_ne_bytes());

@@ -15,6 +15,7 @@
 //! pair's (a ring, and a window of one largest transfer).
 
 pub mod ch;
+mod rules;
 
 use alloc::vec::Vec;
 
@@ -25,7 +26,7 @@ use crate::host::{Host, HostLock, Sleep, UserArg, UserIn, UserOut, Wait, WaitErr
 use crate::proto::scsi::{self, Dir, Scsi, ScsiRep, ScsiReq};
 use crate::sgio::{self, Address, Done, Executor, SgAnswer, SgIoctl, SgState};
 
-pub use ch::{ElemStatus, ElemType, Elements};
+pub use ch::{Capabilities, ElemStatus, ElemType, Elements, Rules, SenseRule, StatusAnswer};
 
 /// ch's timeout for INITIALIZE ELEMENT STATUS (`timeout_init`), seconds.
 pub const INIT_TIMEOUT: u32 = 3600;
@@ -63,11 +64,10 @@ pub enum ChAnswer {
     Done,
     /// An int to copy out (CHIOGPICKER).
     Int(i32),
-    /// CHIOGPARAMS: the element counts.
-    Params(Elements),
-    /// Element status (CHIOGSTATUS, CHIOGELEM), with the counts to name
-    /// source elements by type and unit.
-    Status(Vec<ElemStatus>, Elements),
+    /// CHIOGPARAMS: the element counts and the current picker.
+    Params(Elements, i32),
+    /// Element status (CHIOGSTATUS, CHIOGELEM).
+    Status(StatusAnswer),
 }
 
 /// A changer ioctl decoded from a host's numbering.
@@ -82,6 +82,12 @@ pub struct ChangerIoctl {
     /// A buffer in the caller's memory the answer goes to (CHIOGSTATUS's
     /// array).
     pub addr: Option<u64>,
+    /// The caller's array of pointers to vendor-specific buffers
+    /// (NetBSD's `cesr_vendor_data`), if any.
+    pub vendor: Option<u64>,
+    /// The command can change the changer (NetBSD's ch wants a file open
+    /// for writing for it).
+    pub changes: bool,
 }
 
 /// The changer engine's state (one per unit, touched by master calls only).
@@ -95,7 +101,21 @@ struct Engine {
     /// The library answers READ ELEMENT STATUS with volume tags.
     voltags: bool,
     address: Address,
+    /// The host's ch rules.
+    rules: Rules,
+    /// The moves and exchanges the changer can make (page 0x1F, read
+    /// with the layout under [`Rules::capabilities`]).
+    caps: Capabilities,
+    /// ch's current picker, from the first transport (NetBSD's
+    /// CHIOSPICKER; Linux's ch has one).
+    picker: u16,
+    /// NetBSD's ch events (CHEV_ELEMENT_STATUS_CHANGED) not yet read.
+    events: u32,
 }
+
+/// NetBSD's `CHEV_ELEMENT_STATUS_CHANGED`: a UNIT ATTENTION said the
+/// library's contents may have changed.
+pub const CHEV_ELEMENT_STATUS_CHANGED: u32 = 1;
 
 /// The engine's view of the channel and the host for one system call.
 pub struct ChLink<'a> {
@@ -127,11 +147,18 @@ impl ChangerUnit {
             elements: None,
             voltags: true,
             address: Address { host: 0, id: index, kind: TYPE_MEDIUM_CHANGER },
+            rules: match abi {
+                Abi::Linux => Rules::LINUX,
+                Abi::NetBsd => Rules::NETBSD,
+            },
+            caps: Capabilities::default(),
+            picker: 0,
+            events: 0,
         };
         Ok(ChangerUnit {
             abi,
             timeout: if timeout == 0 { MOVE_TIMEOUT } else { timeout },
-            chan: ChanLock::new(chan, lock),
+            chan: ChanLock::new(chan, lock, crate::host::HostArea::NONE),
             engine: spin::mutex::SpinMutex::new(engine),
         })
     }
@@ -161,12 +188,52 @@ impl ChangerUnit {
     pub fn ioctl(&self, host: &mut dyn Host, cmd: u64, arg: &mut dyn UserArg, compat32: bool, mode: OpenMode) -> Result<i32> {
         let io = self.abi.decode_changer_ioctl(cmd, arg, compat32)?;
         let mut e = self.engine.try_lock().ok_or(Errno::Busy)?;
+        if e.rules.write_to_change && io.changes && !mode.write {
+            return Err(Errno::BadF);
+        }
         let mut l = ChLink { chan: &self.chan, host };
         let answer = e.run(&mut l, io.what, mode, self.timeout)?;
         if let ChAnswer::Sg(SgAnswer::Return(v)) = answer {
             return Ok(v);
         }
         self.abi.encode_changer_answer(&io, answer, arg, l.host).map(|()| 0)
+    }
+
+    /// A master open. Under [`Rules::open_reads_layout`] (NetBSD's
+    /// chopen): TEST UNIT READY, NOT READY allowed, and the layout read
+    /// afresh; an error fails the open. Otherwise nothing.
+    pub fn open(&self, host: &mut dyn Host) -> Result<()> {
+        let mut e = self.engine.try_lock().ok_or(Errno::Busy)?;
+        if !e.rules.open_reads_layout {
+            return Ok(());
+        }
+        let mut l = ChLink { chan: &self.chan, host };
+        let d = e.command(&mut l, &[0x00, 0, 0, 0, 0, 0], Dir::None, &[], 0, self.timeout)?;
+        if !matches!(d.sense(), Some((0x2, _, _))) {
+            e.result(&d)?;
+        }
+        e.elements = None;
+        e.elements(&mut l, self.timeout).map(|_| ())
+    }
+
+    /// A master read: NetBSD's chread, the events not yet read as one
+    /// int (EINVAL for any other size), which it clears; a Linux changer
+    /// has no read (EINVAL).
+    pub fn read(&self, out: &mut dyn UserOut, count: usize) -> Result<usize> {
+        let mut e = self.engine.try_lock().ok_or(Errno::Busy)?;
+        if !e.rules.open_reads_layout || count != 4 {
+            return Err(Errno::Inval);
+        }
+        out.write(0, &e.events.to_ne_bytes())?;
+        e.events = 0;
+        Ok(4)
+    }
+
+    /// The last close of the master (NetBSD's chclose: events cleared).
+    pub fn close(&self) {
+        if let Some(mut e) = self.engine.try_lock() {
+            e.events = 0;
+        }
     }
 
     /// A daemon opens the slave.
@@ -182,6 +249,11 @@ impl ChangerUnit {
     /// True if a slave read would return a request now.
     pub fn readable(&self) -> bool {
         self.chan.with(|c| c.readable())
+    }
+
+    /// Bytes a slave read with room for everything would return now.
+    pub fn pending(&self) -> usize {
+        self.chan.with(|c| c.pending())
     }
 
     /// Slave read(): the queued commands that fit `len` bytes.
@@ -220,6 +292,15 @@ impl Engine {
             }
             let d = l.execute(cdb, dir, data, xfer, timeout.saturating_mul(1000))?;
             match d.sense() {
+                Some((0x6, asc, 0)) if asc == 0x28 || asc == 0x29 => {
+                    // NetBSD's ch_interpret_sense: the inventory may have
+                    // changed.
+                    self.events |= CHEV_ELEMENT_STATUS_CHANGED;
+                    if tries >= 3 {
+                        return Ok(d);
+                    }
+                    tries += 1;
+                }
                 Some((0x6, _, _)) if tries < 3 => tries += 1,
                 _ => return Ok(d),
             }

@@ -36,6 +36,18 @@ struct Library {
     tamper: Option<fn(&mut ScsiRep, &mut Vec<u8>)>,
     /// Rewritten replies the unit refused.
     refused: usize,
+    /// Page 0x1F's move (and exchange) bits from each type.
+    moves: [u8; 4],
+    /// INITIALIZE ELEMENT STATUS is refused (ILLEGAL REQUEST).
+    ielem_refused: bool,
+    /// A UNIT ATTENTION for the next command (asc, ascq).
+    attention: Option<(u8, u8)>,
+    /// The last CDB of each opcode.
+    cdbs: BTreeMap<u8, Vec<u8>>,
+    /// The data of the last SEND VOLUME TAG.
+    voltag_sent: Option<Vec<u8>>,
+    /// Vendor-specific bytes in each element descriptor.
+    vendor: usize,
 }
 
 fn check(k: u8, asc: u8, ascq: u8) -> (u8, Vec<u8>) {
@@ -48,7 +60,19 @@ impl Library {
         for (i, tag) in [b"AAA001L6", b"AAA002L6", b"AAA003L6"].iter().enumerate() {
             full.insert(ST + i as u16, (**tag, ST + i as u16));
         }
-        Library { full, voltags: true, seen: Vec::new(), tamper: None, refused: 0 }
+        Library {
+            full,
+            voltags: true,
+            seen: Vec::new(),
+            tamper: None,
+            refused: 0,
+            moves: [0x0f; 4],
+            ielem_refused: false,
+            attention: None,
+            cdbs: BTreeMap::new(),
+            voltag_sent: None,
+            vendor: 0,
+        }
     }
 
     fn valid(a: u16) -> bool {
@@ -58,6 +82,11 @@ impl Library {
     /// Executes one command: status, sense, data.
     fn exec(&mut self, cdb: &[u8], out: &[u8], alloc: usize) -> (u8, Vec<u8>, Vec<u8>) {
         self.seen.push(cdb[0]);
+        self.cdbs.insert(cdb[0], cdb.to_vec());
+        if let Some((asc, ascq)) = self.attention.take() {
+            let (s, k) = check(6, asc, ascq);
+            return (s, k, vec![]);
+        }
         let w = |i: usize| u16::from_be_bytes([cdb[i], cdb[i + 1]]);
         match cdb[0] {
             0x00 => (0, vec![], vec![]),
@@ -76,6 +105,20 @@ impl Library {
                 d.extend_from_slice(&[0, 0]);
                 (0, vec![], d)
             }
+            0x1a if cdb[2] & 0x3f == 0x1f => {
+                // Device capabilities: moves from each type to each type,
+                // exchanges likewise (MOVE_TO_* bits), as `moves` says.
+                let mut d = vec![0x17, 0, 0, 0, 0x1f, 0x12, 0x0f, 0];
+                d.extend_from_slice(&self.moves);
+                d.extend_from_slice(&[0; 4]);
+                d.extend_from_slice(&self.moves);
+                d.extend_from_slice(&[0; 4]);
+                (0, vec![], d)
+            }
+            0x07 if self.ielem_refused => {
+                let (s, k) = check(5, 0x20, 0);
+                (s, k, vec![])
+            }
             0xb8 => {
                 let tags = cdb[1] & 0x10 != 0;
                 if tags && !self.voltags {
@@ -84,7 +127,9 @@ impl Library {
                 }
                 let ty = usize::from(cdb[1] & 0x0f) - 1;
                 let (start, n) = (w(2), w(4));
-                let dlen: u16 = if tags { 12 + 36 } else { 12 };
+                let std: u16 = if tags { 12 + 36 } else { 12 };
+                // Vendor-specific bytes come after four reserved ones.
+                let dlen = if self.vendor > 0 { std + 4 + self.vendor as u16 } else { std };
                 let mut page = Vec::new();
                 let mut count = 0u16;
                 for a in start..start.saturating_add(n).min(FIRSTS[ty] + COUNTS[ty]) {
@@ -103,6 +148,9 @@ impl Library {
                     if ty == 3 {
                         d[6] = 0x20;
                         d[7] = (a - DT) as u8 + 1;
+                    }
+                    for (i, b) in d.iter_mut().skip(usize::from(std) + 4).enumerate() {
+                        *b = 0xa0 + i as u8;
                     }
                     page.extend_from_slice(&d);
                     count += 1;
@@ -140,7 +188,8 @@ impl Library {
             }
             0x07 | 0x2b => (0, vec![], vec![]),
             0xb6 => {
-                if let Some(e) = self.full.get_mut(&w(2)) {
+                self.voltag_sent = Some(out.to_vec());
+                if let (Some(e), true) = (self.full.get_mut(&w(2)), out.len() >= 8) {
                     e.0.copy_from_slice(&out[..8]);
                 }
                 (0, vec![], vec![])
@@ -404,29 +453,148 @@ fn chio_on_linux_as_ch_answers() {
     assert_eq!(i32_at(&ge, 104) & 0x10, 0);
 }
 
+/// NetBSD's `struct changer_element_status_request` asking for `count`
+/// elements of `ty` from `unit`, its array at `at` in the rig's memory.
+fn cesr(ty: i32, unit: i32, count: i32, flags: i32, at: usize, vendor: u64) -> [u8; 32] {
+    let mut req = [0u8; 32];
+    for (i, v) in [ty, unit, count, flags].iter().enumerate() {
+        req[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    req[16..24].copy_from_slice(&(BASE + at as u64).to_ne_bytes());
+    req[24..32].copy_from_slice(&vendor.to_ne_bytes());
+    req
+}
+
 #[test]
 fn chio_on_netbsd_as_its_ch_answers() {
     let r = Rig::new(Abi::NetBsd);
-    let mut bad = mv((4, 0), (3, 0));
-    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut bad, false, true), Err(Errno::Inval), "a type beyond CHET_DT");
-    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((1, 9), (3, 0)), false, true), Err(Errno::BadSlt));
-    assert_eq!(Abi::NetBsd.errno(Errno::BadSlt), 19, "ENODEV");
+    // The open asks TEST UNIT READY and reads pages 0x1D and 0x1F.
+    let mut h = TestHost { unit: &r.unit, lib: &r.lib, mem: &r.mem, raw: true };
+    r.unit.open(&mut h).unwrap();
+    assert_eq!(r.lib.borrow().seen, vec![0x00, 0x1a, 0x1a]);
+    assert_eq!(r.lib.borrow().cdbs[&0x1a][..3], [0x1a, 0x08, 0x1f], "page 0x1F without block descriptors");
+    let mut p = [0u8; 20];
+    r.ioctl(nb::CHIOGPARAMS, &mut p, false, false).unwrap();
+    assert_eq!((0..5).map(|i| i32_at(&p, i * 4)).collect::<Vec<_>>(), vec![0, 1, 4, 1, 2]);
+
+    // ch's argument checks: a type beyond CHET_DT is EINVAL, a unit
+    // beyond the changer's ENODEV (19), a command that changes the
+    // changer on a file not open for writing EBADF.
+    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((4, 0), (3, 0)), false, true), Err(Errno::Inval));
+    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((1, 9), (3, 0)), false, true), Err(Errno::NoDev));
+    assert_eq!(Abi::NetBsd.errno(Errno::NoDev), 19);
+    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((1, 0), (3, 0)), false, false), Err(Errno::BadF));
+    assert_eq!(r.ioctl(nb::CHIOGSTATUS, &mut cesr(1, 0, 1, 0, 0x400, 0), false, false), Err(Errno::BadF));
+    // The library's own refusals: ILLEGAL REQUEST is EINVAL.
+    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((1, 3), (3, 0)), false, true), Err(Errno::Inval), "slot 3 is empty");
     r.ioctl(nb::CHIOMOVE, &mut mv((1, 2), (3, 0)), false, true).unwrap();
-    let mut req = [0u8; 32];
-    for (i, v) in [3i32, 0, 2, 1].iter().enumerate() {
-        req[i * 4..i * 4 + 4].copy_from_slice(&v.to_ne_bytes());
-    }
-    req[16..24].copy_from_slice(&(BASE + 0x400).to_ne_bytes());
-    r.ioctl(nb::CHIOGSTATUS, &mut req, false, true).unwrap();
+    let cdb = r.lib.borrow().cdbs[&0xa5].clone();
+    assert_eq!((&cdb[2..4], &cdb[4..6], &cdb[6..8]), (&MT.to_be_bytes()[..], &(ST + 2).to_be_bytes()[..], &DT.to_be_bytes()[..]));
+
+    // Page 0x1F: a move the changer cannot make is refused before it is sent.
+    r.lib.borrow_mut().moves = [0x0f, 0x0a, 0x0f, 0x0f];
+    r.unit.open(&mut h).unwrap();
+    let before = r.lib.borrow().seen.len();
+    assert_eq!(r.ioctl(nb::CHIOMOVE, &mut mv((1, 0), (2, 0)), false, true), Err(Errno::NoDev), "slot to portal");
+    assert_eq!(r.lib.borrow().seen.len(), before, "nothing sent");
+
+    // CHIOGSTATUS with volume tags: drives 0-1, each at its place.
+    r.ioctl(nb::CHIOGSTATUS, &mut cesr(3, 0, 2, 1, 0x400, 0), false, true).unwrap();
     let d0 = r.peek(0x400, nb::CES_SIZE);
     let flags = i32_at(&d0, 0);
-    assert_eq!(flags & 0x0901, 0x0901, "status valid, full, primary tag valid");
-    assert_eq!(flags & 0x0400, 0x0400, "from valid");
+    assert_eq!(flags & 0x0d01, 0x0d01, "status, from, primary tag valid; full");
     assert_eq!((i32_at(&d0, 20), i32_at(&d0, 24)), (1, 2), "from slot 2");
     assert_eq!(&d0[28..37], b"AAA003L6\0");
     assert_eq!((flags & 0x2000, d0[114]), (0x2000, 1), "target of drive 0");
+    assert_eq!(u64::from_ne_bytes(d0[104..112].try_into().unwrap()), 0, "no vendor bytes");
     let d1 = r.peek(0x400 + nb::CES_SIZE, nb::CES_SIZE);
-    assert_eq!(i32_at(&d1, 0) & 0x01, 0, "drive 1 empty");
+    assert_eq!(i32_at(&d1, 0) & 0x0101, 0x0100, "drive 1 valid and empty");
+    // Entries beyond the type's elements stay zero (ch: count up to the
+    // type's count plus the unit); more is EINVAL; a unit beyond ENODEV;
+    // no count EIO.
+    r.mem.borrow_mut()[0x400..0x400 + 3 * nb::CES_SIZE].fill(0xee);
+    r.ioctl(nb::CHIOGSTATUS, &mut cesr(3, 1, 3, 0, 0x400, 0), false, true).unwrap();
+    assert_eq!(i32_at(&r.peek(0x400, nb::CES_SIZE), 0) & 0x0100, 0x0100);
+    assert!(r.peek(0x400 + nb::CES_SIZE, 2 * nb::CES_SIZE).iter().all(|b| *b == 0), "unreported entries zeroed");
+    assert_eq!(r.ioctl(nb::CHIOGSTATUS, &mut cesr(3, 1, 4, 0, 0x400, 0), false, true), Err(Errno::Inval));
+    assert_eq!(r.ioctl(nb::CHIOGSTATUS, &mut cesr(3, 2, 1, 0, 0x400, 0), false, true), Err(Errno::NoDev));
+    assert_eq!(r.ioctl(nb::CHIOGSTATUS, &mut cesr(3, 0, 0, 0, 0x400, 0), false, true), Err(Errno::Io));
+    assert_eq!(r.ioctl(nb::CHIOGSTATUS, &mut cesr(5, 0, 1, 0, 0x400, 0), false, true), Err(Errno::Inval));
+    // OCHIOGSTATUS: one flags byte per element, on a read-only file.
+    let mut o = [0u8; 16];
+    o[0..4].copy_from_slice(&1i32.to_ne_bytes());
+    o[8..16].copy_from_slice(&(BASE + 0x300).to_ne_bytes());
+    r.ioctl(nb::OCHIOGSTATUS, &mut o, false, false).unwrap();
+    assert_eq!(r.peek(0x300, 4), vec![0x09, 0x09, 0x08, 0x08]);
+
+    // The picker: CHIOSPICKER beyond the changer's is EINVAL.
+    let mut v = [0u8; 4];
+    r.ioctl(nb::CHIOGPICKER, &mut v, false, false).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 0);
+    assert_eq!(r.ioctl(nb::CHIOSPICKER, &mut 1i32.to_ne_bytes(), false, true), Err(Errno::Inval));
+    r.ioctl(nb::CHIOSPICKER, &mut 0i32.to_ne_bytes(), false, true).unwrap();
+
+    // CHIOSVOLTAG: SET asserts (0x08), REPLACE replaces (0x0a), CLEAR sends
+    // no data; the tag blank-padded with its sequence number; only 0-9,
+    // A-Z and _ (EINVAL).
+    let svt = |flags: i32, tag: &[u8], serial: u16| {
+        let mut a = [0u8; 48];
+        a[0..4].copy_from_slice(&1i32.to_ne_bytes());
+        a[4..8].copy_from_slice(&0i32.to_ne_bytes());
+        a[8..12].copy_from_slice(&flags.to_ne_bytes());
+        a[12..12 + tag.len()].copy_from_slice(tag);
+        a[46..48].copy_from_slice(&serial.to_ne_bytes());
+        a
+    };
+    r.ioctl(nb::CHIOSVOLTAG, &mut svt(0, b"NEW_01", 3), false, true).unwrap();
+    let sent = r.lib.borrow().voltag_sent.clone().unwrap();
+    assert_eq!(r.lib.borrow().cdbs[&0xb6][5], 0x08);
+    assert_eq!(sent.len(), 36);
+    assert_eq!(&sent[..8], b"NEW_01  ");
+    assert_eq!(&sent[32..36], &[b' ', b' ', 0, 3]);
+    r.ioctl(nb::CHIOSVOLTAG, &mut svt(1 | 0x10, b"X", 0), false, true).unwrap();
+    assert_eq!(r.lib.borrow().cdbs[&0xb6][5], 0x0b, "replace the alternate");
+    r.ioctl(nb::CHIOSVOLTAG, &mut svt(2, b"", 0), false, true).unwrap();
+    assert_eq!((r.lib.borrow().cdbs[&0xb6][5], r.lib.borrow().voltag_sent.as_ref().map(Vec::len)), (0x0c, Some(0)));
+    assert_eq!(r.ioctl(nb::CHIOSVOLTAG, &mut svt(0, b"lower", 0), false, true), Err(Errno::Inval));
+    assert_eq!(r.ioctl(nb::CHIOSVOLTAG, &mut svt(3, b"A", 0), false, true), Err(Errno::Inval), "no such mode");
+
+    // CHIOIELEM: a library that refuses it is no error for NetBSD's ch.
+    r.lib.borrow_mut().ielem_refused = true;
+    r.ioctl(nb::CHIOIELEM, &mut [], false, true).unwrap();
+
+    // A UNIT ATTENTION saying the contents may have changed is an event
+    // the master's read returns (and clears); the command is retried.
+    r.lib.borrow_mut().attention = Some((0x28, 0));
+    r.ioctl(nb::CHIOGSTATUS, &mut cesr(1, 0, 1, 0, 0x400, 0), false, true).unwrap();
+    let mut ev = [0u8; 4];
+    assert_eq!(r.unit.read(&mut &mut ev[..], 4), Ok(4));
+    assert_eq!(u32::from_ne_bytes(ev), CHEV_ELEMENT_STATUS_CHANGED);
+    assert_eq!(r.unit.read(&mut &mut ev[..], 4), Ok(4));
+    assert_eq!(u32::from_ne_bytes(ev), 0);
+    assert_eq!(r.unit.read(&mut &mut ev[..], 8), Err(Errno::Inval));
+}
+
+#[test]
+fn netbsd_element_status_copies_vendor_bytes() {
+    let r = Rig::new(Abi::NetBsd);
+    r.lib.borrow_mut().vendor = 6;
+    // The array of pointers: one per entry.
+    let ptrs: Vec<u8> = [BASE + 0x900, BASE + 0x940].iter().flat_map(|p| p.to_ne_bytes()).collect();
+    let va = r.poke(0x800, &ptrs);
+    r.ioctl(nb::CHIOGSTATUS, &mut cesr(1, 0, 2, 1, 0x400, va), false, true).unwrap();
+    let d0 = r.peek(0x400, nb::CES_SIZE);
+    assert_eq!(u64::from_ne_bytes(d0[104..112].try_into().unwrap()), 6);
+    assert_eq!(r.peek(0x900, 6), vec![0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5]);
+    assert_eq!(r.peek(0x940, 6), vec![0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5]);
+}
+
+#[test]
+fn netbsd_open_fails_without_a_library() {
+    let r = Rig::new(Abi::NetBsd);
+    r.unit.sclose();
+    let mut h = TestHost { unit: &r.unit, lib: &r.lib, mem: &r.mem, raw: true };
+    assert_eq!(r.unit.open(&mut h), Err(Errno::Io));
 }
 
 #[test]

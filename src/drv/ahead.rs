@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use super::{Drv, Eof, Link, MtOp, Rw};
 use super::Outcome;
+use crate::area::Slice;
 use crate::chan::Kind;
 use crate::errno::{Errno, Result};
 use crate::host::UserOut;
@@ -29,11 +30,36 @@ use crate::proto::{self, Op, Req, ReqFlags, SenseKey};
 /// Runs in flight at most.
 pub const RUNS: usize = 4;
 
+/// Where a run's data is.
+#[derive(Debug)]
+pub(super) enum RunData {
+    /// In a buffer the reply frame carried: the records, framed (variable
+    /// blocks) or the blocks (fixed).
+    Mem(Vec<u8>),
+    /// In the data area (variable blocks): `len` bytes of framed records
+    /// at the start of `slice`, which the run holds until it is used up.
+    Area {
+        /// The slice taken for the run.
+        slice: Slice,
+        /// Bytes the daemon put there.
+        len: usize,
+    },
+}
+
+impl RunData {
+    fn len(&self) -> usize {
+        match self {
+            RunData::Mem(v) => v.len(),
+            RunData::Area { len, .. } => *len,
+        }
+    }
+}
+
 /// A completed run: its data and what of it the user has not had.
 #[derive(Debug)]
 pub(super) struct Run {
-    /// The records, framed (variable blocks) or the blocks (fixed).
-    pub data: Vec<u8>,
+    /// The records.
+    pub data: RunData,
     /// Where the next record starts.
     pub off: usize,
     /// Records (or blocks) left.
@@ -69,8 +95,21 @@ impl Ahead {
 }
 
 impl Drv {
-    /// A run completed (reaped from the ring).
-    pub(super) fn ahead_done(&mut self, req: &Req, outcome: Outcome, data: Vec<u8>) {
+    /// A run completed (reaped from the ring); `area`: the slice holding
+    /// its data and the slice taken for it, if it was read into the area.
+    pub(super) fn ahead_done(&mut self, l: &Link<'_>, req: &Req, outcome: Outcome, data: Vec<u8>, area: Option<(Slice, Slice)>) {
+        let run_data = match area {
+            Some((got, whole)) => RunData::Area { slice: whole, len: got.len },
+            None => RunData::Mem(data),
+        };
+        let kept = self.ahead_keep(req, outcome, run_data);
+        if let Some(d) = kept {
+            self.run_done(l, d);
+        }
+    }
+
+    /// Keeps a completed run's data; returns it if it is not kept.
+    fn ahead_keep(&mut self, req: &Req, outcome: Outcome, data: RunData) -> Option<RunData> {
         let a = &mut self.open.ahead;
         a.inflight = a.inflight.saturating_sub(1);
         a.inflight_bytes = a.inflight_bytes.saturating_sub(req.length as usize);
@@ -79,7 +118,7 @@ impl Drv {
             Outcome::Lost => {
                 // The daemon is gone (the session is lost with it).
                 a.stopped = true;
-                return;
+                return Some(data);
             }
         };
         self.drive.room = rep.status.room;
@@ -87,24 +126,35 @@ impl Drv {
             // The drive did not move: the plain read meets what it met.
             a.stopped = true;
             a.unsupported |= rep.sense == SenseKey::IllegalRequest as u8;
-            return;
+            return Some(data);
         }
         // Within 0..=count (the reply boundary).
         let records = u64::try_from(i64::from(req.count) - rep.resid).unwrap_or(0);
         if records == 0 {
             a.stopped = true;
-            return;
+            return Some(data);
         }
         // The queue was reserved when the read-ahead began; growing it is
         // an allocation outside the lock.
         if a.runs.try_reserve(1).is_ok() {
             a.runs.push_back(Run { data, off: 0, left: records });
+            None
         } else {
             // Out of memory: the drive is past records that cannot be
             // delivered, so the position is lost (EIO until a rewind), as
             // after a command that failed half way.
             a.stopped = true;
             self.drive.pos_unknown = true;
+            Some(data)
+        }
+    }
+
+    /// A run's data is done with: its buffer goes back to the channel's
+    /// pool, its area slice back to the area.
+    fn run_done(&self, l: &Link<'_>, d: RunData) {
+        match d {
+            RunData::Mem(v) => self.recycle(l, v),
+            RunData::Area { slice, .. } => l.chan.with(|c| c.release_area(slice)),
         }
     }
 
@@ -140,7 +190,23 @@ impl Drv {
                 req.length = budget as u64;
             }
             let len = req.length as usize;
-            let r = l.chan.with(|c| if c.has_space(0) { Some(c.submit(req, &mut Vec::new(), Kind::Ahead)) } else { None });
+            // Variable blocks go straight into the data area when there is
+            // one (the daemon reads into it; the user's read copies out of
+            // it); fixed blocks, which st buffers, come in the frame.
+            let r = l.chan.with(|c| {
+                if bs == 0 && c.area_size() >= len {
+                    let s = if c.has_area_space(len) { c.take_area(len) } else { None }?;
+                    let r = c.submit_in_area(req, s, Kind::Ahead);
+                    if r.is_err() {
+                        c.release_area(s);
+                    }
+                    Some(r)
+                } else if c.has_space(0) {
+                    Some(c.submit(req, &mut Vec::new(), Kind::Ahead))
+                } else {
+                    None
+                }
+            });
             if !matches!(r, Some(Ok(_))) {
                 break;
             }
@@ -177,13 +243,28 @@ impl Drv {
         let Some(run) = self.ahead_next(l)? else {
             return Ok(None);
         };
-        let at = run.data.get(run.off..).unwrap_or_default();
-        // Checked whole when the run arrived (the reply boundary).
-        let Some((len, frame)) = proto::run::first(at).map(|(d, f)| (d.len(), f)) else {
+        // The record at the run's position: checked whole when the run
+        // arrived (the reply boundary); a run in the area is read word by
+        // word again, since the daemon may have changed it since.
+        let found = match &run.data {
+            RunData::Mem(v) => proto::run::first(v.get(run.off..).unwrap_or_default()).map(|(d, f)| (run.off + 4, d.len(), f)),
+            RunData::Area { slice, len } => {
+                let current = l.chan.with(|c| c.area_current(slice));
+                let at = slice.from(run.off);
+                let rest = len.saturating_sub(run.off);
+                let area = l.chan.area();
+                current
+                    .then(|| proto::run::first_at(rest, &mut |o, d| area.read(at.off.saturating_add(o), d)))
+                    .flatten()
+                    .map(|(o, n, f)| (run.off + o, n, f))
+            }
+        };
+        let Some((data_at, len, frame)) = found else {
+            self.run_done(l, run.data);
             self.drive.pos_unknown = true;
             return Err(Errno::Io);
         };
-        // Past the record; a run used up goes back to the channel's pool.
+        // Past the record; a run used up goes back.
         let consume = |d: &mut Drv, l: &mut Link<'_>, mut run: Run, counted: bool| {
             run.off += frame;
             run.left = run.left.saturating_sub(1);
@@ -193,7 +274,7 @@ impl Drv {
             if run.left > 0 {
                 d.open.ahead.runs.push_front(run);
             } else {
-                d.recycle(l, run.data);
+                d.run_done(l, run.data);
             }
         };
         if len > count {
@@ -202,8 +283,11 @@ impl Drv {
             consume(self, l, run, counted);
             return Err(self.cfg.policy.short_read);
         }
-        let data = at.get(4..4 + len).ok_or(Errno::Io)?;
-        if let Err(e) = out.write(0, data) {
+        let copied = match &run.data {
+            RunData::Mem(v) => v.get(data_at..data_at + len).ok_or(Errno::Io).and_then(|d| out.write(0, d)),
+            RunData::Area { slice, .. } => out.write_from_area(0, l.chan.area(), slice.off + data_at, len),
+        };
+        if let Err(e) = copied {
             // Not delivered: it stays for the next read.
             self.open.ahead.runs.push_front(run);
             return Err(e);
@@ -221,7 +305,13 @@ impl Drv {
         let Some(run) = self.ahead_next(l)? else {
             return Ok(false);
         };
-        let old = core::mem::replace(&mut self.open.rbuf, run.data);
+        // Fixed-block runs come in the frame (ahead_refill).
+        let RunData::Mem(data) = run.data else {
+            self.run_done(l, run.data);
+            self.drive.pos_unknown = true;
+            return Err(Errno::Io);
+        };
+        let old = core::mem::replace(&mut self.open.rbuf, data);
         self.recycle(l, old);
         self.open.rptr = 0;
         self.open.rbytes = self.open.rbuf.len();
@@ -242,8 +332,10 @@ impl Drv {
             self.wait_front(l)?;
         }
         let unread = self.open.ahead.unread();
-        // The buffers are freed here (no lock is held).
-        self.open.ahead.runs.clear();
+        // The buffers are freed here (no lock is held), the slices given back.
+        while let Some(r) = self.open.ahead.runs.pop_front() {
+            self.run_done(l, r.data);
+        }
         self.open.ahead.stopped = false;
         Ok(unread)
     }
@@ -268,8 +360,12 @@ impl Drv {
         Ok(())
     }
 
-    /// Forgets the read-ahead state (a new session).
-    pub(super) fn ahead_reset(&mut self) {
+    /// Forgets the read-ahead state (a new session), giving back what the
+    /// runs held.
+    pub(super) fn ahead_reset(&mut self, l: &Link<'_>) {
+        while let Some(r) = self.open.ahead.runs.pop_front() {
+            self.run_done(l, r.data);
+        }
         self.open.ahead = Ahead::default();
     }
 }

@@ -4,11 +4,11 @@
 
 use alloc::vec::Vec;
 
-use super::{cost, Done, Drv, Eof, Link, Sense};
+use super::{cost, Done, Drv, Eof, Link, Payload, Sense};
 use super::Outcome;
 use crate::chan::Kind;
 use crate::errno::{Errno, Result};
-use crate::host::{Sleep, Wait, WaitError};
+use crate::host::{Sleep, UserIn, Wait, WaitError};
 use crate::proto::{self, Req, ReqFlags, SenseFlags, SenseKey};
 
 impl Drv {
@@ -26,9 +26,19 @@ impl Drv {
         loop {
             let e = l.chan.with(|c| c.pop_done())?;
             let outcome = e.outcome().unwrap_or(Outcome::Lost);
+            // Write data in the area is done with once replied; a run's
+            // stays until the user has had its records.
+            if e.kind != Kind::Ahead {
+                if let Some(s) = e.area {
+                    l.chan.with(|c| c.release_area(s));
+                }
+            }
             match e.kind {
                 Kind::Behind => self.behind_done(&e.req, outcome),
-                Kind::Ahead => self.ahead_done(&e.req, outcome, e.data),
+                Kind::Ahead => {
+                    let area = e.area_data().zip(e.area);
+                    self.ahead_done(l, &e.req, outcome, e.data, area)
+                }
                 Kind::Orphan => {}
                 Kind::Sync => {
                     if Some(e.req.hdr.id) == want {
@@ -37,6 +47,41 @@ impl Drv {
                 }
             }
         }
+    }
+
+    /// Stages `n` bytes of the user's write from `at` for a request: in the
+    /// data area when the daemon mapped one that holds them and has room
+    /// now (one copy, straight into the area), otherwise in a buffer the
+    /// frame carries.
+    pub(super) fn stage(&self, l: &Link<'_>, src: &mut dyn UserIn, at: usize, n: usize) -> Result<Payload> {
+        let slice = l.chan.with(|c| if c.area_size() >= n { c.take_area(n) } else { None });
+        if let Some(s) = slice {
+            return match src.read_into_area(at, l.chan.area(), s.off, n) {
+                Ok(()) => Ok(Payload::Area(s)),
+                Err(e) => {
+                    l.chan.with(|c| c.release_area(s));
+                    Err(e)
+                }
+            };
+        }
+        let mut data = l.chan.with(|c| c.take_buffer(n)).unwrap_or_default();
+        src.read_vec(at, n, &mut data)?;
+        Ok(Payload::Mem(data))
+    }
+
+    /// Queues a request with its payload; on failure the payload's area
+    /// slice goes back.
+    fn submit_payload(l: &Link<'_>, req: Req, payload: &mut Payload, kind: Kind) -> Result<u64> {
+        l.chan.with(|c| match payload {
+            Payload::Mem(v) => c.submit(req, v, kind),
+            Payload::Area(s) => {
+                let r = c.submit_in_area(req, *s, kind);
+                if r.is_err() {
+                    c.release_area(*s);
+                }
+                r
+            }
+        })
     }
 
     /// Gives a read buffer the user is done with back to the channel's
@@ -61,6 +106,7 @@ impl Drv {
         self.drive.room = rep.status.room;
         self.advance_block(i64::from(blocks));
         let s = Sense::of(&rep);
+        self.latch(&s);
         if s.good || (s.key == SenseKey::Recovered && s.flags.is_empty()) {
             return;
         }
@@ -119,20 +165,37 @@ impl Drv {
     }
 
     /// Sends a drive command and waits for its reply (st_do_scsi with do_wait).
-    pub(super) fn call(&mut self, l: &mut Link<'_>, req: Req, mut data: Vec<u8>, timeout: u32) -> Result<Done> {
+    pub(super) fn call(&mut self, l: &mut Link<'_>, req: Req, data: Vec<u8>, timeout: u32) -> Result<Done> {
+        self.call_with(l, req, Payload::Mem(data), timeout)
+    }
+
+    /// [`Drv::call`] with the payload staged in the frame or the area.
+    pub(super) fn call_with(&mut self, l: &mut Link<'_>, req: Req, mut data: Payload, timeout: u32) -> Result<Done> {
         if !self.session_alive(l) {
             self.lose_session();
+            data.release(l);
             return Err(Errno::Io);
         }
         let id = loop {
-            match l.chan.with(|c| c.submit(req, &mut data, Kind::Sync)) {
+            let room = l.chan.with(|c| data.fits(c));
+            let r = if room { Self::submit_payload(l, req, &mut data, Kind::Sync) } else { Err(Errno::Again) };
+            match r {
                 Ok(id) => break id,
                 Err(Errno::Again) => {
                     self.reap(l, None);
-                    match l.host.wait(Wait::Space(0), l.sleep, timeout) {
+                    // Nothing of this command is queued yet: a signal may end
+                    // the wait (the close paths' may not).
+                    let how = if l.sleep == Sleep::Uninterruptible { Sleep::Uninterruptible } else { Sleep::Interruptible };
+                    match l.host.wait(Wait::Space(0), how, timeout) {
                         Ok(()) => continue,
-                        Err(WaitError::Interrupted | WaitError::Restart) => return Err(Errno::Intr),
-                        Err(WaitError::TimedOut) => return Err(Errno::Io),
+                        Err(WaitError::Interrupted | WaitError::Restart) => {
+                            data.release(l);
+                            return Err(Errno::Intr);
+                        }
+                        Err(WaitError::TimedOut) => {
+                            data.release(l);
+                            return Err(Errno::Io);
+                        }
                     }
                 }
                 Err(e) => {
@@ -149,6 +212,7 @@ impl Drv {
                     Outcome::Reply(rep) => {
                         self.drive.room = rep.status.room;
                         let sense = Sense::of(&rep);
+                        self.latch(&sense);
                         Ok(Done { rep, sense, data })
                     }
                     Outcome::Lost => {
@@ -170,6 +234,14 @@ impl Drv {
                     });
                 }
             }
+        }
+    }
+
+    /// NetBSD's st_interpret_sense: the key and residue of every command
+    /// that did not simply succeed are latched for MTIOCGET.
+    pub(super) fn latch(&mut self, s: &Sense) {
+        if self.cfg.policy.latch_sense && !s.good {
+            self.drive.latched = super::state::Latched { key: s.key as u8, resid: s.resid };
         }
     }
 
@@ -209,27 +281,26 @@ impl Drv {
             && (self.drive.room == proto::ROOM_UNLIMITED || self.open.behind_cost.saturating_add(c) <= self.drive.room)
     }
 
-    pub(super) fn submit_behind(&mut self, l: &mut Link<'_>, req: Req, mut data: Vec<u8>, c: u64) -> Result<()> {
-        let len = data.len();
+    /// Queues a write behind once the window (or the area) has room for its
+    /// `n` bytes, copied from the user's buffer at `at` when they fit.
+    pub(super) fn submit_behind(&mut self, l: &mut Link<'_>, req: Req, src: &mut dyn UserIn, at: usize, n: usize, c: u64) -> Result<()> {
         loop {
             if !self.session_alive(l) {
                 self.lose_session();
                 return Err(Errno::Io);
             }
-            let r = l.chan.with(|ch| if ch.has_space(len) { Some(ch.submit(req, &mut data, Kind::Behind)) } else { None });
-            match r {
-                Some(Ok(_)) => break,
-                Some(Err(e)) => return Err(e),
-                None => {
-                    self.reap(l, None);
-                    match l.host.wait(Wait::Space(len), Sleep::Interruptible, self.cfg.timeout) {
-                        Ok(()) => {}
-                        // Nothing of this request was queued: the call may restart.
-                        Err(WaitError::Restart) => return Err(Errno::RestartSys),
-                        Err(WaitError::Interrupted) => return Err(Errno::Intr),
-                        Err(WaitError::TimedOut) => return Err(Errno::Io),
-                    }
-                }
+            if l.chan.with(|ch| ch.has_room(n)) {
+                let mut data = self.stage(l, src, at, n)?;
+                Self::submit_payload(l, req, &mut data, Kind::Behind)?;
+                break;
+            }
+            self.reap(l, None);
+            match l.host.wait(Wait::Space(n), Sleep::Interruptible, self.cfg.timeout) {
+                Ok(()) => {}
+                // Nothing of this request was queued: the call may restart.
+                Err(WaitError::Restart) => return Err(Errno::RestartSys),
+                Err(WaitError::Interrupted) => return Err(Errno::Intr),
+                Err(WaitError::TimedOut) => return Err(Errno::Io),
             }
         }
         self.open.behind_cost = self.open.behind_cost.saturating_add(c);

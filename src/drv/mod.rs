@@ -49,9 +49,10 @@ mod tests;
 
 use alloc::vec::Vec;
 
-pub use policy::{EomPolicy, Policy};
-pub use state::Drv;
+pub use policy::{EodRule, EomPolicy, Policy};
+pub use state::{Drv, ModeValues};
 use state::OpenState;
+use crate::area::Slice;
 use crate::chan::ChanLock;
 
 /// How a drive command ended.
@@ -264,6 +265,20 @@ pub struct OpenFlags {
     pub norewind: bool,
 }
 
+/// What a master minor says besides rewinding: NetBSD's st minors carry a
+/// mode (bits 2-3) and name an eject node and a control node (mode 2 and
+/// 3 of the low bits). Linux's glue opens every node with the default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Node {
+    /// The mode (0-3) whose block size and density a mount takes.
+    pub mode: u8,
+    /// Rewind and unload at close (st's EJECT_MODE).
+    pub eject: bool,
+    /// The control device: it opens without a medium, and MTSETBSIZ and
+    /// MTSETDNSTY through it set its mode's values for later mounts.
+    pub control: bool,
+}
+
 /// Everything MTIOCGET reports, before a host ABI lays it out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TapeStatus {
@@ -301,6 +316,13 @@ pub struct TapeStatus {
     pub cln: bool,
     /// The driver reads and writes fixed blocks.
     pub fixed: bool,
+    /// The last sense key latched (Policy::latch_sense), else 0.
+    pub sense_key: u8,
+    /// The last residue latched (Policy::latch_sense), else 0.
+    pub resid: i64,
+    /// Each mode's block size and density for a mount (NetBSD's
+    /// `mt_mblksiz`, `mt_mdensity`).
+    pub modes: [ModeValues; 4],
 }
 
 /// Per-partition position state (`struct st_partstat`); pmt has one partition.
@@ -356,6 +378,42 @@ struct Done {
     rep: Rep,
     sense: Sense,
     data: Vec<u8>,
+}
+
+/// A request's payload: in a buffer the frame carries, or in the unit's
+/// data area.
+#[derive(Debug)]
+pub(super) enum Payload {
+    /// Bytes carried by the frame.
+    Mem(Vec<u8>),
+    /// A slice of the data area, already holding the bytes.
+    Area(Slice),
+}
+
+impl Payload {
+    /// Its bytes.
+    pub(super) fn len(&self) -> usize {
+        match self {
+            Payload::Mem(v) => v.len(),
+            Payload::Area(s) => s.len,
+        }
+    }
+
+    /// True if a request with this payload fits the channel now.
+    pub(super) fn fits(&self, c: &crate::chan::Chan<Tape>) -> bool {
+        match self {
+            Payload::Mem(v) => c.has_space(v.len()),
+            // The slice is already taken: a free ring slot is enough.
+            Payload::Area(_) => c.has_space(0),
+        }
+    }
+
+    /// Gives an area slice back (a payload that will not be sent).
+    pub(super) fn release(&self, l: &Link<'_>) {
+        if let Payload::Area(s) = self {
+            l.chan.with(|c| c.release_area(*s));
+        }
+    }
 }
 
 /// The engine's view of the channel and the host for one system call.

@@ -3,7 +3,8 @@
 
 use alloc::vec::Vec;
 
-use super::{eom_written, Drv, Eof, Link, MtOp, OpenFlags, PartStat, Ready, Rw, Door};
+use super::{eom_written, Drv, EodRule, Eof, Link, MtOp, Node, OpenFlags, PartStat, Ready, Rw, Door};
+use super::state::{EodFlags, Latched};
 use super::mtst;
 use crate::errno::{Errno, Result};
 use crate::proto::{self, asc, DriveFlags, Op, Req, ReqFlags, SenseKey};
@@ -34,18 +35,26 @@ impl Drv {
         self.drive.ps = PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: 0, drv_block: 0 };
     }
 
-    /// st_open + check_tape. `gen` is the daemon instance at open, if any.
-    pub fn open(&mut self, l: &mut Link<'_>, flags: OpenFlags) -> Result<()> {
+    /// st_open + check_tape, on the minor's `node` (NetBSD: its mode, the
+    /// eject and control nodes).
+    pub fn open(&mut self, l: &mut Link<'_>, flags: OpenFlags, node: Node) -> Result<()> {
         if self.drive.in_use {
             return Err(Errno::Busy);
         }
         // Anything left by an interrupted earlier session is reaped first.
         self.reap(l, None);
-        self.open = super::OpenState::new(flags);
+        self.ahead_reset(l);
+        self.open = super::OpenState::new(flags, node);
         self.drive.ps.rw = Rw::Idle;
+        if self.cfg.policy.latch_sense {
+            // NetBSD's stopen: "clear any latched errors".
+            self.drive.latched = Latched::default();
+        }
         match self.check_tape(l, flags) {
+            // NetBSD's control device opens without a medium, as a
+            // non-blocking open does.
             Ok(true) => {}
-            Ok(false) if flags.nonblock => {}
+            Ok(false) if flags.nonblock || node.control => {}
             Ok(false) => {
                 let e = self.not_ready_err();
                 self.close_session(l);
@@ -128,6 +137,8 @@ impl Drv {
             }
         }
         if new_session {
+            // A new medium: the old mount is over.
+            self.drive.mounted = None;
             if !self.cfg.opts.def_writes {
                 self.set_mode_densblk(l)?;
             }
@@ -135,7 +146,49 @@ impl Drv {
                 let _ = self.int_ioctl(l, MtOp::SetDrvBuffer, i64::from(b));
             }
         }
+        if self.cfg.policy.remount {
+            self.mount(l, self.open.node.mode)?;
+        }
         Ok(true)
+    }
+
+    /// NetBSD's st_mount_tape, when the unit is not mounted in `mode`: the
+    /// mode's block size and density set through the control device, else
+    /// what st_decide_mode picks for a drive that takes a range of block
+    /// sizes (variable blocks; fixed when the drive has one size) and the
+    /// medium's density. A mount starts with nothing written.
+    pub(super) fn mount(&mut self, l: &mut Link<'_>, mode: u8) -> Result<()> {
+        if self.drive.mounted == Some(mode) {
+            return Ok(());
+        }
+        let m = self.cfg.modes.get(usize::from(mode)).copied().unwrap_or_default();
+        let one_size = self.drive.min_block != 0 && self.drive.min_block == self.drive.max_block;
+        let blksize = m.blksize.unwrap_or(if one_size { self.drive.min_block } else { 0 });
+        let mut req = Req::new(Op::Mode);
+        let mut rf = ReqFlags::empty();
+        if blksize != self.drive.block_size {
+            rf |= ReqFlags::SET_BLKSIZE;
+            req.length = u64::from(blksize);
+        }
+        if let Some(d) = m.density.filter(|d| *d != self.drive.density) {
+            rf |= ReqFlags::SET_DENSITY;
+            req.arg = u64::from(d);
+        }
+        if !rf.is_empty() {
+            req.flags = rf.bits();
+            let d = self.call(l, req, Vec::new(), self.cfg.timeout)?;
+            // st: "cannot set selected mode", and the open fails.
+            self.chk(&d.sense)?;
+            if rf.contains(ReqFlags::SET_BLKSIZE) {
+                self.drive.block_size = blksize;
+            }
+            if rf.contains(ReqFlags::SET_DENSITY) {
+                self.drive.density = req.arg as u8;
+            }
+        }
+        self.drive.mounted = Some(mode);
+        self.drive.eod = EodFlags::default();
+        Ok(())
     }
 
     pub(super) fn set_not_ready(&mut self, r: Ready) {
@@ -146,10 +199,14 @@ impl Drv {
         self.drive.ps.drv_file = -1;
         self.drive.ps.drv_block = -1;
         self.drive.door = Door::Unlocked;
+        self.drive.mounted = None;
     }
 
     /// st_flush: the work of the last close() of the master file.
     pub fn flush(&mut self, l: &mut Link<'_>) -> Result<()> {
+        if self.cfg.policy.eod == EodRule::CheckEod {
+            return self.flush_check_eod(l);
+        }
         let mut result: Result<()> = Ok(());
         let mut skip_to_rewind = false;
         if self.drive.ps.rw == Rw::Writing && !self.drive.pos_unknown {
@@ -215,6 +272,104 @@ impl Drv {
         result
     }
 
+    /// NetBSD's stclose: written data gets its end-of-data marks (after
+    /// writing, or on a write-only file with nothing written, where
+    /// st_check_eod finds nothing to end); a rewinding node unmounts
+    /// (st_check_eod again, rewind), an eject node unloads as well, a
+    /// no-rewind node backspaces over the second of two marks it wrote. The
+    /// error is the first end-of-data's (or the write-behind's); the
+    /// unmount's are st_unmount's, not reported.
+    fn flush_check_eod(&mut self, l: &mut Link<'_>) -> Result<()> {
+        let mut result: Result<()> = Ok(());
+        if self.drive.ps.rw == Rw::Writing && !self.drive.pos_unknown {
+            if let Err(e) = self.flush_write_buffer(l) {
+                if e != Errno::NoSpc {
+                    result = Err(e);
+                }
+            }
+        }
+        if self.drive.ps.rw == Rw::Reading {
+            let _ = self.ahead_settle(l);
+        }
+        let stxx = self.drive.eod;
+        let wronly = self.open.mode.write && !self.open.mode.read;
+        let ended = EodFlags { written: true, fm_written: false };
+        if result.is_ok() && ((self.open.mode.write && stxx == ended) || (wronly && stxx == EodFlags::default())) {
+            result = if self.drive.pos_unknown && stxx == ended {
+                // The data needs its end, and where it ends is not known
+                // (the drive or the daemon went): st's close fails.
+                Err(Errno::Io)
+            } else if self.drive.ready == Ready::Ready && !self.drive.pos_unknown {
+                self.check_eod(l, false).map(|_| ())
+            } else {
+                Ok(())
+            };
+        }
+        let node = self.open.node;
+        if node.eject || self.open.rew_at_close {
+            // st_unmount: its errors are only printed.
+            if self.drive.ready == Ready::Ready && !self.drive.pos_unknown {
+                let _ = self.check_eod(l, false);
+            }
+            if self.drive.ready == Ready::Ready {
+                let _ = self.int_ioctl(l, MtOp::Rew, 1);
+                if node.eject {
+                    let _ = self.do_load_unload(l, false, false);
+                }
+            }
+            self.drive.mounted = None;
+        } else if result.is_ok()
+            && self.open.mode.write
+            && stxx == ended
+            && self.cfg.opts.two_fm
+            && self.drive.ready == Ready::Ready
+        {
+            // Between the two marks, so that the next file replaces the
+            // second: file - FMK - file - FMK FMK. (The head is at the
+            // start of the file after the first; NetBSD's st calls the
+            // block unknown.)
+            result = self.cross_eof(l, false);
+            if result.is_ok() {
+                self.drive.ps.drv_file = super::pos(i64::from(self.drive.ps.drv_file) - 1);
+                self.drive.ps.drv_block = if self.drive.ps.drv_file >= 0 { 0 } else { -1 };
+                self.drive.ps.eof = Eof::Fm;
+            }
+        }
+        result
+    }
+
+    /// NetBSD's st_check_eod: the filemarks written data still lacks (two
+    /// with two-fm, one if one was written since), written now; with
+    /// `position` the head goes back over them and the file and block
+    /// numbers are those of before. Returns how many were written.
+    pub(super) fn check_eod(&mut self, l: &mut Link<'_>, position: bool) -> Result<i64> {
+        let n = match (self.drive.eod.written, self.drive.eod.fm_written, self.cfg.opts.two_fm) {
+            (true, false, false) | (true, true, true) => 1,
+            (true, false, true) => 2,
+            _ => 0,
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        let before = (self.drive.ps.drv_file, self.drive.ps.drv_block);
+        // st writes them whatever the file's mode (st_unmount after a
+        // read-only open too); only the drive's protection refuses them.
+        let wp = core::mem::replace(&mut self.open.write_prot, self.drive.drv_write_prot);
+        let r = self.int_ioctl(l, MtOp::Weof, n);
+        self.open.write_prot = wp;
+        r?;
+        if position {
+            let mut req = Req::new(Op::Space);
+            req.arg = crate::proto::Space::Filemarks as u64;
+            req.count = -(n as i32);
+            let d = self.call(l, req, Vec::new(), self.cfg.timeout)?;
+            self.chk(&d.sense)?;
+            (self.drive.ps.drv_file, self.drive.ps.drv_block) = before;
+            self.drive.ps.eof = Eof::No;
+        }
+        Ok(n)
+    }
+
     /// st_release: the master file is gone. Tells the daemon.
     pub fn release(&mut self, l: &mut Link<'_>) -> Result<()> {
         if self.drive.door == Door::Auto {
@@ -238,7 +393,7 @@ impl Drv {
         self.open.rbuf = Vec::new();
         self.open.rbytes = 0;
         self.open.rptr = 0;
-        self.ahead_reset();
+        self.ahead_reset(l);
         self.drive.in_use = false;
         self.drive.session = None;
         result

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{clamp_len, cost, write_req, Door, Drv, EomPolicy, Eof, Link, MtOp, Ready, Rw, FIXED_BUFFER_SIZE, FIXED_WRITE_CHUNK};
+use super::{Payload, clamp_len, cost, write_req, Door, Drv, EomPolicy, Eof, Link, MtOp, Ready, Rw, FIXED_BUFFER_SIZE, FIXED_WRITE_CHUNK};
 use crate::errno::{Errno, Result};
 use crate::host::{UserIn, UserOut};
 use crate::proto::{self, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
@@ -144,6 +144,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Writing;
+        // NetBSD's ST_WRITTEN (and a write ends ST_FM_WRITTEN).
+        self.drive.eod = super::state::EodFlags { written: true, fm_written: false };
         // The one write st lets through after ENOSPC: the drive is told, so
         // that it may keep its early-warning zone for what was in flight.
         let after_enospc = self.drive.ps.eof == Eof::Eod1;
@@ -155,19 +157,19 @@ impl Drv {
             if after_enospc {
                 req.flags |= ReqFlags::AFTER_ENOSPC.bits();
             }
-            let mut data = l.chan.with(|c| c.take_buffer(n)).unwrap_or_default();
-            if let Err(e) = src.read_vec(done, n, &mut data) {
-                return partial(done, e);
-            }
             let c = cost(&req);
             if self.drive.ps.eof < Eof::EomOk && self.can_write_behind(c, n, window) {
-                if let Err(e) = self.submit_behind(l, req, data, c) {
+                if let Err(e) = self.submit_behind(l, req, src, done, n, c) {
                     return partial(done, e);
                 }
             } else {
                 if let Err(e) = self.drain(l) {
                     return partial(done, e);
                 }
+                let data = match self.stage(l, src, done, n) {
+                    Ok(d) => d,
+                    Err(e) => return partial(done, e),
+                };
                 match self.write_sync(l, req, data) {
                     Ok(None) => {}
                     Ok(Some(Ok(w))) => return Ok(done + w),
@@ -187,11 +189,11 @@ impl Drv {
     /// The synchronous write of st_write, for one request. Returns None when
     /// it completed normally, Some(result) when the write ends here: the
     /// bytes of this request that were written, or an error.
-    pub(super) fn write_sync(&mut self, l: &mut Link<'_>, req: Req, data: Vec<u8>) -> Result<Option<Result<usize>>> {
+    pub(super) fn write_sync(&mut self, l: &mut Link<'_>, req: Req, data: Payload) -> Result<Option<Result<usize>>> {
         let bs = self.drive.block_size as usize;
         let total = data.len();
         let blks = total.checked_div(bs).unwrap_or(1);
-        let d = self.call(l, req, data, self.cfg.timeout)?;
+        let d = self.call_with(l, req, data, self.cfg.timeout)?;
         let s = d.sense;
         if self.chk(&s).is_ok() {
             self.advance_block(blks as i64);
@@ -366,6 +368,8 @@ impl Drv {
             return Err(Errno::Io);
         }
         self.drive.ps.rw = Rw::Reading;
+        // NetBSD's st: a read leaves no written data to end.
+        self.drive.eod.written = false;
         if bs == 0 && self.open.rbytes == 0 {
             if let Some(n) = self.ahead_read(l, out, count)? {
                 self.ahead_refill(l, window);

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{ahead, Answer, Door, Eof, Ioctl, Link, OpenFlags, Opts, PartStat, Policy, Ready, Rw, LONG_TIMEOUT, TIMEOUT};
+use super::{ahead, Answer, Door, Eof, Ioctl, Link, Node, OpenFlags, Opts, PartStat, Policy, Ready, Rw, LONG_TIMEOUT, TIMEOUT};
 use crate::errno::{Errno, Result};
 use crate::proto;
 use crate::sgio::SgState;
@@ -36,6 +36,39 @@ pub(super) struct Settings {
     pub(super) long_timeout: u32,
     /// The sg settings of the master (SG_SET_TIMEOUT, the reserved size).
     pub(super) sg: SgState,
+    /// The block size and density each mode of the minor gives a mount,
+    /// set through the control device (NetBSD's st `modes[]`).
+    pub(super) modes: [ModeValues; 4],
+}
+
+/// What a mode of the minor gives a mount (NetBSD's st: set through the
+/// control device, persistent until the unit goes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModeValues {
+    /// The block size (0: variable), if set.
+    pub blksize: Option<u32>,
+    /// The density code, if set.
+    pub density: Option<u8>,
+}
+
+/// What written data still lacks at its end, as NetBSD's st tracks it
+/// (ST_WRITTEN, ST_FM_WRITTEN), kept across opens of one mount.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct EodFlags {
+    /// Data was written and not yet ended by filemarks (ST_WRITTEN).
+    pub(super) written: bool,
+    /// One filemark was written since (ST_FM_WRITTEN).
+    pub(super) fm_written: bool,
+}
+
+/// The last sense the drive returned, for MTIOCGET (NetBSD's st:
+/// `mt_erreg`, `mt_resid`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Latched {
+    /// The sense key.
+    pub(super) key: u8,
+    /// The residue (the sense's INFORMATION field).
+    pub(super) resid: i64,
 }
 
 /// What the driver knows of the drive and its medium, across opens.
@@ -63,6 +96,12 @@ pub(super) struct DriveState {
     pub(super) cleaning_req: bool,
     /// Bytes before early warning at the last reply.
     pub(super) room: u64,
+    /// What written data still lacks (EodRule::CheckEod).
+    pub(super) eod: EodFlags,
+    /// The last sense latched for MTIOCGET (Policy::latch_sense).
+    pub(super) latched: Latched,
+    /// The mode of the present mount, if mounted (Policy::remount).
+    pub(super) mounted: Option<u8>,
 }
 
 /// The state of one open, made anew at every open.
@@ -70,6 +109,8 @@ pub(super) struct DriveState {
 pub(super) struct OpenState {
     /// How the file was opened.
     pub(super) mode: OpenFlags,
+    /// Which node of the minor (mode, eject, control).
+    pub(super) node: Node,
     pub(super) rew_at_close: bool,
     pub(super) autorew_dev: bool,
     pub(super) write_prot: bool,
@@ -89,9 +130,10 @@ pub(super) struct OpenState {
 
 impl OpenState {
     /// The state of an open with `flags`, as st_open sets it up.
-    pub(super) fn new(flags: OpenFlags) -> OpenState {
+    pub(super) fn new(flags: OpenFlags, node: Node) -> OpenState {
         OpenState {
             mode: flags,
+            node,
             rew_at_close: !flags.norewind,
             autorew_dev: !flags.norewind,
             write_prot: flags.read && !flags.write,
@@ -121,6 +163,7 @@ impl Drv {
                 timeout: if timeout == 0 { TIMEOUT } else { timeout },
                 long_timeout: LONG_TIMEOUT.max(timeout),
                 sg: SgState::default(),
+                modes: [ModeValues::default(); 4],
             },
             drive: DriveState {
                 in_use: false,
@@ -141,8 +184,11 @@ impl Drv {
                 ps: PartStat { rw: Rw::Idle, eof: Eof::No, at_sm: false, drv_file: -1, drv_block: -1 },
                 cleaning_req: false,
                 room: proto::ROOM_UNLIMITED,
+                eod: EodFlags::default(),
+                latched: Latched::default(),
+                mounted: None,
             },
-            open: OpenState::new(OpenFlags::default()),
+            open: OpenState::new(OpenFlags::default(), Node::default()),
         }
     }
 

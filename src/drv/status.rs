@@ -75,8 +75,13 @@ impl Drv {
             im_rep_en: self.cfg.opts.async_writes || (self.cfg.opts.buffer_writes && bs != 0) || self.drive.drv_buffer != 0,
             cln: self.drive.cleaning_req,
             fixed: bs != 0,
+            sense_key: self.drive.latched.key,
+            resid: self.drive.latched.resid,
+            modes: self.cfg.modes,
         };
         self.open.recover_reg = 0;
+        // NetBSD's st: "clear latched errors" once reported.
+        self.drive.latched = super::state::Latched::default();
         st
     }
 }

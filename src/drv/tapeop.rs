@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use super::{pos, s24, u24, Door, Drv, Eof, Link, MtOp, PartStat, Ready, Rw, MAX_MOTION};
+use super::{pos, s24, u24, Door, Drv, EodRule, Eof, Link, MtOp, PartStat, Ready, Rw, MAX_MOTION};
 use super::mtst;
 use crate::errno::{Errno, Result};
 use crate::proto::{DriveFlags, Op, Req, ReqFlags, SenseFlags, SenseKey, Space};
@@ -68,12 +68,33 @@ impl Drv {
                 self.ahead_settle_back(l)?;
             }
             self.flush_buffer(l, seek_next)?;
-            if self.drive.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
-                self.int_ioctl(l, MtOp::Weof, 1)?;
-                if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
-                    count += 1;
+            match self.cfg.policy.eod {
+                EodRule::OneBeforeMotion => {
+                    if self.drive.ps.rw == Rw::Writing && matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Seek | MtOp::Bsf | MtOp::Bsfm) {
+                        self.int_ioctl(l, MtOp::Weof, 1)?;
+                        if matches!(op, MtOp::Bsf | MtOp::Bsfm) {
+                            count += 1;
+                        }
+                        self.drive.ps.rw = Rw::Idle;
+                    }
                 }
-                self.drive.ps.rw = Rw::Idle;
+                EodRule::CheckEod => match op {
+                    // st_check_eod(FALSE): the spacing counts the marks
+                    // (FSF n spaces n - marks, BSF n spaces n + marks).
+                    MtOp::Rew | MtOp::Offl | MtOp::Reten | MtOp::Eom | MtOp::Fsf | MtOp::Bsf => {
+                        let n = self.check_eod(l, false)?;
+                        if op == MtOp::Fsf {
+                            count -= n;
+                        } else if op == MtOp::Bsf {
+                            count += n;
+                        }
+                    }
+                    // st_check_eod(true): marks written, the head brought back.
+                    MtOp::Fsr | MtOp::Bsr => {
+                        self.check_eod(l, true)?;
+                    }
+                    _ => {}
+                },
             }
         } else {
             if !matches!(op, MtOp::Rew | MtOp::Offl | MtOp::Load | MtOp::Reten | MtOp::Erase | MtOp::Seek | MtOp::Eom) {
@@ -88,7 +109,12 @@ impl Drv {
             let _ = self.door_lock(l, false);
         }
         let ucount = count as u32;
+        if self.open.node.control && matches!(op, MtOp::SetBlk | MtOp::SetDensity) {
+            return self.set_mode_value(l, op, count);
+        }
         match op {
+            // NetBSD: FSF over fewer files than the marks just written.
+            MtOp::Fsf if count < 0 && self.cfg.policy.eod == EodRule::CheckEod => self.int_ioctl(l, MtOp::Bsf, -count),
             MtOp::SetDrvBuffer if ucount & mtst::OPTIONS != 0 => self.set_options(l, ucount),
             MtOp::SetPart | MtOp::MkPart => Err(Errno::Inval),
             MtOp::Seek => {
@@ -115,6 +141,36 @@ impl Drv {
             }
             _ => self.int_ioctl(l, op, count),
         }
+    }
+
+    /// MTSETBSIZ and MTSETDNSTY through NetBSD's control device: set on the
+    /// drive if a medium is mounted (st's try_new_value; if the drive
+    /// refuses, nothing changes), and kept as the mode's value for later
+    /// mounts, with or without a medium.
+    fn set_mode_value(&mut self, l: &mut Link<'_>, op: MtOp, count: i64) -> Result<()> {
+        let mode = usize::from(self.open.node.mode);
+        if op == MtOp::SetDensity && !(0..=255).contains(&count) {
+            return Err(Errno::Inval);
+        }
+        if op == MtOp::SetBlk && count < 0 {
+            return Err(Errno::Inval);
+        }
+        if self.drive.ready == Ready::Ready {
+            self.int_ioctl(l, op, count)?;
+        } else if op == MtOp::SetBlk
+            && count != 0
+            && self.drive.max_block > 0
+            && (count < i64::from(self.drive.min_block) || count > i64::from(self.drive.max_block))
+        {
+            return Err(Errno::Inval);
+        }
+        let m = self.cfg.modes.get_mut(mode).ok_or(Errno::Inval)?;
+        if op == MtOp::SetBlk {
+            m.blksize = Some(u32::try_from(count).map_err(|_| Errno::Inval)? & mtst::BLKSIZE_MASK);
+        } else {
+            m.density = Some(u8::try_from(count).map_err(|_| Errno::Inval)?);
+        }
+        Ok(())
     }
 
     pub(super) fn reset_state(&mut self) {
@@ -319,6 +375,7 @@ impl Drv {
             }
             if matches!(op, MtOp::Weof | MtOp::Weofi) {
                 self.drive.ps.rw = Rw::Idle;
+                self.marks_written(arg);
             }
             return r;
         }
@@ -337,6 +394,7 @@ impl Drv {
                 result = Ok(());
                 self.drive.ps.eof = Eof::No;
                 self.drive.ps.rw = Rw::Idle;
+                self.marks_written(arg);
             } else {
                 if fileno >= 0 {
                     fileno -= undone;
@@ -397,6 +455,17 @@ impl Drv {
         result
     }
 
+    /// NetBSD's st_write_filemarks: one mark after data ends it once (a
+    /// second one, or two at once, leave nothing to end).
+    fn marks_written(&mut self, n: i64) {
+        match n {
+            0 => {}
+            1 if self.drive.eod.fm_written => self.drive.eod.written = false,
+            1 => self.drive.eod.fm_written = true,
+            _ => self.drive.eod.written = false,
+        }
+    }
+
     /// do_load_unload.
     pub(super) fn do_load_unload(&mut self, l: &mut Link<'_>, load: bool, reten: bool) -> Result<()> {
         if self.drive.ready != Ready::Ready && !load {
@@ -421,6 +490,7 @@ impl Drv {
             if !load {
                 self.open.rew_at_close = false;
                 self.drive.ready = Ready::NoTape;
+                self.drive.mounted = None;
             } else {
                 self.open.rew_at_close = self.open.autorew_dev;
                 // check_tape on the medium just loaded: a new session.

@@ -86,6 +86,31 @@ fn a_dead_daemon_fails_waiters_at_once_and_the_unit_serves_the_next() {
     f.close().unwrap();
 }
 
+#[test]
+fn only_waits_with_nothing_in_flight_are_interruptible() {
+    use crate::host::{Sleep, Wait};
+    // A window of two records: the third write waits for room.
+    let f = Fake::new(Honest::default(), Config { ring: 16, window: 8192, timeout: 5 });
+    f.open(RW).unwrap();
+    for i in 0..3 {
+        f.write(&rec(i, 4000)).unwrap();
+    }
+    f.mt(MTWEOF, 1).unwrap();
+    f.status().unwrap();
+    let open_and_io = f.waits.borrow().clone();
+    f.close().unwrap();
+    let waits = f.waits.borrow();
+    let closing = &waits[open_and_io.len()..];
+    // Room in the window: nothing of the write is queued yet.
+    assert!(open_and_io.iter().any(|w| matches!(w, (Wait::Space(_), Sleep::Interruptible, _))), "{open_and_io:?}");
+    assert!(open_and_io.iter().all(|w| matches!(w, (Wait::Space(_), Sleep::Interruptible, _)) || w.1 == Sleep::Killable), "{open_and_io:?}");
+    // A drive command in flight: killable, never interruptible.
+    assert!(open_and_io.iter().any(|w| matches!(w, (Wait::Front, Sleep::Killable, true))), "{open_and_io:?}");
+    assert!(open_and_io.iter().all(|w| !(w.0 == Wait::Front && w.1 == Sleep::Interruptible)));
+    // The close paths: nothing but the timeout ends their waits.
+    assert!(!closing.is_empty() && closing.iter().all(|w| w.1 == Sleep::Uninterruptible), "{closing:?}");
+}
+
 // ----- rw: read and write ----------------------------------------------------------------
 
 #[test]
@@ -253,10 +278,41 @@ fn reading(runs: bool) -> Fake<Honest> {
     Fake::new(Honest { runs, ..Honest::default() }, Config { ring: 64, window: 256 * 1024, timeout: 5 })
 }
 
+/// As [`reading`], with or without a data area.
+fn reading_with(runs: bool, area: bool) -> Fake<Honest> {
+    let (d, cfg) = (Honest { runs, ..Honest::default() }, Config { ring: 64, window: 256 * 1024, timeout: 5 });
+    if area {
+        Fake::new(d, cfg)
+    } else {
+        Fake::without_area(d, cfg, crate::abi::Abi::Linux)
+    }
+}
+
 fn tell<D: Daemon>(f: &Fake<D>) -> i64 {
     let mut b = [0u8; 8];
     f.ioctl(MTIOCPOS, &mut b).unwrap();
     i64::from_ne_bytes(b)
+}
+
+#[test]
+fn records_go_through_the_data_area_when_the_daemon_maps_it() {
+    for area in [true, false] {
+        let f = reading_with(true, area);
+        f.open(RW).unwrap();
+        for i in 0..20 {
+            f.write(&rec(i, 3000)).unwrap();
+        }
+        f.mt(MTREW, 1).unwrap();
+        for i in 0..20 {
+            assert_eq!(f.read(4096).unwrap(), rec(i, 3000), "record {i}");
+        }
+        f.close().unwrap();
+        let n = *f.area_requests.borrow();
+        // The writes (write-behind and synchronous) and the runs.
+        assert_eq!(n > 20, area, "{n} requests in the area");
+        // Every slice went back.
+        assert_eq!(f.unit.held(), 0);
+    }
 }
 
 #[test]
@@ -436,8 +492,8 @@ mod differential {
 
     type Seen = Vec<alloc::string::String>;
 
-    fn run(runs: bool, calls: &[C]) -> (Seen, Vec<Option<Vec<u8>>>, usize) {
-        let f = reading(runs);
+    fn run(runs: bool, area: bool, calls: &[C]) -> (Seen, Vec<Option<Vec<u8>>>, usize) {
+        let f = reading_with(runs, area);
         let mut seen = Vec::new();
         let nrw = crate::drv::OpenFlags { norewind: true, ..RW };
         f.open(RW).unwrap();
@@ -467,13 +523,17 @@ mod differential {
 
     proptest! {
         #[test]
-        fn read_ahead_changes_nothing_a_program_sees(calls in prop::collection::vec(c(), 1..80)) {
-            let (a, tape_a, _) = run(false, &calls);
-            let (b, tape_b, _) = run(true, &calls);
-            for (x, y) in a.iter().zip(b.iter()) {
-                prop_assert_eq!(x, y);
+        fn read_ahead_and_the_data_area_change_nothing_a_program_sees(calls in prop::collection::vec(c(), 1..80)) {
+            // Neither read-ahead nor the data area; read-ahead in frames;
+            // read-ahead and writes through the area.
+            let (a, tape_a, _) = run(false, false, &calls);
+            for (runs, area) in [(true, false), (true, true)] {
+                let (b, tape_b, _) = run(runs, area, &calls);
+                for (x, y) in a.iter().zip(b.iter()) {
+                    prop_assert_eq!(x, y);
+                }
+                prop_assert_eq!(&tape_a, &tape_b);
             }
-            prop_assert_eq!(tape_a, tape_b);
         }
     }
 
@@ -483,10 +543,287 @@ mod differential {
         let mut calls = vec![C::Write(100); 40];
         calls.push(C::Mt(MTREW, 1));
         calls.extend(vec![C::Read(4096); 45]);
-        let (a, _, n0) = run(false, &calls);
-        let (b, _, n1) = run(true, &calls);
+        let (a, _, n0) = run(false, false, &calls);
+        let (b, _, n1) = run(true, true, &calls);
         assert_eq!(a, b);
         assert_eq!(n0, 0);
         assert!(n1 > 0);
+    }
+}
+
+// ----- policy: NetBSD's st rules ------------------------------------------------------------
+
+mod netbsd_rules {
+    //! Each field of [`crate::Policy`] that NetBSD's st sets apart, against
+    //! the same honest drive under both hosts' policies.
+    use super::*;
+    use crate::abi::netbsd::{self, op as nb};
+    use crate::drv::Node;
+    use core::cell::RefCell;
+    use std::rc::Rc;
+
+    const NRW: crate::drv::OpenFlags = crate::drv::OpenFlags { norewind: true, ..RW };
+    const WO: crate::drv::OpenFlags = crate::drv::OpenFlags { read: false, ..RW };
+
+    /// The tape as record lengths, 0 for a filemark (after the daemon
+    /// took what is queued).
+    fn tape<D: Daemon>(f: &Fake<D>, get: impl Fn(&D) -> &Vec<Option<Vec<u8>>>) -> Vec<usize> {
+        while f.pump() {}
+        let d = f.daemon.borrow();
+        get(d.as_ref().unwrap()).iter().map(|o| o.as_ref().map_or(0, Vec::len)).collect()
+    }
+
+    fn honest(f: &Fake<Honest>) -> Vec<usize> {
+        tape(f, |d| &d.tape)
+    }
+
+    fn nb_unit() -> Fake<Honest> {
+        Fake::with_abi(Honest::default(), Config::default(), Abi::NetBsd)
+    }
+
+    /// (file, block) in NetBSD's mtget.
+    fn nb_pos(f: &Fake<Honest>) -> (i32, i32) {
+        let b = f.nb_status().unwrap();
+        (i32::from_ne_bytes(b[8..12].try_into().unwrap()), i32::from_ne_bytes(b[12..16].try_into().unwrap()))
+    }
+
+    #[test]
+    fn eod_rule_netbsd_ends_written_data_before_motions_as_st_check_eod() {
+        // MTFSF after writing: two marks, then FSF 1 - 2 = back over one:
+        // at the start of the next file, between the marks.
+        let f = nb_unit();
+        f.open(NRW).unwrap();
+        f.write(&rec(0, 100)).unwrap();
+        f.nb_mt(nb::FSF, 1).unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 0]);
+        f.write(&rec(1, 50)).unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 50], "the next file replaces the second mark");
+        // MTREW after writing: two marks; after data and one MTWEOF, one.
+        f.nb_mt(nb::REW, 1).unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 50, 0, 0]);
+        f.nb_mt(nb::FSF, 2).unwrap();
+        f.write(&rec(2, 30)).unwrap();
+        f.nb_mt(nb::WEOF, 1).unwrap();
+        f.nb_mt(nb::REW, 1).unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 50, 0, 30, 0, 0]);
+        // MTBSF after writing: the marks, and the spacing counts them.
+        f.nb_mt(nb::FSF, 3).unwrap();
+        f.write(&rec(3, 20)).unwrap();
+        f.nb_mt(nb::BSF, 1).unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 50, 0, 30, 0, 20, 0, 0]);
+        assert_eq!(f.read(200).unwrap(), vec![], "before the mark that ends file 2");
+        // MTBSR after writing: the marks, the head brought back over them.
+        f.nb_mt(nb::EOM, 1).unwrap();
+        f.write(&rec(4, 10)).unwrap();
+        f.write(&rec(5, 11)).unwrap();
+        f.nb_mt(nb::BSR, 1).unwrap();
+        assert_eq!(honest(&f)[9..], [10, 11, 0, 0]);
+        assert_eq!(f.read(200).unwrap(), rec(5, 11));
+        f.close().unwrap();
+        // A locate writes none (st_setpos leaves that to the program).
+        f.open(NRW).unwrap();
+        f.nb_mt(nb::REW, 1).unwrap();
+        f.write(&rec(6, 5)).unwrap();
+        let len = honest(&f).len();
+        f.ioctl(netbsd::MTIOCSLOCATE, &mut 0u32.to_ne_bytes()).unwrap();
+        assert_eq!(honest(&f).len(), len);
+        let _ = f.close();
+    }
+
+    #[test]
+    fn eod_rule_linux_writes_one_mark_before_a_rewind_and_none_before_fsf() {
+        let f = Fake::new(Honest::default(), Config::default());
+        f.open(NRW).unwrap();
+        f.write(&rec(0, 100)).unwrap();
+        assert_eq!(f.mt(MTFSF, 1), Err(Errno::Io), "end of data");
+        assert_eq!(honest(&f), vec![100]);
+        f.close().unwrap();
+        f.open(RW).unwrap();
+        f.mt(MTREW, 1).unwrap();
+        f.write(&rec(1, 10)).unwrap();
+        f.mt(MTREW, 1).unwrap();
+        assert_eq!(honest(&f), vec![10, 0]);
+        f.close().unwrap();
+    }
+
+    #[test]
+    fn eod_rule_close_with_nothing_written_writes_no_filemark_on_either_host() {
+        // NetBSD's stclose calls st_check_eod for a write-only file that
+        // wrote nothing ("for SUN compatibility"), but st_check_eod writes
+        // marks only after ST_WRITTEN: none.
+        for abi in [Abi::NetBsd, Abi::Linux] {
+            let f = Fake::with_abi(Honest::default(), Config::default(), abi);
+            for node in [RW, NRW] {
+                f.open(crate::drv::OpenFlags { read: false, ..node }).unwrap();
+                f.close().unwrap();
+            }
+            f.open(WO).unwrap();
+            f.close().unwrap();
+            assert_eq!(honest(&f), Vec::<usize>::new(), "{abi:?}");
+        }
+    }
+
+    #[test]
+    fn eod_rule_netbsd_data_and_one_mark_get_the_second_at_the_unmount() {
+        let f = nb_unit();
+        f.open(NRW).unwrap();
+        f.write(&rec(0, 100)).unwrap();
+        f.nb_mt(nb::WEOF, 1).unwrap();
+        f.close().unwrap();
+        assert_eq!(honest(&f), vec![100, 0], "stclose: ST_FM_WRITTEN, nothing more");
+        // The rewinding node's close unmounts: st_check_eod adds the second.
+        f.open(crate::drv::OpenFlags { write: false, ..RW }).unwrap();
+        f.close().unwrap();
+        assert_eq!(honest(&f), vec![100, 0, 0]);
+    }
+
+    #[test]
+    fn latch_sense_netbsd_reports_the_last_key_and_residue_once() {
+        let f = nb_unit();
+        f.open(RW).unwrap();
+        f.write(&rec(0, 100)).unwrap();
+        f.close().unwrap();
+        f.open(RW).unwrap();
+        assert_eq!(f.read(100).unwrap(), rec(0, 100));
+        let b = f.nb_status().unwrap();
+        assert_eq!((b[4], b[6]), (0, 0), "nothing latched yet");
+        // The two marks, then BLANK CHECK (8) with the whole read left.
+        assert_eq!(f.read(1000), Ok(vec![]));
+        let b = f.nb_status().unwrap();
+        assert_eq!(i16::from_ne_bytes([b[4], b[5]]), 0, "NO SENSE with FMK");
+        assert_eq!(i16::from_ne_bytes([b[6], b[7]]), 1000, "the residue of the read");
+        assert_eq!(f.read(1000), Ok(vec![]));
+        assert_eq!(f.read(1000), Ok(vec![]));
+        let b = f.nb_status().unwrap();
+        assert_eq!((i16::from_ne_bytes([b[4], b[5]]), i16::from_ne_bytes([b[6], b[7]])), (8, 1000));
+        let b = f.nb_status().unwrap();
+        assert_eq!((b[4], b[5], b[6], b[7]), (0, 0, 0, 0), "cleared once reported");
+        // A write the drive fails: MEDIUM ERROR (3), the whole record left.
+        f.close().ok();
+        let f = Fake::with_abi(Honest { fail_write: Some(0), ..Honest::default() }, Config::default(), Abi::NetBsd);
+        f.open(RW).unwrap();
+        f.write(&rec(0, 300)).unwrap();
+        assert_eq!(f.nb_mt(nb::WEOF, 1), Err(Errno::Io));
+        let b = f.nb_status().unwrap();
+        assert_eq!((i16::from_ne_bytes([b[4], b[5]]), i16::from_ne_bytes([b[6], b[7]])), (3, 300));
+        // An open clears what was latched.
+        let _ = f.close();
+        f.open(RW).unwrap();
+        let _ = f.read(10);
+        let b = f.nb_status().unwrap();
+        assert_eq!(i16::from_ne_bytes([b[6], b[7]]), 10, "latched by the read");
+        let _ = f.read(10);
+        let _ = f.close();
+        f.open(RW).unwrap();
+        let b = f.nb_status().unwrap();
+        assert_eq!((b[4], b[6]), (0, 0));
+        let _ = f.close();
+    }
+
+    #[test]
+    fn latch_sense_linux_reports_none() {
+        let f = Fake::new(Honest::default(), Config::default());
+        f.open(RW).unwrap();
+        assert_eq!(f.read(100), Err(Errno::Io));
+        let mut b = [0u8; crate::abi::linux::MTGET_SIZE];
+        f.ioctl(crate::abi::linux::MTIOCGET, &mut b).unwrap();
+        assert_eq!(i64::from_ne_bytes(b[8..16].try_into().unwrap()), 0, "mt_resid");
+        f.close().unwrap();
+    }
+
+    /// The mode block sizes in NetBSD's mtget.
+    fn mblksiz(f: &Fake<Honest>) -> [i32; 4] {
+        let b = f.nb_status().unwrap();
+        core::array::from_fn(|i| i32::from_ne_bytes(b[24 + 4 * i..28 + 4 * i].try_into().unwrap()))
+    }
+
+    fn blksiz(f: &Fake<Honest>) -> i32 {
+        let b = f.nb_status().unwrap();
+        i32::from_ne_bytes(b[16..20].try_into().unwrap())
+    }
+
+    #[test]
+    fn remount_netbsd_control_node_sets_a_mode_block_size_without_a_tape() {
+        let f = nb_unit();
+        f.kill_daemon();
+        let control = Node { mode: 1, control: true, eject: false };
+        // No drive: the control node opens anyway, and keeps the value.
+        f.open_node(RW, control).unwrap();
+        f.nb_mt(nb::SETBSIZ, 512).unwrap();
+        assert_eq!(mblksiz(&f), [0, 512, 0, 0]);
+        f.close().unwrap();
+        assert_eq!(f.open_node(RW, Node { mode: 1, ..Node::default() }), Err(Errno::Io), "other nodes need the drive");
+        f.start_daemon(Honest::default());
+        // Mode 1 mounts with 512-byte blocks; mode 0 with variable ones.
+        f.open_node(RW, Node { mode: 1, ..Node::default() }).unwrap();
+        assert_eq!(blksiz(&f), 512);
+        f.write(&rec(0, 1024)).unwrap();
+        f.close().unwrap();
+        assert_eq!(honest(&f)[..2], [512, 512]);
+        f.open(RW).unwrap();
+        assert_eq!(blksiz(&f), 0);
+        // A block size set on a normal node lasts until the unmount.
+        f.nb_mt(nb::SETBSIZ, 1024).unwrap();
+        assert_eq!(blksiz(&f), 1024);
+        f.close().unwrap();
+        f.open(RW).unwrap();
+        assert_eq!(blksiz(&f), 0, "the rewinding close ended the mount");
+        f.close().unwrap();
+        // ... but not past a no-rewind close.
+        f.open(NRW).unwrap();
+        f.nb_mt(nb::SETBSIZ, 1024).unwrap();
+        f.close().unwrap();
+        f.open(NRW).unwrap();
+        assert_eq!(blksiz(&f), 1024);
+        f.close().unwrap();
+    }
+
+    #[test]
+    fn remount_linux_keeps_the_drives_block_size() {
+        let f = Fake::new(Honest::default(), Config::default());
+        f.open(RW).unwrap();
+        f.mt(MTSETBLK, 1024).unwrap();
+        f.close().unwrap();
+        f.open(RW).unwrap();
+        let mut b = [0u8; crate::abi::linux::MTGET_SIZE];
+        f.ioctl(crate::abi::linux::MTIOCGET, &mut b).unwrap();
+        let dsreg = i64::from_ne_bytes(b[16..24].try_into().unwrap());
+        assert_eq!(dsreg & 0xff_ffff, 1024);
+        f.close().unwrap();
+    }
+
+    #[test]
+    fn netbsd_eject_node_unloads_at_close() {
+        let ops = Rc::new(RefCell::new(Vec::new()));
+        let seen = Rc::clone(&ops);
+        let daemon = Scripted {
+            drive: Honest::default(),
+            f: move |req: &Req, rep: Rep, d: Vec<u8>| {
+                seen.borrow_mut().push((req.op(), req.flags));
+                vec![frame(&rep, &d)]
+            },
+        };
+        let f = Fake::with_abi(daemon, Config::default(), Abi::NetBsd);
+        f.open_node(RW, Node { eject: true, ..Node::default() }).unwrap();
+        f.write(&rec(0, 10)).unwrap();
+        f.close().unwrap();
+        let ops = ops.borrow();
+        let tail: Vec<_> = ops.iter().rev().take(4).rev().map(|(o, fl)| (*o, *fl)).collect();
+        assert_eq!(tail[0], (Some(Op::Wfm), 0));
+        assert_eq!(tail[1].0, Some(Op::Rewind));
+        assert_eq!(tail[2], (Some(Op::Load), 0), "an unload (no LOAD flag)");
+        assert_eq!(tail[3].0, Some(Op::Close));
+        assert_eq!(tape(&f, |d| &d.drive.tape), vec![10, 0, 0]);
+    }
+
+    #[test]
+    fn netbsd_positions_after_the_close_of_a_no_rewind_node() {
+        let f = nb_unit();
+        f.open(NRW).unwrap();
+        f.write(&rec(0, 10)).unwrap();
+        f.close().unwrap();
+        f.open(NRW).unwrap();
+        assert_eq!(nb_pos(&f), (1, 0));
+        f.close().unwrap();
     }
 }

@@ -15,12 +15,15 @@ pub mod tape;
 pub use tape::*;
 
 /// The tape pair's protocol version, carried in every frame header (2:
-/// READRUN; 3: SCSI).
-pub const VERSION: u16 = 3;
+/// READRUN; 3: SCSI; 4: the data area).
+pub const VERSION: u16 = 4;
 /// Frames in a batch start at multiples of this many bytes.
 pub const FRAME_ALIGN: usize = 8;
 /// Largest record, in bytes (the 24-bit length of a SIMH record).
 pub const MAX_RECORD: u32 = 0x00ff_ffff;
+/// The slave's ioctl that gives the size of the unit's data area (Linux:
+/// `_IOR('p', 1, uint64_t)`).
+pub const SIOCAREA: u32 = 0x8008_7001;
 /// Size of [`Hdr`] on the wire.
 pub const HDR_SIZE: usize = 16;
 
@@ -147,6 +150,7 @@ mod header {
             ("PMT_STATUS_TASK_SET_FULL".into(), scsi::status::TASK_SET_FULL.into()),
             ("PMT_SCSI_REQ_SIZE".into(), scsi::REQ_SIZE as u64),
             ("PMT_SCSI_REP_SIZE".into(), scsi::REP_SIZE as u64),
+            ("PMT_SIOCAREA".into(), SIOCAREA.into()),
         ];
         let mut max_op = 0;
         for v in 0..=u16::MAX {

@@ -36,6 +36,46 @@ pub fn first(b: &[u8]) -> Option<(&[u8], usize)> {
     Some((b.get(4..4 + len)?, frame))
 }
 
+/// The record at the start of a run of `len` bytes that is read through
+/// `read(off, dst)` (a run in the data area, which the daemon may change
+/// at any time: each call reads the words it needs once): the offset and
+/// length of its data, and the bytes its frame takes. None if the frame is
+/// cut short, its two length words differ, or the length is beyond a
+/// record's.
+pub fn first_at(len: usize, read: &mut dyn FnMut(usize, &mut [u8]) -> Result<()>) -> Option<(usize, usize, usize)> {
+    let mut w = [0u8; 4];
+    if len < OVERHEAD {
+        return None;
+    }
+    read(0, &mut w).ok()?;
+    let n = u32::from_ne_bytes(w);
+    if n > MAX_RECORD {
+        return None;
+    }
+    let frame = frame_len(n as usize);
+    if frame > len {
+        return None;
+    }
+    read(frame - 4, &mut w).ok()?;
+    (u32::from_ne_bytes(w) == n).then_some((4, n as usize, frame))
+}
+
+/// Counts the records of a run of `len` bytes read through `read` (see
+/// [`first_at`]): EINVAL at a malformed frame or an empty record.
+pub fn count_at(len: usize, read: &mut dyn FnMut(usize, &mut [u8]) -> Result<()>) -> Result<usize> {
+    let (mut off, mut n) = (0usize, 0usize);
+    while off < len {
+        let rest = len - off;
+        let (_, dlen, frame) = first_at(rest, &mut |o, d| read(off + o, d)).ok_or(Errno::Inval)?;
+        if dlen == 0 {
+            return Err(Errno::Inval);
+        }
+        off += frame;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The records of a run, in order; a malformed frame ends the iteration
 /// with an error.
 pub fn records(b: &[u8]) -> Records<'_> {
@@ -183,6 +223,28 @@ mod tests {
         let g = begin(&mut run, 2).unwrap();
         run.truncate(g.start());
         assert_eq!(records(&run).count(), 1);
+    }
+
+    #[test]
+    fn runs_read_through_a_function() {
+        let mut run = Vec::new();
+        for r in [&b"abc"[..], b"0123456789", b"x"] {
+            push(&mut run, r).unwrap();
+        }
+        let mut rd = |off: usize, d: &mut [u8]| {
+            d.copy_from_slice(run.get(off..off + d.len()).ok_or(Errno::Fault)?);
+            Ok(())
+        };
+        assert_eq!(count_at(run.len(), &mut rd), Ok(3));
+        assert_eq!(first_at(run.len(), &mut rd), Some((4, 3, 12)));
+        assert_eq!(count_at(run.len() - 1, &mut rd), Err(Errno::Inval), "cut short");
+        let mut empty = Vec::new();
+        push(&mut empty, b"").unwrap();
+        let mut rd0 = |off: usize, d: &mut [u8]| {
+            d.copy_from_slice(&empty[off..off + d.len()]);
+            Ok(())
+        };
+        assert_eq!(count_at(empty.len(), &mut rd0), Err(Errno::Inval), "an empty record");
     }
 
     #[test]

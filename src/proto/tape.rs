@@ -126,6 +126,10 @@ bitflags::bitflags! {
         const OPEN_NONBLOCK = 0x0004_0000;
         /// OPEN: the no-rewind node.
         const OPEN_NOREWIND = 0x0008_0000;
+        /// WRITE, READRUN: the payload is in the data area at offset `arg`
+        /// (`length` bytes): the daemon reads the write's data there, or
+        /// puts what it reads there and says how much in `dlen`.
+        const AREA = 0x0010_0000;
     }
 }
 
@@ -331,8 +335,9 @@ pub struct Rep {
     pub asc: u8,
     /// Additional sense code qualifier.
     pub ascq: u8,
-    /// Zero.
-    pub spare: u32,
+    /// Data bytes the daemon put in the data area (a request with
+    /// [`ReqFlags::AREA`]); zero otherwise.
+    pub dlen: u32,
     /// SCSI INFORMATION: requested minus actual.
     pub resid: i64,
     /// Drive status after the command.
@@ -366,7 +371,7 @@ const_assert_eq!(offset_of!(Rep, sense), 16);
 const_assert_eq!(offset_of!(Rep, sflags), 17);
 const_assert_eq!(offset_of!(Rep, asc), 18);
 const_assert_eq!(offset_of!(Rep, ascq), 19);
-const_assert_eq!(offset_of!(Rep, spare), 20);
+const_assert_eq!(offset_of!(Rep, dlen), 20);
 const_assert_eq!(offset_of!(Rep, resid), 24);
 const_assert_eq!(offset_of!(Rep, status), 32);
 
@@ -489,7 +494,7 @@ impl Rep {
         self.hdr.put(&mut out);
         let mut p = Put(&mut out);
         p.bytes(16, &[self.sense, self.sflags, self.asc, self.ascq]);
-        p.bytes(20, &self.spare.to_ne_bytes());
+        p.bytes(20, &self.dlen.to_ne_bytes());
         p.bytes(24, &self.resid.to_ne_bytes());
         if let Some(st) = out.get_mut(32..32 + STATUS_SIZE) {
             self.status.put(st);
@@ -506,7 +511,7 @@ impl Rep {
             sflags,
             asc,
             ascq,
-            spare: u32::from_ne_bytes(get(b, 20)),
+            dlen: u32::from_ne_bytes(get(b, 20)),
             resid: i64::from_ne_bytes(get(b, 24)),
             status: Status::get(b.get(32..).unwrap_or(&[])),
         }

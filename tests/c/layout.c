@@ -45,7 +45,7 @@ PIN(struct pmt_rep, rp_sense, 16);
 PIN(struct pmt_rep, rp_sflags, 17);
 PIN(struct pmt_rep, rp_asc, 18);
 PIN(struct pmt_rep, rp_ascq, 19);
-PIN(struct pmt_rep, rp_spare, 20);
+PIN(struct pmt_rep, rp_dlen, 20);
 PIN(struct pmt_rep, rp_resid, 24);
 PIN(struct pmt_rep, rp_status, 32);
 
@@ -68,7 +68,7 @@ PIN(struct pmt_scsi_rep, sr_resid, 20);
 PIN(struct pmt_scsi_rep, sr_sense, 24);
 
 /* Values the Rust side uses under the same names. */
-_Static_assert(PMT_PROTO_VERSION == 3 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
+_Static_assert(PMT_PROTO_VERSION == 4 && PMT_FRAME_ALIGN == 8 && PMT_RUN_OVERHEAD == 8, "framing");
 _Static_assert(PMT_MAX_RECORD == 0xffffff && PMT_RECORD_COST == 64, "limits");
 _Static_assert(PMT_OP_OPEN == 1 && PMT_OP_WRITE == 3 && PMT_OP_READ == 4 && PMT_OP_LOCK == 14 && PMT_OP_READRUN == 15 && PMT_OP_SCSI == 16 && PMT_OP_MAX == 16, "ops");
 _Static_assert(PMT_SK_BLANK_CHECK == 8 && PMT_SK_VOLUME_OVERFLOW == 0xd, "sense keys");
@@ -76,13 +76,15 @@ _Static_assert(PMT_SF_FMK == 0x80 && PMT_SF_EOM == 0x40 && PMT_SF_ILI == 0x20, "
 _Static_assert(PMT_DS_READY == 1 && PMT_DS_EW == 0x10 && PMT_DS_CLEAN == 0x80, "status flags");
 _Static_assert(PMT_RF_OPEN_NOREWIND == 0x80000 && PMT_RF_SET_COMPRESS == 0x800, "request flags");
 _Static_assert(sizeof(struct pmt_core_params) == 24, "pmt_core_params");
-PIN(struct pmt_core_params, p_kind, 16);
-PIN(struct pmt_core_params, p_spare, 20);
 PIN(struct pmt_core_params, p_abi, 0);
 PIN(struct pmt_core_params, p_ring, 4);
 PIN(struct pmt_core_params, p_window, 8);
 PIN(struct pmt_core_params, p_timeout, 12);
+PIN(struct pmt_core_params, p_kind, 16);
+PIN(struct pmt_core_params, p_spare, 20);
+_Static_assert(PMT_KIND_TAPE == 0 && PMT_KIND_CHANGER == 1, "kinds");
 _Static_assert(PMT_ABI_LINUX == 0 && PMT_ABI_NETBSD == 1, "host ABIs");
+_Static_assert(PMT_MOPEN_EJECT == 16 && PMT_MOPEN_CONTROL == 32 && PMT_MOPEN_MODE_SHIFT == 8, "st node flags");
 _Static_assert(PMT_MOPEN_NOREWIND == 8 && PMT_WAIT_SPACE == 1 && PMT_SLEEP_UNINTERRUPTIBLE == 2 && PMT_WAIT_RESTART == 3, "core flags");
 
 int main(void)

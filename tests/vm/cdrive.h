@@ -300,6 +300,29 @@ static void cd_space(struct cdrive *d, const struct pmt_req *q, struct creply *r
 	}
 }
 
+static void cd_execute(struct cdrive *d, const struct pmt_req *q, const unsigned char *data, struct creply *r);
+
+/*
+ * Runs request q on the drive as cd_execute does, with the unit's data area
+ * mapped at `area` (`area_size` bytes; NULL: none): a request with
+ * PMT_RF_AREA has its write data there, and its run goes there, the reply
+ * saying how much in rp_dlen and carrying none itself.
+ */
+static inline void cd_execute_area(struct cdrive *d, const struct pmt_req *q, const unsigned char *data, struct creply *r,
+    unsigned char *area, size_t area_size)
+{
+	int in_area = area != NULL && (q->rq_flags & PMT_RF_AREA) && q->rq_arg <= area_size &&
+	    q->rq_length <= area_size - q->rq_arg;
+
+	cd_execute(d, q, in_area && q->rq_hdr.h_op == PMT_OP_WRITE ? area + q->rq_arg : data, r);
+	if (in_area && r->dlen > 0 && r->dlen <= q->rq_length) {
+		memcpy(area + q->rq_arg, r->data, r->dlen);
+		r->rep.rp_dlen = (uint32_t)r->dlen;
+		r->dlen = 0;
+		r->rep.rp_hdr.h_len = PMT_REP_SIZE;
+	}
+}
+
 /* Runs request q (with its write data) on the drive and builds the reply. */
 static void cd_execute(struct cdrive *d, const struct pmt_req *q, const unsigned char *data, struct creply *r)
 {

@@ -7,7 +7,8 @@
 . /usr/local/lib/pmt.sh
 
 SCENARIOS="dump-three-volumes tar-multi-volume cpio early-warning-sequence fixed-block-tar fixed-block-dd mt-every-command st-options write-protected no-medium compat32-ioctls"
-echo "PLAN $SCENARIOS" >/out/results
+# shellcheck disable=SC2086
+plan $SCENARIOS
 LOG=/out/logs
 mkdir -p $LOG /mnt/a /tmp/vols
 mount -o ro /dev/vda /mnt/a || echo "cannot mount /dev/vda"

@@ -29,7 +29,7 @@ else
 	ROUNDS=3 HOSTILE=1500 LOAD_SECS=15 IOCTLS=2000 PREP=2500
 fi
 KILLS="write read space status close offline ahead"
-SCENARIOS="checker-rejects-damage kill-write-stream kill-read-stream kill-spacing kill-status-poll kill-close-filemark kill-volume-change kill-read-ahead writer-killed-mid-stream writer-killed-mid-record writer-killed-mid-copy reader-killed-mid-read rmmod-after-kills load-eight-units hostile-daemon stalled-daemon unit-usable-after-hostile-daemon hostile-callers hostile-callers-32bit record-limits access-and-fill access-and-fill-32bit rmmod-at-end"
+SCENARIOS="checker-rejects-damage kill-write-stream kill-read-stream kill-spacing kill-status-poll kill-close-filemark kill-volume-change kill-read-ahead writer-killed-mid-stream writer-killed-mid-record writer-killed-mid-copy reader-killed-mid-read rmmod-after-kills load-eight-units hostile-daemon hostile-daemon-area stalled-daemon unit-usable-after-hostile-daemon hostile-callers hostile-callers-32bit record-limits access-and-fill access-and-fill-32bit rmmod-at-end"
 echo "PLAN $SCENARIOS" >/out/results
 echo "MODE mode=$MODE seed=$SEED rounds=$ROUNDS hostile=$HOSTILE load_secs=$LOAD_SECS" >$FIG
 if mount -t ext4 /dev/vda $S 2>/dev/null; then

@@ -131,16 +131,21 @@ rm -rf $S/x[0-9]
 
 # ----- part 4: a hostile daemon -------------------------------------------------------------
 
-s=hostile-daemon
-run_to 900 $LOG/hostile $F/hostile_daemon attack 1 --inputs "$HOSTILE" --seed "$SEED" --secs 600
-rc=$?
-line=$(grep '^HOSTILE' $LOG/hostile | tail -n 1)
-echo "$line" >>$FIG
-if [ $rc = 0 ] && [ "$(fld "$line" wrong)" = 0 ] && [ "$(fld "$line" inputs)" -ge "$HOSTILE" ]; then
-	pass $s
-else
-	fail $s "exit $rc: $(grep -m 3 FAIL $LOG/hostile | tr '\n' ' ')$line"
-fi
+# Twice: records in the frames, then in the data area the daemon maps
+# (where it can also claim area data it was not given, or more than it was).
+for area in 0 1; do
+	s=hostile-daemon
+	[ $area = 1 ] && s=hostile-daemon-area
+	run_to 900 $LOG/$s $F/hostile_daemon attack 1 --inputs "$HOSTILE" --seed "$SEED" --secs 600 --area $area
+	rc=$?
+	line=$(grep '^HOSTILE' $LOG/$s | tail -n 1)
+	echo "$line" >>$FIG
+	if [ $rc = 0 ] && [ "$(fld "$line" wrong)" = 0 ] && [ "$(fld "$line" inputs)" -ge "$HOSTILE" ]; then
+		pass $s
+	else
+		fail $s "exit $rc: $(grep -m 3 FAIL $LOG/$s | tr '\n' ' ')$line"
+	fi
+done
 
 # A daemon that hangs (reads requests, answers none): a writer SIGKILLed
 # then cannot finish its close (st's close waits for the drive, and so does

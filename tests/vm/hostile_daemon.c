@@ -28,6 +28,11 @@
  *     --stall-after N: answers the first N requests, then goes on reading
  *     requests but never answers again (a drive that hangs).
  *
+ * --area (either mode): the daemon maps the unit's data area, so write
+ * data and read-ahead runs pass by offset; attack then also claims data in
+ * the area where no slice was given, more than the slice, and data in the
+ * frame besides.
+ *
  * attack prints "HOSTILE key=value..." (inputs, refused, efault, eio,
  * wrong, ops, cycles, runs, hang) and exits 0 if every check held.
  */
@@ -51,6 +56,25 @@ static struct cdrive drv;
 static struct rng R;
 static int failed;
 static long stall_after = -1; /* serve: requests answered before going silent */
+static int want_area;		/* --area 1: map the data area */
+static unsigned char *area;	/* the unit's data area, mapped (--area) */
+static size_t area_size;
+
+/* Maps the data area of the slave: its size from PMT_SIOCAREA. */
+static int map_area(void)
+{
+	uint64_t size = 0;
+
+	if (ioctl(sfd, PMT_SIOCAREA, &size) != 0 || size == 0)
+		return -1;
+	area = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+	if (area == MAP_FAILED) {
+		area = NULL;
+		return -1;
+	}
+	area_size = (size_t)size;
+	return 0;
+}
 
 static void failx(const char *fmt, ...)
 {
@@ -136,6 +160,10 @@ static int serve(int unit, long records, long lo, long hi, const char *layout, l
 		rl = open(runs_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	snprintf(path, sizeof(path), "/dev/pmts%d", unit);
 	sfd = open(path, O_RDWR);
+	if (sfd >= 0 && want_area && map_area() != 0) {
+		fprintf(stderr, "hostile_daemon: %s has no data area\n", path);
+		return 2;
+	}
 	if (sfd < 0) {
 		perror(path);
 		return 2;
@@ -161,8 +189,8 @@ static int serve(int unit, long records, long lo, long hi, const char *layout, l
 				break; /* silent from now on */
 			}
 			answered++;
-			cd_execute(&drv, &q, inbuf + off + PMT_REQ_SIZE, &r);
-			if (q.rq_hdr.h_op == PMT_OP_READRUN && r.dlen > 0) {
+			cd_execute_area(&drv, &q, inbuf + off + PMT_REQ_SIZE, &r, area, area_size);
+			if (q.rq_hdr.h_op == PMT_OP_READRUN && (r.dlen > 0 || r.rep.rp_dlen > 0)) {
 				char line[32];
 				int k = snprintf(line, sizeof(line), "R %lld\n", (long long)(q.rq_count - r.rep.rp_resid));
 
@@ -185,15 +213,17 @@ static int serve(int unit, long records, long lo, long hi, const char *layout, l
 enum junk {
 	J_ID, J_OP, J_VERSION, J_LEN_SHORT, J_LEN_LONG, J_LEN_HUGE, J_TRUNC, J_DATA, J_BEYOND, J_RESID,
 	J_SENSE, J_SFLAGS, J_SPARE, J_DSFLAGS, J_DSSPARE, J_BLKSIZE, J_LIMITS, J_RUN_FRAME, J_RUN_COUNT,
-	J_RUN_ERRDATA, J_FIXED_PART, J_FLOOD, J_GARBAGE, J_NULL, J_UNMAPPED, J_CROSS, J_HUGE_COUNT, NJUNK
+	J_RUN_ERRDATA, J_FIXED_PART, J_FLOOD, J_GARBAGE, J_NULL, J_UNMAPPED, J_CROSS, J_HUGE_COUNT,
+	J_AREA_BEYOND, J_AREA_AND_FRAME, NJUNK
 };
 
 static const char *junk_name[NJUNK] = {
 	"wrong-id", "wrong-op", "bad-version", "length-short", "length-long", "length-huge", "truncated",
 	"data-for-no-read", "data-beyond-request", "residue-out-of-range", "unknown-sense-key", "unknown-sense-flag",
-	"spare-field", "unknown-drive-flag", "drive-spare-field", "block-size-beyond-24-bits", "inverted-block-limits",
+	"area-data-unasked", "unknown-drive-flag", "drive-spare-field", "block-size-beyond-24-bits", "inverted-block-limits",
 	"run-bad-framing", "run-count-mismatch", "run-error-with-data", "fixed-partial-blocks", "flood-of-frames",
 	"megabytes-of-garbage", "null-pointer", "unmapped-pointer", "pointer-into-unmapped-page", "count-beyond-memory",
+	"area-data-beyond-slice", "area-data-and-frame-data",
 };
 
 static unsigned long inputs, refused, efaults, eio_surfaced, wrong, per_class[NJUNK];
@@ -316,7 +346,23 @@ static size_t make_junk(int j, const struct pmt_req *q, const void **ptr, int *w
 			p->rp_sflags = (uint8_t)(0x20u << rng_below(&R, 3));
 		break;
 	case J_SPARE:
-		p->rp_spare = (uint32_t)(1 + rng_below(&R, UINT32_MAX - 1));
+		/* Data in the area for a request that named no slice. */
+		if (q->rq_flags & PMT_RF_AREA)
+			return 0;
+		p->rp_dlen = (uint32_t)(1 + rng_below(&R, UINT32_MAX - 1));
+		break;
+	case J_AREA_BEYOND:
+		/* More in the area than the slice holds. */
+		if (!(q->rq_flags & PMT_RF_AREA))
+			return 0;
+		p->rp_dlen = (uint32_t)(q->rq_length + 1 + rng_below(&R, UINT32_MAX - q->rq_length - 1));
+		break;
+	case J_AREA_AND_FRAME:
+		/* The slice's data, and data in the frame as well. */
+		if (!(q->rq_flags & PMT_RF_AREA) || !is_read(q))
+			return 0;
+		p->rp_dlen = (uint32_t)rng_below(&R, q->rq_length + 1);
+		dlen = 1 + rng_below(&R, 64);
 		break;
 	case J_DSFLAGS:
 		p->rp_status.ds_flags |= (uint32_t)((1 + rng_below(&R, 0xffffff)) << 8);
@@ -433,9 +479,12 @@ static size_t make_junk(int j, const struct pmt_req *q, const void **ptr, int *w
 		return PMT_REP_SIZE + rng_below(&R, 100);
 	case J_CROSS: {
 		/* The frame starts in a mapped page and runs into an unmapped one:
-		 * the data of a variable read, or the header itself. */
+		 * the data of a variable read, or the header itself. A request
+		 * whose data goes by the area takes none in the frame: the header
+		 * alone refuses such a frame (EINVAL) before any data is read, so
+		 * there the header itself crosses. */
 		int data = (q->rq_hdr.h_op == PMT_OP_READRUN || (q->rq_hdr.h_op == PMT_OP_READ && !(q->rq_flags & PMT_RF_FIXED))) &&
-			   q->rq_length >= 64;
+			   q->rq_length >= 64 && !(q->rq_flags & PMT_RF_AREA);
 		size_t at = (size_t)pagesz - PMT_REP_SIZE;
 
 		n = data ? PMT_REP_SIZE + 64 : PMT_REP_SIZE;
@@ -710,6 +759,10 @@ static int attack(int unit, long budget, double secs)
 	cd_init(&drv);
 	snprintf(path, sizeof(path), "/dev/pmts%d", unit);
 	sfd = open(path, O_RDWR);
+	if (sfd >= 0 && want_area && map_area() != 0) {
+		fprintf(stderr, "hostile_daemon: %s has no data area\n", path);
+		return 2;
+	}
 	if (sfd < 0) {
 		perror(path);
 		return 2;
@@ -771,9 +824,9 @@ static int attack(int unit, long budget, double secs)
 				err_inject = 1;
 				error_reply(&q, &r);
 			} else {
-				cd_execute(&drv, &q, inbuf + off + PMT_REQ_SIZE, &r);
+				cd_execute_area(&drv, &q, inbuf + off + PMT_REQ_SIZE, &r, area, area_size);
 			}
-			if (q.rq_hdr.h_op == PMT_OP_READRUN && r.dlen > 0)
+			if (q.rq_hdr.h_op == PMT_OP_READRUN && (r.dlen > 0 || r.rep.rp_dlen > 0))
 				runs_seen++;
 			if (!S->stop && rng_below(&R, 12) == 0) {
 				/* The right reply with junk after it: a short write. */
@@ -877,6 +930,9 @@ int main(int argc, char **argv)
 			runs_log = v;
 		else if (!strcmp(a, "--stall-after"))
 			stall_after = atol(v);
+		else if (!strcmp(a, "--area")) {
+			want_area = atoi(v);
+		}
 		else {
 			fprintf(stderr, "hostile_daemon: unknown option %s\n", a);
 			return 2;

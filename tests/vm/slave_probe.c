@@ -4,8 +4,9 @@
  * pmt.ko and checks the slave device and the protocol from the outside:
  * exclusive opens, blocking reads and poll, batching, EMSGSIZE, malformed
  * replies refused with EINVAL, the master's requests in order, the
- * write-behind window bounding what a writer can queue, and EIO at once when
- * the daemon goes away.
+ * write-behind window bounding what a writer can queue, a drive command in
+ * flight not abandoned for a signal the caller handles (only SIGKILL ends
+ * its wait), and EIO at once when the daemon goes away.
  *
  *   slave_probe UNIT
  *
@@ -241,6 +242,70 @@ static void stranded_reader(void)
 	_exit(0);
 }
 
+/* Child: MTIOCGET (a STATUS command to the daemon) with handlers for
+ * SIGALRM and SIGWINCH that do not restart calls; reports the ioctl's
+ * errno (0: it succeeded) through report_fd. */
+static void status_under_signals(void)
+{
+	struct sigaction sa;
+	struct mtget mg;
+	int m, e;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	sigaction(SIGWINCH, &sa, NULL);
+	m = open(nmaster, O_RDONLY);
+	if (m < 0)
+		_exit(10);
+	e = ioctl(m, MTIOCGET, &mg) < 0 ? errno : 0;
+	if (write(report_fd, &e, sizeof(e)) != sizeof(e))
+		_exit(11);
+	close(m);
+	_exit(0);
+}
+
+/* The state letter of process pid (/proc/PID/stat): S, D, ... */
+static char proc_state(pid_t pid)
+{
+	char path[64], line[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return '?';
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Whether signal sig is pending for process pid (/proc/PID/status). */
+static int sig_pending(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	unsigned long long mask;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "ShdPnd: %llx", &mask) == 1)
+			found = (mask >> (sig - 1)) & 1;
+	fclose(f);
+	return found;
+}
+
+/* Answers requests until the master's CLOSE. */
+static void drain_to_close(int s)
+{
+	int closed = 0;
+
+	while (!closed)
+		answer_batch(s, read_batch(s, 10), &closed);
+}
+
 /* The daemon answers OPEN with a unit attention (a new medium). */
 static void answer_open(int s)
 {
@@ -410,6 +475,74 @@ int main(int argc, char **argv)
 		if (k != count + 2)
 			fail("%d requests after OPEN, expected %d writes, WFM and CLOSE", k, count);
 		printf("drained %d requests in batches\n", k);
+	}
+
+	/* A drive command in flight is waited for until it completes: a signal
+	 * the caller handles stays pending (the wait is killable, the process
+	 * in D state), SIGKILL ends it. */
+	{
+		int fds[2], e, seen = 0;
+		double t0;
+
+		if (pipe(fds))
+			fail("pipe");
+		report_fd = fds[1];
+		pid = spawn(status_under_signals);
+		close(fds[1]);
+		answer_open(s);
+		n = read_batch(s, 5);
+		r = req_at(0);
+		if (r.rq_hdr.h_op != PMT_OP_STATUS)
+			fail("expected STATUS, got op %u", r.rq_hdr.h_op);
+		kill(pid, SIGALRM);
+		kill(pid, SIGWINCH);
+		for (t0 = now(); !seen; usleep(1000)) {
+			if (now() - t0 > 5)
+				fail("the caller is in state %c", proc_state(pid));
+			seen = sig_pending(pid, SIGALRM) && sig_pending(pid, SIGWINCH) && proc_state(pid) == 'D';
+		}
+		ok("SIGALRM and SIGWINCH stay pending while MTIOCGET waits for the drive");
+		p = reply_to(&r);
+		if (send_rep(s, &p))
+			fail("STATUS reply refused");
+		if (read(fds[0], &e, sizeof(e)) != sizeof(e))
+			fail("no result from the caller");
+		close(fds[0]);
+		if (e != 0)
+			fail("MTIOCGET ended with errno %d under handled signals", e);
+		drain_to_close(s);
+		if ((k = child_status(pid)) != 0)
+			fail("caller exited %d", k);
+		ok("the command completed; the handlers ran after it");
+
+		if (pipe(fds))
+			fail("pipe");
+		report_fd = fds[1];
+		pid = spawn(status_under_signals);
+		close(fds[1]);
+		answer_open(s);
+		n = read_batch(s, 5);
+		if (req_at(0).rq_hdr.h_op != PMT_OP_STATUS)
+			fail("expected STATUS");
+		for (t0 = now(); proc_state(pid) != 'D'; usleep(1000))
+			if (now() - t0 > 5)
+				fail("the caller is in state %c", proc_state(pid));
+		kill(pid, SIGKILL);
+		/* The killed caller's file is closed in its exit, which waits
+		 * (idle, I) for the abandoned command: the wait for the drive
+		 * ended, the close's has begun. */
+		for (t0 = now(); proc_state(pid) != 'I' && proc_state(pid) != 'Z'; usleep(1000))
+			if (now() - t0 > 3)
+				fail("after SIGKILL the caller is in state %c", proc_state(pid));
+		ok("SIGKILL ends a wait for the drive at once");
+		close(fds[0]);
+		r = req_at(0);
+		p = reply_to(&r);
+		if (send_rep(s, &p))
+			fail("STATUS reply refused");
+		drain_to_close(s);
+		if ((k = child_status(pid)) != 128 + SIGKILL)
+			fail("caller exited %d after SIGKILL", k);
 	}
 
 	/* The daemon vanishes while a reader waits: EIO at once. */

@@ -142,7 +142,9 @@ cp /out/sw/sealed.tap /tmp/damaged.tap
 # nonce.
 len0=$(od -An -tu4 -N4 /tmp/damaged.tap | tr -d ' ')
 off=$((8 + len0 + len0 % 2 + 4 + 14 + 24 + 40))
-printf '\377' | dd of=/tmp/damaged.tap bs=1 seek=$off conv=notrunc 2>/dev/null
+# Its complement, so the byte always changes.
+byte=$(od -An -tu1 -j "$off" -N1 /tmp/damaged.tap | tr -d ' ')
+printf "\\$(printf '%03o' $((255 - byte)))" | dd of=/tmp/damaged.tap bs=1 seek=$off conv=notrunc 2>/dev/null
 cmp -s /tmp/damaged.tap /out/sw/sealed.tap && why="the damage did not change the image; "
 pmtd_start 0 --image /tmp/damaged.tap --compress --key-file /tmp/key || why="${why}daemon; "
 rm -rf /tmp/tx && mkdir -p /tmp/tx

@@ -80,6 +80,9 @@ pub struct Drive<C: Volumes> {
     drvbuf: u8,
     compress: bool,
     locked: bool,
+    /// Where a run for the data area is read when the medium cannot read
+    /// straight into it.
+    scratch: Vec<u8>,
     /// A program has the master open (between its OPEN and its CLOSE).
     in_use: bool,
     /// TapeAlert flags raised since they were last read (bit n-1: flag n).
@@ -104,6 +107,7 @@ impl<C: Volumes> Drive<C> {
             drvbuf: 1,
             compress: false,
             locked: false,
+            scratch: Vec::new(),
             in_use: false,
             alerts: 0,
             loaded_room: Room::UNKNOWN,
@@ -270,6 +274,16 @@ impl<C: Volumes> Drive<C> {
 
     /// Executes `req` (with its write `data`) and appends the whole reply
     /// frame, data and padding included, to `out`.
+    /// Executes a READRUN whose records go into the driver's data area
+    /// (`buf`, the request's slice of it), appending the reply frame to
+    /// `out`.
+    pub fn execute_into(&mut self, req: &Req, buf: &mut [u8], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + REP_SIZE, 0);
+        let (sense, n) = if req.op() == Some(Op::ReadRun) { self.read_run_area(req, buf) } else { (Sense::illegal(), 0) };
+        self.finish_frame(req, sense, start, out, n);
+    }
+
     pub fn execute(&mut self, req: &Req, data: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
         out.resize(start + REP_SIZE, 0);
@@ -280,9 +294,16 @@ impl<C: Volumes> Drive<C> {
     /// Completes the reply frame that starts at `start` of `out` (its data
     /// already after the header): the header with `sense` and the status.
     pub(super) fn finish(&mut self, req: &Req, sense: Sense, start: usize, out: &mut Vec<u8>) {
+        self.finish_frame(req, sense, start, out, 0);
+    }
+
+    /// [`Drive::finish`], saying `area_len` bytes of data went to the
+    /// driver's data area.
+    fn finish_frame(&mut self, req: &Req, sense: Sense, start: usize, out: &mut Vec<u8>, area_len: usize) {
         let dlen = out.len() - start - REP_SIZE;
         let mut rep = Rep::good(req, self.status());
         rep.hdr.len = (REP_SIZE + dlen) as u32;
+        rep.dlen = area_len as u32;
         rep.sense = sense.key as u8;
         rep.sflags = sense.flags.bits();
         rep.asc = sense.asc;

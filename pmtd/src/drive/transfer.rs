@@ -163,6 +163,41 @@ impl<C: Volumes> Drive<C> {
         }
     }
 
+    /// READRUN of variable records into the driver's data area: straight
+    /// from the image when the medium can, otherwise read and copied. The
+    /// sense and the bytes put in `buf`.
+    pub(super) fn read_run_area(&mut self, req: &Req, buf: &mut [u8]) -> (Sense, usize) {
+        let Some(t) = self.tape.as_mut() else {
+            return (Sense::no_medium(), 0);
+        };
+        let Ok(count) = usize::try_from(req.count) else {
+            return (Sense::illegal(), 0);
+        };
+        if count == 0 || req.flags().contains(ReqFlags::FIXED) {
+            return (Sense::illegal(), 0);
+        }
+        let r = match t.read_run_into(buf, count, None) {
+            Some(r) => r,
+            None => {
+                self.scratch.clear();
+                match t.read_run(&mut self.scratch, count, buf.len(), None) {
+                    Ok(n) => match buf.get_mut(..self.scratch.len()) {
+                        Some(dst) => {
+                            dst.copy_from_slice(&self.scratch);
+                            Ok((n, self.scratch.len()))
+                        }
+                        None => Ok((0, 0)),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        match r {
+            Ok((n, bytes)) => (Sense { resid: (count - n) as i64, ..Sense::GOOD }, bytes),
+            Err(e) => (failure(&e, asc::READ_ERROR), 0),
+        }
+    }
+
     pub(super) fn read(&mut self, req: &Req, out: &mut Vec<u8>) -> Sense {
         let Some(t) = self.tape.as_mut() else {
             return Sense::no_medium();

@@ -86,10 +86,16 @@ impl Volumes for Bay {
             return Ok(None);
         }
         let fail = |what: String| MediumError::Unsupported { medium: h.barcode.clone(), what };
+        // A mirrored library's cartridge: the drives of the sides that
+        // loaded it (a side dropped meanwhile has its placeholder).
+        let media: Vec<String> = h.medium.iter().filter(|m| !super::mirror::is_placeholder(m)).cloned().collect();
+        if media.is_empty() {
+            return Err(fail("no drive holds it on any side".into()));
+        }
         let setup = Setup {
-            media: h.medium.clone(),
+            degraded: defaults.degraded && media.len() > 1,
+            media,
             image: defaults.image,
-            degraded: defaults.degraded && h.medium.len() > 1,
             ..Setup::default()
         };
         let (mut volumes, _) = setup.build().map_err(|e| fail(e.to_string()))?;

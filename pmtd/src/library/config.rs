@@ -39,6 +39,7 @@ use serde::Deserialize;
 
 use super::element::{ElemType, Element, Layout};
 use super::inventory::{check_barcode, Cartridge};
+use super::mirror::config::{SideFile, SideSetup};
 use crate::media::image::ImageOptions;
 use crate::media::magazine::VolumePattern;
 use crate::media::record::MAX_OVERHEAD;
@@ -82,6 +83,8 @@ pub struct LibraryConfig {
     pub default_medium: String,
     /// The largest record the drives take (room for the largest filter).
     pub max_block: u32,
+    /// A mirrored library's sides (none: the cartridges are pmtd's media).
+    pub sides: Vec<SideSetup>,
     /// The drives take records written after the program was told of the
     /// end of a volume, as real drives do (by default they are refused
     /// whole, as by pmtd: see DriveConfig::refuse_after_enospc).
@@ -117,6 +120,8 @@ struct File {
     drives: Vec<DriveFile>,
     #[serde(default)]
     cartridges: Vec<Series>,
+    #[serde(default, rename = "side")]
+    sides: Vec<SideFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,6 +234,13 @@ impl LibraryConfig {
             Some(_) => return Err(format!("max-block must be between 1 and {limit}")),
         };
         let cartridges = place(&f.cartridges, &layout, &default_medium)?;
+        if !f.sides.is_empty() && !cartridges.is_empty() {
+            return Err("a mirrored library ([[side]]) takes its cartridges from its sides: no [[cartridges]]".into());
+        }
+        let sides = f.sides.into_iter().map(SideFile::setup).collect::<Result<Vec<_>, _>>()?;
+        if sides.iter().map(|s| &s.name).collect::<BTreeSet<_>>().len() != sides.len() {
+            return Err("two sides have one name".into());
+        }
         Ok(LibraryConfig {
             changer: f.changer,
             inventory,
@@ -241,6 +253,7 @@ impl LibraryConfig {
             degraded: f.degraded,
             default_medium,
             max_block: max_block as u32,
+            sides,
             write_after_enospc: f.write_after_enospc,
         })
     }

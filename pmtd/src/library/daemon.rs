@@ -138,7 +138,7 @@ pub fn serve_drive<T: Transport>(drive: &SharedDrive, slave: &mut T, stop: &Atom
         match slave.receive(&mut inbuf)? {
             Received::Batch(n) => {
                 out.clear();
-                serve::run_batch(&mut lock(drive), inbuf.get(..n).unwrap_or_default(), &mut out)?;
+                serve::run_batch(&mut lock(drive), inbuf.get(..n).unwrap_or_default(), &mut out, slave.area())?;
                 slave.send(&out)?;
             }
             Received::Interrupted | Received::Idle => {}
@@ -205,13 +205,24 @@ pub fn lock_file(inventory: &Path) -> anyhow::Result<Flock<File>> {
 
 /// Serves the library `cfg` describes on its devices until `stop`.
 pub fn serve_library(cfg: &LibraryConfig, stop: &AtomicBool) -> anyhow::Result<()> {
-    let _held = lock_file(&cfg.inventory)?;
-    let lib = Library::open(cfg, None)?;
+    let held = lock_file(&cfg.inventory)?;
     let changer = DeviceSlave::open(&cfg.changer)?;
     let mut drives = Vec::new();
     for d in &cfg.drives {
         drives.push(DeviceSlave::open(&d.device)?);
     }
+    serve_on(cfg, held, changer, drives, stop)
+}
+
+/// Serves the library `cfg` describes on the slaves given (the changer's,
+/// and its drives' in element order) until `stop`, holding `held`, its
+/// [`lock_file`].
+pub fn serve_on<C, D>(cfg: &LibraryConfig, held: Flock<File>, changer: C, drives: Vec<D>, stop: &AtomicBool) -> anyhow::Result<()>
+where
+    C: Transport + Send,
+    D: Transport + Send,
+{
+    let lib = Library::open(cfg, None)?;
     let listener = operator::listen(&cfg.socket)?;
     info!(
         changer = %cfg.changer.display(),
@@ -224,6 +235,7 @@ pub fn serve_library(cfg: &LibraryConfig, stop: &AtomicBool) -> anyhow::Result<(
     let r = run(&lib, changer, drives, Some(listener), stop, Duration::from_millis(250));
     lock_library(&lib).robot.shut_down();
     let _ = std::fs::remove_file(&cfg.socket);
+    drop(held);
     if let Err(e) = &r {
         warn!("{e}");
     }

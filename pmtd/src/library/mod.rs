@@ -23,6 +23,7 @@ pub mod config;
 pub mod daemon;
 pub mod element;
 pub mod inventory;
+pub mod mirror;
 pub mod operator;
 pub mod robot;
 pub mod smc;

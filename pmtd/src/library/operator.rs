@@ -113,7 +113,9 @@ pub fn execute(lib: &Mutex<Library>, r: Request) -> Response {
         Request::Status => {
             let states: Vec<Option<DriveState>> =
                 (0..l.robot.layout().count(ElemType::Drive)).map(|n| l.robot.drive_state(n)).collect();
-            Ok(render(l.robot.layout(), l.robot.inventory(), Some(&states), l.robot.prevented()))
+            let mut text = render(l.robot.layout(), l.robot.inventory(), Some(&states), l.robot.prevented());
+            text.push_str(&l.robot.sides().unwrap_or_default());
+            Ok(text)
         }
         Request::Import { barcode, medium, portal } => {
             l.robot.import(&barcode, Some(medium), portal).map(|e| format!("{barcode} is in {e}"))

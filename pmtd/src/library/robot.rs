@@ -31,6 +31,7 @@ use super::bay::{Bay, MediaDefaults};
 use super::config::{media_of, LibraryConfig};
 use super::element::{ElemType, Element, Layout};
 use super::inventory::{check_barcode, Cartridge, Inventory, InventoryError, InventoryFile, SaveStep};
+use super::mirror::Sides;
 use crate::drive::{Drive, DriveConfig, ALERT_NO_REMOVAL};
 use crate::scsi::Check;
 
@@ -87,7 +88,12 @@ pub struct Robot {
     prevented: bool,
     default_medium: String,
     hook: Option<Hook>,
+    /// A mirrored library's sides.
+    sides: Option<Sides>,
 }
+
+/// Why an operator cannot import or export in a mirrored library.
+const MIRRORED: &str = "a mirrored library takes its cartridges from its sides: import or export them on each side's library";
 
 impl std::fmt::Debug for Robot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,6 +107,7 @@ impl Robot {
     /// element holds. `hook` is told every step of every move.
     pub fn open(cfg: &LibraryConfig, hook: Option<Hook>) -> Result<Robot, InventoryError> {
         let file = InventoryFile::new(&cfg.inventory);
+        let mut sides = if cfg.sides.is_empty() { None } else { Some(Sides::open(&cfg.sides, &cfg.layout, cfg.degraded).map_err(InventoryError::Invalid)?) };
         let inventory = match file.load()? {
             Some(inv) => {
                 if !cfg.cartridges.is_empty() {
@@ -109,16 +116,25 @@ impl Robot {
                 inv
             }
             None => {
-                let mut inv = Inventory::default();
-                for (e, c) in &cfg.cartridges {
-                    inv.place(*e, c.clone()).map_err(InventoryError::Invalid)?;
-                }
+                let inv = match &sides {
+                    Some(s) => s.initial(&cfg.layout).map_err(InventoryError::Invalid)?,
+                    None => {
+                        let mut inv = Inventory::default();
+                        for (e, c) in &cfg.cartridges {
+                            inv.place(*e, c.clone()).map_err(InventoryError::Invalid)?;
+                        }
+                        inv
+                    }
+                };
                 inv.check(&cfg.layout)?;
                 file.save(&inv, &mut |_| {})?;
                 info!("{}: a new inventory of {} cartridges", file.path().display(), inv.len());
                 inv
             }
         };
+        if let Some(s) = sides.as_mut() {
+            s.reconcile(&inventory).map_err(InventoryError::Invalid)?;
+        }
         inventory.check(&cfg.layout)?;
         let defaults = MediaDefaults { image: cfg.image, degraded: cfg.degraded };
         let mut drives = Vec::new();
@@ -135,7 +151,7 @@ impl Robot {
             }
             drives.push(Arc::new(Mutex::new(drive)));
         }
-        Ok(Robot { layout: cfg.layout, inventory, file, drives, prevented: false, default_medium: cfg.default_medium.clone(), hook })
+        Ok(Robot { layout: cfg.layout, inventory, file, drives, prevented: false, default_medium: cfg.default_medium.clone(), hook, sides })
     }
 
     /// The layout.
@@ -151,6 +167,11 @@ impl Robot {
     /// The drives, in element order.
     pub fn drives(&self) -> &[SharedDrive] {
         &self.drives
+    }
+
+    /// A mirrored library's sides: how each stands.
+    pub fn sides(&self) -> Option<String> {
+        self.sides.as_ref().map(Sides::describe)
     }
 
     /// True while removal through the import/export slots is prevented.
@@ -180,7 +201,8 @@ impl Robot {
     /// Makes `moves` at once (a MOVE MEDIUM is one, an EXCHANGE MEDIUM
     /// two), with the drives they touch, and writes the new inventory.
     pub fn transfer(&mut self, moves: &[(Element, Element)]) -> Result<(), Check> {
-        let next = self.inventory.apply(moves)?;
+        let started = std::time::Instant::now();
+        let mut next = self.inventory.apply(moves)?;
         if self.prevented && moves.iter().any(|(a, b)| a.is_portal() || b.is_portal()) {
             return Err(Check::REMOVAL_PREVENTED);
         }
@@ -194,8 +216,14 @@ impl Robot {
             }
         }
         let before: BTreeMap<u16, bool> = guards.iter().map(|(n, g)| (*n, g.loaded())).collect();
-        let r = self.transfer_locked(moves, &next, &mut guards);
+        let mut carried = false;
+        let r = self.transfer_locked(moves, &mut next, &mut guards, &mut carried);
         if let Err(c) = r {
+            if carried {
+                if let Some(s) = self.sides.as_mut() {
+                    s.undo(&self.inventory);
+                }
+            }
             self.restore(&mut guards, &before);
             warn!("move {moves:?} failed: {c}");
             return Err(c);
@@ -203,14 +231,16 @@ impl Robot {
         self.inventory = next;
         drop(guards);
         self.step(Step::Committed);
+        info!(moves = ?moves, took_us = started.elapsed().as_micros() as u64, "moved");
         Ok(())
     }
 
     fn transfer_locked(
         &mut self,
         moves: &[(Element, Element)],
-        next: &Inventory,
+        next: &mut Inventory,
         guards: &mut BTreeMap<u16, MutexGuard<'_, LibraryDrive>>,
+        carried: &mut bool,
     ) -> Result<(), Check> {
         for (from, _) in moves {
             let Some(n) = from.drive() else { continue };
@@ -225,11 +255,20 @@ impl Robot {
                 }
                 if let Err(e) = g.unload_medium() {
                     warn!("drive {n} cannot unload: {e}");
-                    return Err(Check::CANNOT_LOAD);
+                    // A mirrored library's drive let its sides' drives go
+                    // all the same: their libraries take the tapes if they
+                    // can.
+                    if self.sides.is_none() {
+                        return Err(Check::CANNOT_LOAD);
+                    }
                 }
                 self.step(Step::Unloaded(n));
             }
             g.volumes_mut().take();
+        }
+        if let Some(s) = self.sides.as_mut() {
+            s.carry(&self.inventory, next, moves)?;
+            *carried = true;
         }
         for (_, to) in moves {
             let Some(n) = to.drive() else { continue };
@@ -308,6 +347,9 @@ impl Robot {
     /// one). It shows with the ImpExp bit until a program moves it.
     pub fn import(&mut self, barcode: &str, medium: Option<Vec<String>>, portal: Option<u16>) -> Result<Element, String> {
         check_barcode(barcode)?;
+        if self.sides.is_some() {
+            return Err(MIRRORED.into());
+        }
         if self.prevented {
             return Err("the import/export slots are locked (a program prevented medium removal; sg_prevent --allow undoes it)".into());
         }
@@ -340,6 +382,9 @@ impl Robot {
     /// An operator takes a cartridge out of its import/export slot: the one
     /// with `barcode`, or the one in `portal`.
     pub fn export(&mut self, barcode: Option<&str>, portal: Option<u16>) -> Result<(Element, Cartridge), String> {
+        if self.sides.is_some() {
+            return Err(MIRRORED.into());
+        }
         if self.prevented {
             return Err("the import/export slots are locked (a program prevented medium removal; sg_prevent --allow undoes it)".into());
         }

@@ -281,6 +281,15 @@ pub trait Medium: fmt::Debug + Send {
         let _ = (out, count, budget, exact);
         Ok(0)
     }
+
+    /// [`Medium::read_run`] straight into `buf` (the driver's data area),
+    /// at most its length: the records and the bytes it put there. None if
+    /// the medium cannot (the drive then reads the run with `read_run`
+    /// and copies it).
+    fn read_run_into(&mut self, buf: &mut [u8], count: usize, exact: Option<usize>) -> Option<Result<(usize, usize), MediumError>> {
+        let _ = (buf, count, exact);
+        None
+    }
 }
 
 /// Hands out volumes: an autoloader magazine, a drive that changes its own
@@ -524,6 +533,9 @@ impl<M: Medium + ?Sized> Medium for Box<M> {
     }
     fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
         (**self).read_run(out, count, budget, exact)
+    }
+    fn read_run_into(&mut self, buf: &mut [u8], count: usize, exact: Option<usize>) -> Option<Result<(usize, usize), MediumError>> {
+        (**self).read_run_into(buf, count, exact)
     }
     fn write_records(&mut self, records: &[&[u8]]) -> Vec<Result<Written, MediumError>> {
         (**self).write_records(records)

@@ -106,6 +106,13 @@ fn tape_spec_with_options() {
     assert_eq!(t.opts.early_warning, 8 << 20);
     let MediumSpec::Tape(t) = medium("tape:/dev/npmtm1") else { panic!() };
     assert_eq!(t.opts, DeviceOptions::default());
+    assert_eq!(t.opts.unload, Unload::Offline);
+    let MediumSpec::Tape(t) = medium("tape:/dev/npmtm1,unload=rewind") else { panic!() };
+    assert_eq!(t.opts.unload, Unload::Rewind);
+    let MediumSpec::Rmt(r) = medium("rmt:vault:/dev/nst0,unload=rewind") else { panic!() };
+    assert_eq!(r.opts.unload, Unload::Rewind);
+    assert!(Spec::parse("tape:/dev/nst0,unload=eject", &ImageOptions::default()).unwrap_err().to_string().contains("offline (the default) or rewind"));
+    assert!(Spec::parse("tap:/t/a.tap,unload=rewind", &ImageOptions::default()).is_err(), "images have no unload");
 }
 
 #[test]

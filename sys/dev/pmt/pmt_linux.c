@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/version.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 
 #include "pmt_core.h"
@@ -108,6 +109,16 @@ struct pmt_softc {
 	 * (pmt_os_wake_slave) when it queues a request.
 	 */
 	wait_queue_head_t	 sc_swait;
+	/*
+	 * The data area (tapes): window_kb bytes the daemon maps from the
+	 * slave, where payloads live by offset (see PMT_SIOCAREA). Allocated
+	 * at the first mapping, under sc_mlock and sc_amap, and kept until the
+	 * module goes, so the core's copies never meet freed memory; only its
+	 * contents belong to the daemon. sc_amap serializes mappings.
+	 */
+	void			*sc_area;
+	size_t			 sc_area_size;
+	struct mutex		 sc_amap;
 	/*
 	 * Bit 0 is set while a tape master file is open: a second open fails
 	 * with EBUSY at once, without waiting for sc_mlock (st's in_use). A
@@ -194,6 +205,52 @@ static void pmt_wake_master(struct pmt_softc *sc)
 bool pmt_os_privileged(void *host, void *cred, unsigned int what)
 {
 	return capable(what == PMT_PRIV_RAWIO ? CAP_SYS_RAWIO : CAP_SYS_ADMIN);
+}
+
+/* Whether [off, off + n) lies in the unit's area. */
+static bool pmt_area_range(struct pmt_softc *sc, size_t off, size_t n)
+{
+	return sc->sc_area != NULL && off <= sc->sc_area_size && n <= sc->sc_area_size - off;
+}
+
+int pmt_os_area_read(void *host, size_t off, void *dst, size_t n)
+{
+	struct pmt_softc *sc = host;
+
+	if (!pmt_area_range(sc, off, n))
+		return -EINVAL;
+	memcpy(dst, (char *)sc->sc_area + off, n);
+	return 0;
+}
+
+int pmt_os_area_write(void *host, size_t off, const void *src, size_t n)
+{
+	struct pmt_softc *sc = host;
+
+	if (!pmt_area_range(sc, off, n))
+		return -EINVAL;
+	memcpy((char *)sc->sc_area + off, src, n);
+	return 0;
+}
+
+/* The master's buffer (the cookie is its user address) into the area: the
+ * one copy a write takes in the kernel. */
+int pmt_os_area_copyin(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n)
+{
+	struct pmt_softc *sc = host;
+
+	if (!pmt_area_range(sc, aoff, n))
+		return -EINVAL;
+	return copy_from_user((char *)sc->sc_area + aoff, (const char __user *)ucookie + uoff, n) ? -EFAULT : 0;
+}
+
+int pmt_os_area_copyout(void *host, void *ucookie, size_t uoff, size_t aoff, size_t n)
+{
+	struct pmt_softc *sc = host;
+
+	if (!pmt_area_range(sc, aoff, n))
+		return -EINVAL;
+	return copy_to_user((char __user *)ucookie + uoff, (const char *)sc->sc_area + aoff, n) ? -EFAULT : 0;
 }
 
 int pmt_os_ucopyin(void *host, uint64_t uaddr, void *dst, size_t n)
@@ -467,6 +524,47 @@ static ssize_t pmts_write(struct file *filp, const char __user *buf, size_t len,
 	return pmt_result(error, done);
 }
 
+/* PMT_SIOCAREA: the size of the tape's data area (0 for a changer). */
+static long pmts_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct pmt_softc *sc = filp->private_data;
+	u64 size;
+
+	if (cmd != PMT_SIOCAREA)
+		return -ENOTTY;
+	size = sc->sc_kind == PMT_KIND_TAPE ? PAGE_ALIGN((size_t)window_kb * 1024) : 0;
+	return put_user(size, (u64 __user *)arg);
+}
+
+/*
+ * The daemon maps the data area: all of it, from offset 0, shared. The
+ * area is made at the first mapping and kept; the core uses it from now
+ * on. When the daemon goes (the slave's release), the core forgets it.
+ */
+static int pmts_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct pmt_softc *sc = filp->private_data;
+	size_t size = PAGE_ALIGN((size_t)window_kb * 1024);
+	int error;
+
+	if (sc->sc_kind != PMT_KIND_TAPE)
+		return -ENODEV;
+	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != size || !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	mutex_lock(&sc->sc_amap);
+	if (sc->sc_area == NULL) {
+		sc->sc_area = vmalloc_user(size);
+		if (sc->sc_area != NULL)
+			sc->sc_area_size = size;
+	}
+	error = sc->sc_area == NULL ? -ENOMEM : remap_vmalloc_range(vma, sc->sc_area, 0);
+	/* remap_vmalloc_range() marks the mapping VM_DONTEXPAND | VM_DONTDUMP. */
+	if (error == 0)
+		pmt_core_sarea(sc->sc_core, size);
+	mutex_unlock(&sc->sc_amap);
+	return error;
+}
+
 static __poll_t pmts_poll(struct file *filp, poll_table *wait)
 {
 	struct pmt_softc *sc = filp->private_data;
@@ -485,6 +583,8 @@ static const struct file_operations pmts_fops = {
 	.read		= pmts_read,
 	.write		= pmts_write,
 	.poll		= pmts_poll,
+	.unlocked_ioctl	= pmts_ioctl,
+	.mmap		= pmts_mmap,
 };
 
 static const struct file_operations pmcs_fops = {
@@ -526,8 +626,10 @@ static void pmt_free_units(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < nunits + nchangers; i++)
+	for (i = 0; i < nunits + nchangers; i++) {
 		pmt_core_unit_free(pmt_softc[i].sc_core);
+		vfree(pmt_softc[i].sc_area);
+	}
 	kfree(pmt_softc);
 }
 
@@ -582,6 +684,7 @@ static int __init pmt_init(void)
 		sc->sc_kind = i < nunits ? PMT_KIND_TAPE : PMT_KIND_CHANGER;
 		sc->sc_unit = i < nunits ? i : i - nunits;
 		mutex_init(&sc->sc_mlock);
+		mutex_init(&sc->sc_amap);
 		spin_lock_init(&sc->sc_clock);
 		init_waitqueue_head(&sc->sc_mwait);
 		init_waitqueue_head(&sc->sc_swait);

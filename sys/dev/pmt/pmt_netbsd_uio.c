@@ -3,7 +3,10 @@
  * pmt NetBSD glue: the core's copy cookie is the system call's struct uio.
  * pmt_os_copyin()/pmt_os_copyout() move data with uiomove() at the offsets
  * the core asks for; pmt_uc_settle() then makes the uio tell exactly the
- * count the core reported, winding it back if more was moved.
+ * count the core reported, winding it back if more was moved. A cookie
+ * covers at most the piece of the uio it was made for (pmt_uc_init's
+ * maxlen): a master transfer goes through in MAXPHYS pieces, as physio(9)
+ * gives st(4) its transfers.
  */
 
 #include <sys/cdefs.h>
@@ -19,12 +22,13 @@ __KERNEL_RCSID(0, "pmt_netbsd_uio.c: pmt copy cookie");
 #include "pmt_netbsd.h"
 
 void
-pmt_uc_init(struct pmt_ucookie *uc, struct uio *uio)
+pmt_uc_init(struct pmt_ucookie *uc, struct uio *uio, size_t maxlen)
 {
 	int i;
 
 	uc->uc_uio = uio;
-	uc->uc_len = uio->uio_resid;
+	uc->uc_resid = uio->uio_resid;
+	uc->uc_len = MIN(uc->uc_resid, maxlen);
 	uc->uc_iov = uio->uio_iov;
 	uc->uc_iovcnt = uio->uio_iovcnt;
 	uc->uc_offset = uio->uio_offset;
@@ -52,7 +56,7 @@ static size_t
 pmt_uc_moved(const struct pmt_ucookie *uc)
 {
 
-	return uc->uc_len - uc->uc_uio->uio_resid;
+	return uc->uc_resid - uc->uc_uio->uio_resid;
 }
 
 /*
@@ -132,7 +136,7 @@ pmt_uc_settle(struct pmt_ucookie *uc, size_t done)
 		uio->uio_iov = uc->uc_iov;
 		uio->uio_iovcnt = uc->uc_iovcnt;
 		uio->uio_offset = uc->uc_offset;
-		uio->uio_resid = uc->uc_len;
+		uio->uio_resid = uc->uc_resid;
 		pmt_uio_advance(uio, done);
 	}
 	KASSERT(pmt_uc_moved(uc) == done);
@@ -172,7 +176,7 @@ pmt_os_copyout(void *cookie, size_t off, const void *src, size_t n)
 
 	if ((error = pmt_uc_seek(uc, UIO_READ, off, n)) != 0)
 		return error;
-	/* uiomove() takes a non-const buffer; on a UIO_READ it only reads it. */
+	/* uiomove() takes a non-const buffer; a UIO_READ only reads it. */
 	return n == 0 ? 0 : uiomove(__UNCONST(src), n, uc->uc_uio);
 }
 

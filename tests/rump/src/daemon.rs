@@ -32,12 +32,16 @@ pub enum Mode {
     Swallow = 2,
     /// Closes the slave and ends.
     Exit = 3,
+    /// Reads requests and keeps them unanswered (drive commands in flight)
+    /// until switched back to Serve, which answers them first.
+    Hold = 4,
 }
 
 struct Ctl {
     mode: AtomicU8,
     batches: AtomicUsize,
     requests: AtomicUsize,
+    answered: AtomicUsize,
 }
 
 /// A serving thread.
@@ -52,7 +56,7 @@ impl Daemon {
     pub fn start(unit: u32, volumes: Vec<PathBuf>, cfg: ImageOptions) -> Result<Daemon, String> {
         let slave = Fd::open(&format!("/dev/pmts{unit}"), crate::sys::O_RDWR).map_err(|e| format!("open /dev/pmts{unit}: errno {e}"))?;
         let drive = Drive::new(boxed(Magazine::new(volumes, cfg)), DriveConfig::default()).map_err(|e| format!("drive: {e}"))?;
-        let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0) });
+        let ctl = Arc::new(Ctl { mode: AtomicU8::new(Mode::Serve as u8), batches: AtomicUsize::new(0), requests: AtomicUsize::new(0), answered: AtomicUsize::new(0) });
         let c = Arc::clone(&ctl);
         let thread = std::thread::spawn(move || run(slave, drive, &c));
         Ok(Daemon { ctl, thread: Some(thread) })
@@ -71,6 +75,12 @@ impl Daemon {
     /// Requests it read (answered or swallowed).
     pub fn requests(&self) -> usize {
         self.ctl.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every request it read has been answered (none held or being
+    /// served).
+    pub fn settled(&self) -> bool {
+        self.ctl.answered.load(Ordering::SeqCst) == self.requests()
     }
 
     /// Closes the slave and waits for the thread: the daemon is gone.
@@ -97,13 +107,31 @@ fn mode(c: &Ctl) -> u8 {
     c.mode.load(Ordering::SeqCst)
 }
 
+fn answer(slave: &Fd, drive: &mut Drive<DynVolumes>, batch: &[u8], out: &mut Vec<u8>, c: &Ctl) -> Result<(), String> {
+    out.clear();
+    serve::run_batch(drive, batch, out, None).map_err(|e| format!("batch: {e}"))?;
+    let k = slave.write(out).map_err(|e| format!("slave write: errno {e}"))?;
+    if k != out.len() {
+        return Err(format!("the driver took {k} of {} reply bytes", out.len()));
+    }
+    c.answered.fetch_add(count_frames(batch), Ordering::SeqCst);
+    c.batches.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
 fn run(slave: Fd, mut drive: Drive<DynVolumes>, c: &Ctl) -> Result<(), String> {
     let mut buf = vec![0u8; serve::READ_BUFFER];
     let mut out = Vec::new();
+    let mut held: Vec<Vec<u8>> = Vec::new();
     loop {
         let m = mode(c);
         if m == Mode::Exit as u8 {
             break;
+        }
+        if m == Mode::Serve as u8 {
+            for batch in std::mem::take(&mut held) {
+                answer(&slave, &mut drive, &batch, &mut out, c)?;
+            }
         }
         if m == Mode::Pause as u8 {
             std::thread::sleep(Duration::from_millis(5));
@@ -129,13 +157,11 @@ fn run(slave: Fd, mut drive: Drive<DynVolumes>, c: &Ctl) -> Result<(), String> {
         if m == Mode::Swallow as u8 {
             continue;
         }
-        out.clear();
-        serve::run_batch(&mut drive, batch, &mut out).map_err(|e| format!("batch: {e}"))?;
-        let k = slave.write(&out).map_err(|e| format!("slave write: errno {e}"))?;
-        if k != out.len() {
-            return Err(format!("the driver took {k} of {} reply bytes", out.len()));
+        if m == Mode::Hold as u8 {
+            held.push(batch.to_vec());
+            continue;
         }
-        c.batches.fetch_add(1, Ordering::SeqCst);
+        answer(&slave, &mut drive, batch, &mut out, c)?;
     }
     let _ = drive.sync();
     slave.close().map_err(|e| format!("slave close: errno {e}"))

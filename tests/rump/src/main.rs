@@ -6,9 +6,15 @@
 //! Prints one PASS/FAIL line per scenario and "N passed, N failed".
 
 #[cfg(rump)]
+mod changer;
+#[cfg(rump)]
 mod daemon;
 #[cfg(rump)]
 mod pair;
+#[cfg(rump)]
+mod signals;
+#[cfg(rump)]
+mod strules;
 #[cfg(rump)]
 mod sys;
 #[cfg(rump)]
@@ -28,11 +34,14 @@ macro_rules! ensure {
 #[cfg(rump)]
 macro_rules! eq {
     ($a:expr, $b:expr) => {
+        eq!($a, $b, "")
+    };
+    ($a:expr, $b:expr, $why:expr) => {
         // A match keeps the temporaries of both sides alive (as assert_eq!).
         match (&$a, &$b) {
             (a, b) => {
                 if a != b {
-                    return Err(format!("line {}: {} is {:?}, expected {:?}", line!(), stringify!($a), a, b));
+                    return Err(format!("line {}: {} is {:?}, expected {:?} {}", line!(), stringify!($a), a, b, $why));
                 }
             }
         }
@@ -84,6 +93,10 @@ fn main() {
     }
     let mut all: Vec<Scenario> = Vec::new();
     all.extend_from_slice(tape::SCENARIOS);
+    all.extend_from_slice(strules::SCENARIOS);
+    all.extend_from_slice(signals::SCENARIOS);
+    all.extend_from_slice(changer::SCENARIOS);
+    // The module unload and reload last: they end the driver.
     all.extend_from_slice(pair::SCENARIOS);
 
     // A scenario that hangs fails the run instead of stopping it forever.

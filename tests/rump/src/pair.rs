@@ -29,6 +29,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("rump-dead-daemon-fails-every-waiter-at-once", dead_daemon_fails_every_waiter),
     ("rump-readv-across-iovecs", readv_across_iovecs),
     ("rump-module-unload-refused-while-open", module_unload_refused_while_open),
+    ("rump-module-reloads-with-modload-properties", module_reloads_with_properties),
 ];
 
 fn slave(unit: u32, flags: i32) -> Result<Fd, String> {
@@ -91,7 +92,7 @@ fn slave_woken_by_the_master() -> Outcome {
                 let batch = &buf[..n];
                 seen.extend(ops(batch));
                 out.clear();
-                serve::run_batch(&mut drive, batch, &mut out).map_err(|e| e.to_string())?;
+                serve::run_batch(&mut drive, batch, &mut out, None).map_err(|e| e.to_string())?;
                 let mut wire = out.clone();
                 if first {
                     // The replies followed by the same replies again: the
@@ -161,7 +162,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
     eq!(kq.wait(0), Ok(0));
     let mut seen = ops(&buf[..n]);
     let mut out = Vec::new();
-    serve::run_batch(&mut drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+    serve::run_batch(&mut drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
     eq!(s.write(&out), Ok(out.len()));
     // Whatever else the open and then the close ask, answered when the
     // knote fires, until the caller returns.
@@ -179,7 +180,7 @@ fn slave_kqueue_and_nonblocking() -> Outcome {
             };
             seen.extend(ops(&buf[..n]));
             out.clear();
-            serve::run_batch(&mut drive, &buf[..n], &mut out).map_err(|e| e.to_string())?;
+            serve::run_batch(&mut drive, &buf[..n], &mut out, None).map_err(|e| e.to_string())?;
             eq!(s.write(&out), Ok(out.len()));
         }
         Ok(())
@@ -215,9 +216,10 @@ fn second_open_ebusy() -> Outcome {
 }
 
 fn refused_nodes_and_ioctls() -> Outcome {
-    // Mode 2 (eject at close) is not provided; unit 4 does not exist.
-    eq!(Fd::open("/dev/erpmtm0", O_RDONLY).map(|_| ()), Err(ENXIO));
+    // Pair 4 does not exist, nor changer 1.
     eq!(Fd::open(&rewinding(4), O_RDONLY).map(|_| ()), Err(ENXIO));
+    eq!(Fd::open("/dev/pmts4", O_RDWR).map(|_| ()), Err(ENXIO));
+    eq!(Fd::open("/dev/pmcm1", O_RDWR).map(|_| ()), Err(ENXIO));
     let (dir, d) = served(3, &["i.tap"], ImageOptions::default())?;
     let m = open(&rewinding(3), O_RDWR)?;
     let mut b = [0u8; 64];
@@ -333,4 +335,42 @@ fn module_unload_refused_while_open() -> Outcome {
     let r = Fd::open("/dev/pmts0", O_RDWR).map(|_| ());
     ensure!(r.is_err(), "the slave opened after the unload");
     Ok(())
+}
+
+/// `modload -f -i nunits=2 -s nchangers=2 pmt`: the properties as
+/// modload(8) gives them (an XML property list; -i an integer, -s a
+/// string).
+fn module_reloads_with_properties() -> Outcome {
+    let plist = |nchangers: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple Computer//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>nchangers</key>
+	{nchangers}
+	<key>nunits</key>
+	<integer>2</integer>
+</dict>
+</plist>
+"#
+        )
+    };
+    // Out of range, or not a number: refused, nothing attached.
+    eq!(sys::modload("pmt", Some(&plist("<integer>99</integer>")), true), Err(EINVAL));
+    eq!(sys::modload("pmt", Some(&plist("<string>two</string>")), true), Err(EINVAL));
+    sys::modload("pmt", Some(&plist("<string>2</string>")), true).at("modload")?;
+    // Two tape pairs: the third is gone; two changers: the second is there.
+    eq!(Fd::open(&rewinding(2), O_RDONLY).map(|_| ()), Err(ENXIO));
+    let (_dir, d) = served(1, &["p.tap"], ImageOptions::default())?;
+    let m = open(&rewinding(1), O_RDWR)?;
+    m.write(&record(0, 10)).at("write")?;
+    m.close().at("close")?;
+    d.stop()?;
+    slave_node("/dev/pmcs1")?.close().at("close /dev/pmcs1")?;
+    Ok(())
+}
+
+fn slave_node(path: &str) -> Result<Fd, String> {
+    Fd::open(path, O_RDWR).at(&format!("open {path}"))
 }

@@ -40,6 +40,21 @@ struct TimeSpec {
 
 extern "C" {
     fn rump_init() -> c_int;
+    fn rump_boot_setsigmodel(model: c_int);
+    fn rump_schedule();
+    fn rump_unschedule();
+    fn rump_pub_lwproc_rfork(flags: c_int) -> c_int;
+    fn rump_pub_lwproc_releaselwp();
+    fn rump_pub_lwproc_newlwp(pid: c_int) -> c_int;
+    fn gettid() -> c_int;
+    /// The component's test hook: kill(2)'s kpsignal (sys/rump/dev/lib/libpmt).
+    fn rumpns_pmt_rump_signal(pid: c_int, sig: c_int) -> c_int;
+    #[link_name = "rump___sysimpl_getpid"]
+    fn sys_getpid() -> c_int;
+    #[link_name = "rump___sysimpl_revoke"]
+    fn sys_revoke(path: *const c_char) -> c_int;
+    #[link_name = "rump___sysimpl___sysctl"]
+    fn sys_sysctl(name: *const c_int, namelen: c_uint, old: *mut c_void, oldlen: *mut usize, new: *const c_void, newlen: usize) -> c_int;
     #[link_name = "rump___sysimpl_open"]
     fn sys_open(path: *const c_char, flags: c_int, ...) -> c_int;
     #[link_name = "rump___sysimpl_close"]
@@ -80,6 +95,25 @@ pub mod errno {
     pub const EROFS: i32 = 30;
     /// Resource temporarily unavailable (EWOULDBLOCK).
     pub const EAGAIN: i32 = 35;
+    /// Interrupted system call.
+    pub const EINTR: i32 = 4;
+    /// Bad file descriptor (ch: not open for writing).
+    pub const EBADF: i32 = 9;
+    /// Operation not supported by device (ch: no such element, or a move
+    /// the changer cannot make).
+    pub const ENODEV: i32 = 19;
+}
+
+/// NetBSD signal numbers.
+pub mod sig {
+    /// SIGKILL.
+    pub const KILL: i32 = 9;
+    /// SIGALRM.
+    pub const ALRM: i32 = 14;
+    /// SIGWINCH.
+    pub const WINCH: i32 = 28;
+    /// SIGINFO (^T).
+    pub const INFO: i32 = 29;
 }
 
 /// Open flags (rump/rumpdefs.h).
@@ -99,6 +133,12 @@ pub const POLLIN: i16 = 0x1;
 pub const POLLOUT: i16 = 0x4;
 /// Normal data readable.
 pub const POLLRDNORM: i16 = 0x40;
+/// Hung up.
+pub const POLLHUP: i16 = 0x10;
+/// An error (a revoked descriptor).
+pub const POLLERR: i16 = 0x8;
+/// kevent's EV_EOF.
+pub const EV_EOF: u32 = 0x8000;
 
 /// NetBSD's mtio numbers, as the core defines them once.
 pub use pmt::abi::netbsd::{op as mt, MTIOCEEOT, MTIOCGET, MTIOCIEOT, MTIOCRDSPOS, MTIOCSLOCATE, MTIOCTOP, MT_DS_MOUNTED, MT_DS_RDONLY};
@@ -118,6 +158,10 @@ fn errno() -> Errno {
 /// Starts the rump kernel: every linked module's init (pmt's devsw_attach),
 /// then the component's hooks (the device nodes).
 pub fn init() -> Result<(), Errno> {
+    // RUMP_SIGMODEL_RECORD: a signal stays pending in its process (the
+    // default raises it in the host process).
+    // SAFETY: a boot setting, before rump_init.
+    unsafe { rump_boot_setsigmodel(4) };
     // SAFETY: no arguments; called once, before any other rump call.
     let r = unsafe { rump_init() };
     if r == 0 {
@@ -139,6 +183,163 @@ pub fn modunload(name: &str) -> Result<(), Errno> {
     }
 }
 
+/// A rump process of the calling thread's own (rfork with a clean file
+/// table): signals sent to it reach only this thread. Released when
+/// dropped, on the same thread (its files are closed then).
+pub struct Proc {
+    pid: i32,
+}
+
+impl Proc {
+    /// Forks the calling thread into a new process.
+    pub fn fork() -> Result<Proc, Errno> {
+        // SAFETY: RUMP_RFCFDG (2): a new process with an empty file table.
+        let r = unsafe { rump_pub_lwproc_rfork(2) };
+        if r != 0 {
+            return Err(r);
+        }
+        // SAFETY: no arguments.
+        let pid = unsafe { sys_getpid() };
+        Ok(Proc { pid })
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // SAFETY: the thread's lwp is the process's only one.
+        unsafe { rump_pub_lwproc_releaselwp() };
+    }
+}
+
+/// Makes the calling thread a new lwp of process `pid` (sharing its
+/// files and its pending signals).
+pub fn join_process(pid: i32) -> Result<(), Errno> {
+    // SAFETY: creates an lwp for the calling host thread.
+    let r = unsafe { rump_pub_lwproc_newlwp(pid) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(r)
+    }
+}
+
+/// Releases the calling thread's lwp (see [`join_process`]).
+pub fn leave_process() {
+    // SAFETY: the thread's own lwp.
+    unsafe { rump_pub_lwproc_releaselwp() };
+}
+
+/// The calling host thread's id.
+pub fn tid() -> i32 {
+    // SAFETY: no arguments.
+    unsafe { gettid() }
+}
+
+/// Whether host thread `tid` of this process is asleep (state S in
+/// /proc): a thread blocked in the rump kernel sleeps on a host condvar.
+pub fn sleeping(tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('S')))
+        .unwrap_or(false)
+}
+
+/// Posts signal `sig` to process `pid`, as kill(2) does.
+pub fn signal(pid: i32, sig: i32) -> Result<(), Errno> {
+    // SAFETY: a kernel call, with a virtual CPU scheduled around it.
+    let r = unsafe {
+        rump_schedule();
+        let r = rumpns_pmt_rump_signal(pid, sig);
+        rump_unschedule();
+        r
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(r)
+    }
+}
+
+/// revoke(2).
+pub fn revoke(path: &str) -> Result<(), Errno> {
+    let c = CString::new(path).map_err(|_| errno::EINVAL)?;
+    // SAFETY: a NUL-terminated path.
+    if unsafe { sys_revoke(c.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// The event counter `group` `name` (kern.evcnt, as vmstat -e reads it).
+pub fn evcnt(group: &str, name: &str) -> Result<Option<u64>, Errno> {
+    // CTL_KERN, KERN_EVCNT, EVCNT_TYPE_ANY, KERN_EVCNT_COUNT_ANY.
+    let mib: [c_int; 4] = [1, 84, -1, 0];
+    let mut len = 0usize;
+    // SAFETY: a size query.
+    if unsafe { sys_sysctl(mib.as_ptr(), 4, std::ptr::null_mut(), &mut len, std::ptr::null(), 0) } != 0 {
+        return Err(errno());
+    }
+    let mut buf = vec![0u8; len + 4096];
+    let mut len = buf.len();
+    // SAFETY: buf holds len bytes.
+    if unsafe { sys_sysctl(mib.as_ptr(), 4, buf.as_mut_ptr().cast(), &mut len, std::ptr::null(), 0) } != 0 {
+        return Err(errno());
+    }
+    // struct evcnt_sysctl: count, addr, parent (u64 each), type, grouplen,
+    // namelen (without their NULs), len (in 8-byte units), then group and
+    // name, each NUL-terminated (subr_evcnt.c's sysctl_fillevcnt).
+    let mut off = 0;
+    while off + 28 <= len {
+        let e = &buf[off..len];
+        let count = u64::from_ne_bytes(e[0..8].try_into().unwrap_or_default());
+        let (glen, nlen, elen) = (usize::from(e[25]), usize::from(e[26]), usize::from(e[27]) * 8);
+        if elen == 0 {
+            break;
+        }
+        let g = e.get(28..28 + glen).unwrap_or_default();
+        let n = e.get(28 + glen + 1..28 + glen + 1 + nlen).unwrap_or_default();
+        if g == group.as_bytes() && n == name.as_bytes() {
+            return Ok(Some(count));
+        }
+        off += elen;
+    }
+    Ok(None)
+}
+
+/// Loads a module (modctl MODCTL_LOAD) with `props` (an XML property
+/// list, as modload -i builds it); `force` reinstates an unloaded
+/// built-in module (modload -f).
+pub fn modload(name: &str, props: Option<&str>, force: bool) -> Result<(), Errno> {
+    #[repr(C)]
+    struct ModctlLoad {
+        filename: *const c_char,
+        flags: c_int,
+        props: *const c_char,
+        propslen: usize,
+    }
+    let n = CString::new(name).map_err(|_| errno::EINVAL)?;
+    let p = props.map(CString::new).transpose().map_err(|_| errno::EINVAL)?;
+    let ml = ModctlLoad {
+        filename: n.as_ptr(),
+        flags: if force { 1 } else { 0 } | if p.is_none() { 2 } else { 0 },
+        props: p.as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+        propslen: p.as_ref().map_or(0, |c| c.as_bytes_with_nul().len()),
+    };
+    // SAFETY: MODCTL_LOAD (0) takes a modctl_load_t that lives across the call.
+    let r = unsafe { sys_modctl(0, &ml as *const ModctlLoad as *mut c_void) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
 /// `struct mtget`, the fields pmt fills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MtGet {
@@ -152,6 +353,12 @@ pub struct MtGet {
     pub blkno: i32,
     /// mt_blksiz.
     pub blksiz: i32,
+    /// mt_erreg: the last sense key latched.
+    pub erreg: i16,
+    /// mt_resid: the last residue latched.
+    pub resid: i16,
+    /// mt_mblksiz: each mode's block size.
+    pub mblksiz: [i32; 4],
 }
 
 /// A file descriptor in the rump kernel, closed when dropped.
@@ -169,6 +376,17 @@ impl Fd {
         } else {
             Ok(Fd(fd))
         }
+    }
+
+    /// The descriptor number (in its rump process).
+    pub fn raw(&self) -> i32 {
+        self.0
+    }
+
+    /// A descriptor another thread of the same rump process owns; forget
+    /// it (std::mem::forget) rather than drop it.
+    pub fn borrowed(fd: i32) -> Fd {
+        Fd(fd)
     }
 
     /// close(2), reporting its error (dropping closes silently).
@@ -251,7 +469,16 @@ impl Fd {
         self.ioctl(MTIOCGET, &mut b)?;
         let s = |at: usize| u16::from_ne_bytes([b[at], b[at + 1]]);
         let i = |at: usize| i32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        Ok(MtGet { mt_type: s(0), dsreg: s(2), fileno: i(8), blkno: i(12), blksiz: i(16) })
+        Ok(MtGet {
+            mt_type: s(0),
+            dsreg: s(2),
+            fileno: i(8),
+            blkno: i(12),
+            blksiz: i(16),
+            erreg: s(4) as i16,
+            resid: s(6) as i16,
+            mblksiz: [i(24), i(28), i(32), i(36)],
+        })
     }
 
     /// (mt_fileno, mt_blkno).
@@ -319,14 +546,21 @@ impl ReadQueue {
 
     /// Events ready within `ms` milliseconds (0 or 1).
     pub fn wait(&self, ms: i64) -> Result<usize, Errno> {
+        self.event(ms).map(|e| usize::from(e.is_some()))
+    }
+
+    /// The event ready within `ms` milliseconds, if any: (data, flags).
+    pub fn event(&self, ms: i64) -> Result<Option<(i64, u32)>, Errno> {
         let mut ev = KEvent { ident: 0, filter: 0, flags: 0, fflags: 0, data: 0, udata: 0 };
         let ts = TimeSpec { sec: ms / 1000, nsec: (ms % 1000) * 1_000_000 };
         // SAFETY: room for one event; a valid timeout.
         let r = unsafe { sys_kevent(self.kq.0, std::ptr::null(), 0, &mut ev, 1, &ts) };
         if r < 0 {
             Err(errno())
+        } else if r == 0 {
+            Ok(None)
         } else {
-            Ok(r as usize)
+            Ok(Some((ev.data, ev.flags)))
         }
     }
 }

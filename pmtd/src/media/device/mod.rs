@@ -84,6 +84,19 @@ pub use volumes::DeviceVolumes;
 /// largest a SCSI variable-block transfer (and a SIMH record) can be.
 pub const MAX_BLOCK: usize = pmt::proto::MAX_RECORD as usize;
 
+/// What unloading a tape device's volume does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unload {
+    /// MTOFFL: the drive ejects the tape and its loader (or an operator)
+    /// puts the next one in.
+    #[default]
+    Offline,
+    /// MTREW: the tape stays in the drive, rewound, for a library's robot
+    /// to take (`unload=rewind`: a drive of a library pmtd drives itself).
+    /// There is no next volume: the robot changes tapes.
+    Rewind,
+}
+
 /// The early-warning zone assumed of a tape drive that does not say (1 MiB):
 /// smaller than any real drive's (tens of megabytes) and what a pmt master
 /// is commonly given; at most half of it is in flight.
@@ -107,6 +120,8 @@ pub struct DeviceOptions {
     pub early_warning: u64,
     /// How often to look for it meanwhile.
     pub poll: Duration,
+    /// What unloading a volume does.
+    pub unload: Unload,
 }
 
 impl Default for DeviceOptions {
@@ -116,6 +131,7 @@ impl Default for DeviceOptions {
             load_timeout: Duration::from_secs(300),
             poll: Duration::from_millis(500),
             early_warning: DEFAULT_EW_ZONE,
+            unload: Unload::Offline,
         }
     }
 }

@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::fd::FdOpener;
 use super::medium::{errno, DeviceMedium};
-use super::{DeviceOptions, StDevice, StOpener};
+use super::{DeviceOptions, StDevice, StOpener, Unload};
 use crate::media::{Medium, MediumError, Volumes};
 
 /// Volumes of a tape device: the first is the medium in the device as it
@@ -105,14 +105,19 @@ impl<O: StOpener> Volumes for DeviceVolumes<O> {
 
     fn unload(&mut self, mut medium: Self::Medium) -> Result<(), MediumError> {
         medium.sync()?;
-        medium.dev.mtop(op::OFFL, 1).map_err(|e| medium.err(e))?;
+        let op = match self.opts.unload {
+            Unload::Offline => op::OFFL,
+            Unload::Rewind => op::REW,
+        };
+        medium.dev.mtop(op, 1).map_err(|e| medium.err(e))?;
         info!("{}: volume {} unloaded", medium.name, self.loaded);
         Ok(())
     }
 
     fn has_next(&self) -> bool {
-        // The drive's loader (or an operator) decides; the wait tells.
-        true
+        // The drive's loader (or an operator) decides; the wait tells. A
+        // drive whose tapes a robot changes has none of its own.
+        self.opts.unload == Unload::Offline || self.loaded == 0
     }
 
     fn volume(&self) -> Option<usize> {

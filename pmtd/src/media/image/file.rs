@@ -116,6 +116,19 @@ impl Store for FileStore {
         pread_append(&self.file, out, len, off)
     }
 
+    fn read_into(&mut self, off: u64, dst: &mut [u8]) -> io::Result<()> {
+        let mut done = 0usize;
+        while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
+            match rustix::io::pread(&self.file, rest, off + done as u64) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     fn write_end(&mut self, off: u64, parts: &[&[u8]]) -> io::Result<()> {
         self.truncate(off)?;
         self.dirty = true;

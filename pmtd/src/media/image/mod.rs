@@ -306,49 +306,37 @@ impl<S: Store> Medium for ImageMedium<S> {
     /// ([`run::first`]): an image changed under pmtd ends the run before
     /// the record, never a bad reply.
     fn read_run(&mut self, out: &mut Vec<u8>, count: usize, budget: usize, exact: Option<usize>) -> Result<usize, MediumError> {
-        let from = self.index.pos();
-        let (mut n, mut used) = (0usize, 0usize);
-        while n < count {
-            let Some(o) = self.index.obj(from + n) else { break };
-            let size = o.size() as usize;
-            if o.is_mark() || o.bad || exact.is_some_and(|e| e != o.len as usize) || used + size > budget {
-                break;
-            }
-            used += size;
-            n += 1;
-        }
-        let objs = self.index.objs().get(from..from + n).unwrap_or_default();
+        let (from, n, used) = self.run_plan(count, budget, exact);
         let mark = out.len();
         out.try_reserve(used).map_err(|_| self.err(io::ErrorKind::OutOfMemory.into()))?;
-        let mut i = 0;
-        while i < objs.len() {
-            // The stretch objs[i..j] is contiguous in the image.
-            let mut j = i + 1;
-            while j < objs.len() && objs[j].off == objs[j - 1].end() {
-                j += 1;
-            }
-            let (off, len) = (objs[i].off, (objs[j - 1].end() - objs[i].off) as usize);
+        let objs = self.index.objs().get(from..from + n).unwrap_or_default();
+        for (off, len) in stretches(objs) {
             if let Err(e) = self.store.read_at(off, len, out) {
                 out.truncate(mark);
                 return Err(self.err(e));
             }
-            i = j;
         }
-        let mut at = mark;
-        let mut good = 0;
-        for o in objs {
-            let frame = run::frame_len(o.len as usize);
-            simh::words_to_host(out, at, frame);
-            match out.get(at..).and_then(run::first) {
-                Some((d, f)) if d.len() == o.len as usize && f == frame => {}
-                _ => break,
-            }
-            at += frame;
-            good += 1;
-        }
-        out.truncate(at);
+        let (good, bytes) = checked_run(objs, out.get_mut(mark..).unwrap_or_default());
+        out.truncate(mark + bytes);
         self.index.set_pos(from + good);
         Ok(good)
+    }
+
+    /// As [`Medium::read_run`], straight into `buf` (the data area).
+    fn read_run_into(&mut self, buf: &mut [u8], count: usize, exact: Option<usize>) -> Option<Result<(usize, usize), MediumError>> {
+        let (from, n, used) = self.run_plan(count, buf.len(), exact);
+        let objs = self.index.objs().get(from..from + n).unwrap_or_default();
+        let mut at = 0usize;
+        for (off, len) in stretches(objs) {
+            let Some(dst) = buf.get_mut(at..at + len) else { break };
+            if let Err(e) = self.store.read_into(off, dst) {
+                return Some(Err(self.err(e)));
+            }
+            at += len;
+        }
+        let (good, bytes) = checked_run(objs, buf.get_mut(..used.min(at)).unwrap_or_default());
+        self.index.set_pos(from + good);
+        Some(Ok((good, bytes)))
     }
 
     fn read(&mut self, buf: &mut Vec<u8>, max: usize) -> Result<Object, MediumError> {
@@ -416,4 +404,59 @@ impl<S: Store> Medium for ImageMedium<S> {
         }
         self.cut()
     }
+}
+
+impl<S: Store> ImageMedium<S> {
+    /// The records a run takes from the position: where it starts, how
+    /// many, and their bytes framed, within `budget`.
+    fn run_plan(&self, count: usize, budget: usize, exact: Option<usize>) -> (usize, usize, usize) {
+        let from = self.index.pos();
+        let (mut n, mut used) = (0usize, 0usize);
+        while n < count {
+            let Some(o) = self.index.obj(from + n) else { break };
+            let size = o.size() as usize;
+            if o.is_mark() || o.bad || exact.is_some_and(|e| e != o.len as usize) || used + size > budget {
+                break;
+            }
+            used += size;
+            n += 1;
+        }
+        (from, n, used)
+    }
+}
+
+/// The stretches of `objs` contiguous in the image: offset and length.
+fn stretches(objs: &[Obj]) -> impl Iterator<Item = (u64, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = objs.get(i)?;
+        let mut j = i + 1;
+        while j < objs.len() && objs[j].off == objs[j - 1].end() {
+            j += 1;
+        }
+        let s = (first.off, (objs[j - 1].end() - first.off) as usize);
+        i = j;
+        Some(s)
+    })
+}
+
+/// Turns the records of `objs`, read into `run`, into the run's framing
+/// (host order) and checks each one: the records and bytes that are good,
+/// from the first.
+fn checked_run(objs: &[Obj], run: &mut [u8]) -> (usize, usize) {
+    let (mut at, mut good) = (0usize, 0usize);
+    for o in objs {
+        let frame = run::frame_len(o.len as usize);
+        if at + frame > run.len() {
+            break;
+        }
+        simh::words_to_host(run, at, frame);
+        match run.get(at..).and_then(run::first) {
+            Some((d, f)) if d.len() == o.len as usize && f == frame => {}
+            _ => break,
+        }
+        at += frame;
+        good += 1;
+    }
+    (good, at)
 }

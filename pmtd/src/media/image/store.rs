@@ -48,6 +48,15 @@ pub trait Store: fmt::Debug + Send {
     /// Appends exactly `len` bytes from offset `off` to `out`.
     fn read_at(&mut self, off: u64, len: usize, out: &mut Vec<u8>) -> io::Result<()>;
 
+    /// Fills `dst` with the bytes from offset `off`. The default reads
+    /// them with [`Store::read_at`] and copies them.
+    fn read_into(&mut self, off: u64, dst: &mut [u8]) -> io::Result<()> {
+        let mut v = Vec::new();
+        self.read_at(off, dst.len(), &mut v)?;
+        dst.copy_from_slice(&v);
+        Ok(())
+    }
+
     /// Writes `parts`, one after the other, at offset `off`, and ends the
     /// image after them: whatever followed `off` is gone. On an error
     /// nothing of them counts as written.

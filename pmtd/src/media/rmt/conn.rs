@@ -56,6 +56,8 @@ pub struct Connection {
     stdout: ChildStdout,
     pending: Vec<u8>,
     timeout: Duration,
+    /// What the server is, in messages ("the rmt server").
+    server: String,
     stderr: Arc<Mutex<VecDeque<String>>>,
     broken: Option<(io::ErrorKind, String)>,
     order: Option<SeekOrder>,
@@ -70,13 +72,20 @@ fn nonblocking(fd: impl AsFd) -> io::Result<()> {
 impl Connection {
     /// Starts the server for `remote` (its path is not opened yet).
     pub fn start(remote: &Remote) -> io::Result<Connection> {
+        Connection::spawn(remote, &remote.rmt_program(), "the rmt server")
+    }
+
+    /// Starts `program` (a command line the remote shell runs) on
+    /// `remote`'s host: the rmt server, or another server that speaks over
+    /// the same pipes (pmtd's remote changer server), `server` in messages.
+    pub fn spawn(remote: &Remote, program: &str, server: &str) -> io::Result<Connection> {
         let argv = remote.rsh_argv();
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
         if let Some(u) = &remote.user {
             cmd.arg("-l").arg(u);
         }
-        cmd.arg(&remote.host).arg(remote.rmt_program());
+        cmd.arg(&remote.host).arg(program);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let name = remote.display();
         let mut child = cmd
@@ -105,7 +114,7 @@ impl Connection {
                 }
             }
         })?;
-        debug!("{name}: started {argv:?} {}", remote.rmt_program());
+        debug!("{name}: started {argv:?} {program}");
         Ok(Connection {
             name,
             child,
@@ -113,6 +122,7 @@ impl Connection {
             stdout,
             pending: Vec::new(),
             timeout: remote.timeout,
+            server: server.to_string(),
             stderr: tail,
             broken: None,
             order: None,
@@ -139,7 +149,7 @@ impl Connection {
     }
 
     /// Breaks the session: kills the server, remembers why.
-    fn fail(&mut self, kind: io::ErrorKind, why: String) -> io::Error {
+    pub(crate) fn fail(&mut self, kind: io::ErrorKind, why: String) -> io::Error {
         if self.broken.is_none() {
             // Did it end by itself? (A moment for it to be reaped.)
             let mut status = None;
@@ -173,14 +183,15 @@ impl Connection {
     }
 
     fn closed(&mut self) -> io::Error {
-        self.fail(io::ErrorKind::BrokenPipe, "the connection to the rmt server closed".into())
+        let why = format!("the connection to {} closed", self.server);
+        self.fail(io::ErrorKind::BrokenPipe, why)
     }
 
     fn wait(&mut self, fd_out: bool, deadline: Instant) -> io::Result<()> {
         let now = Instant::now();
         if now >= deadline {
-            let t = self.timeout;
-            return Err(self.fail(io::ErrorKind::TimedOut, format!("no answer from the rmt server within {t:?}")));
+            let why = format!("no answer from {} within {:?}", self.server, self.timeout);
+            return Err(self.fail(io::ErrorKind::TimedOut, why));
         }
         let ms = (deadline - now).as_millis().clamp(1, 60_000) as u16;
         let r = if fd_out {
@@ -197,7 +208,14 @@ impl Connection {
         }
     }
 
-    fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> io::Result<()> {
+    /// The longest wait for one reply.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Sends `parts` in order, waiting at most until `deadline` for the
+    /// pipe to take them.
+    pub(crate) fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> io::Result<()> {
         self.check()?;
         for part in parts {
             let mut rest: &[u8] = part;
@@ -209,7 +227,7 @@ impl Connection {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(true, deadline)?,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(self.closed()),
-                    Err(e) => return Err(self.fail(e.kind(), format!("writing to the rmt server: {e}"))),
+                    Err(e) => return Err(self.fail(e.kind(), format!("writing to {}: {e}", self.server))),
                 }
             }
         }
@@ -228,7 +246,7 @@ impl Connection {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait(false, deadline)?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.fail(e.kind(), format!("reading from the rmt server: {e}"))),
+                Err(e) => return Err(self.fail(e.kind(), format!("reading from {}: {e}", self.server))),
             }
         }
     }
@@ -246,8 +264,9 @@ impl Connection {
         }
     }
 
-    /// Moves the next `out.len()` received bytes into `out`.
-    fn take(&mut self, out: &mut [u8], deadline: Instant) -> io::Result<()> {
+    /// Moves the next `out.len()` received bytes into `out`, waiting at
+    /// most until `deadline` for them.
+    pub(crate) fn take(&mut self, out: &mut [u8], deadline: Instant) -> io::Result<()> {
         let mut got = 0;
         while got < out.len() {
             if self.pending.is_empty() {

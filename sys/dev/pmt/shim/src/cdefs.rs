@@ -19,6 +19,12 @@ pub const MOPEN_WRITE: u32 = 2;
 pub const MOPEN_NONBLOCK: u32 = 4;
 /// `PMT_MOPEN_NOREWIND`.
 pub const MOPEN_NOREWIND: u32 = 8;
+/// `PMT_MOPEN_EJECT`.
+pub const MOPEN_EJECT: u32 = 16;
+/// `PMT_MOPEN_CONTROL`.
+pub const MOPEN_CONTROL: u32 = 32;
+/// `PMT_MOPEN_MODE_SHIFT`: the mode in bits 8-9.
+pub const MOPEN_MODE_SHIFT: u32 = 8;
 
 /// `PMT_IOCTL_COMPAT32`.
 pub const IOCTL_COMPAT32: u32 = 1;
@@ -112,6 +118,9 @@ mod tests {
             ("PMT_MOPEN_WRITE", MOPEN_WRITE.into()),
             ("PMT_MOPEN_NONBLOCK", MOPEN_NONBLOCK.into()),
             ("PMT_MOPEN_NOREWIND", MOPEN_NOREWIND.into()),
+            ("PMT_MOPEN_EJECT", MOPEN_EJECT.into()),
+            ("PMT_MOPEN_CONTROL", MOPEN_CONTROL.into()),
+            ("PMT_MOPEN_MODE_SHIFT", MOPEN_MODE_SHIFT.into()),
             ("PMT_IOCTL_COMPAT32", IOCTL_COMPAT32.into()),
             ("PMT_IOCTL_WRITABLE", IOCTL_WRITABLE.into()),
             ("PMT_KIND_TAPE", KIND_TAPE.into()),

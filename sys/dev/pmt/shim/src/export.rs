@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
-use pmt::{Abi, Config, Errno, Host, KernelBuf, Kind, OpenFlags, Pair, Result, Sleep, UserIn, UserOut, Wait, WaitError};
+use pmt::{Abi, Config, Errno, Host, HostArea, KernelBuf, Kind, Node, OpenFlags, Pair, Result, Sleep, UserIn, UserOut, Wait, WaitError};
 
 use crate::cdefs::*;
 use crate::import::{self as os, UserCookie};
@@ -39,11 +39,29 @@ impl UserIn for UserCookie {
         unsafe { out.set_len(n) };
         Ok(())
     }
+
+    /// One copy, from the user's buffer straight into the area.
+    fn read_into_area(&mut self, at: usize, area: &HostArea, off: usize, n: usize) -> Result<()> {
+        if self.copy_to_area(at, area.arg(), off, n) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
+    }
 }
 
 impl UserOut for UserCookie {
     fn write(&mut self, at: usize, src: &[u8]) -> Result<()> {
         if self.copyout(at, src) {
+            Ok(())
+        } else {
+            Err(Errno::Fault)
+        }
+    }
+
+    /// One copy, from the area straight to the user's buffer.
+    fn write_from_area(&mut self, at: usize, area: &HostArea, off: usize, n: usize) -> Result<()> {
+        if self.copy_from_area(at, area.arg(), off, n) {
             Ok(())
         } else {
             Err(Errno::Fault)
@@ -188,7 +206,7 @@ pub unsafe extern "C" fn pmt_core_unit_new(index: u32, p: *const Params, host: *
         _ => return core::ptr::null_mut(),
     };
     let cfg = Config { ring: p.ring as usize, window: p.window as usize, timeout: p.timeout };
-    let Ok(u) = Pair::new(kind, index, cfg, abi, os::host_lock(host)) else {
+    let Ok(u) = Pair::new(kind, index, cfg, abi, os::host_lock(host), os::host_area(host)) else {
         return core::ptr::null_mut();
     };
     // A one-element vector gives a fallible heap allocation on stable Rust.
@@ -228,8 +246,13 @@ pub unsafe extern "C" fn pmt_core_mopen(u: *const Pair, host: *mut c_void, flags
         nonblock: flags & MOPEN_NONBLOCK != 0,
         norewind: flags & MOPEN_NOREWIND != 0,
     };
+    let node = Node {
+        mode: ((flags >> MOPEN_MODE_SHIFT) & 3) as u8,
+        eject: flags & MOPEN_EJECT != 0,
+        control: flags & MOPEN_CONTROL != 0,
+    };
     // SAFETY: guaranteed by the caller.
-    unsafe { run(u, |u| u.mopen(&mut KernelHost::new(host), f)) }
+    unsafe { run(u, |u| u.mopen(&mut KernelHost::new(host), f, node)) }
 }
 
 /// Last close() of a master file: filemarks, rewind.
@@ -420,4 +443,27 @@ pub unsafe extern "C" fn pmt_core_swrite(u: *const Pair, cookie: *mut c_void, le
 pub unsafe extern "C" fn pmt_core_readable(u: *const Pair) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe { unit(u) }.is_some_and(|u| u.readable())
+}
+
+/// Bytes a slave read with room for every queued request would return
+/// now (a kqueue filter's `kn_data`).
+///
+/// # Safety
+/// `u` valid.
+#[no_mangle]
+pub unsafe extern "C" fn pmt_core_spending(u: *const Pair) -> usize {
+    // SAFETY: guaranteed by the caller.
+    unsafe { unit(u) }.map_or(0, |u| u.pending())
+}
+
+/// The daemon mapped the unit's data area, `size` bytes (0: none).
+///
+/// # Safety
+/// `u` valid.
+#[no_mangle]
+pub unsafe extern "C" fn pmt_core_sarea(u: *const Pair, size: usize) {
+    // SAFETY: guaranteed by the caller.
+    if let Some(u) = unsafe { unit(u) } {
+        u.sarea(size)
+    }
 }

@@ -23,6 +23,10 @@ extern "C" {
     fn pmt_os_ucopyin(host: *mut c_void, uaddr: u64, dst: *mut c_void, n: usize) -> i32;
     fn pmt_os_ucopyout(host: *mut c_void, uaddr: u64, src: *const c_void, n: usize) -> i32;
     fn pmt_os_lock(host: *mut c_void);
+    fn pmt_os_area_read(host: *mut c_void, off: usize, dst: *mut c_void, n: usize) -> i32;
+    fn pmt_os_area_write(host: *mut c_void, off: usize, src: *const c_void, n: usize) -> i32;
+    fn pmt_os_area_copyin(host: *mut c_void, ucookie: *mut c_void, uoff: usize, aoff: usize, n: usize) -> i32;
+    fn pmt_os_area_copyout(host: *mut c_void, ucookie: *mut c_void, uoff: usize, aoff: usize, n: usize) -> i32;
     fn pmt_os_unlock(host: *mut c_void);
     #[cfg_attr(not(target_os = "none"), allow(dead_code))]
     fn pmt_os_panic(msg: *const u8, len: usize);
@@ -48,6 +52,22 @@ fn unlock(arg: usize) {
 /// spinlock (Linux) or kmutex (NetBSD), which the kernel's lock checkers see.
 pub(crate) fn host_lock(host: *mut c_void) -> pmt::HostLock {
     pmt::HostLock::new(lock, unlock, host.expose_provenance())
+}
+
+fn area_read(arg: usize, off: usize, dst: &mut [u8]) -> bool {
+    // SAFETY: arg is the glue's context (as in lock); dst is valid for
+    // writes of its length; the glue checks the range against the area.
+    unsafe { pmt_os_area_read(context(arg), off, dst.as_mut_ptr().cast(), dst.len()) == 0 }
+}
+
+fn area_write(arg: usize, off: usize, src: &[u8]) -> bool {
+    // SAFETY: as in area_read, src valid for reads of its length.
+    unsafe { pmt_os_area_write(context(arg), off, src.as_ptr().cast(), src.len()) == 0 }
+}
+
+/// The data area of the unit whose glue context is `host`.
+pub(crate) fn host_area(host: *mut c_void) -> pmt::HostArea {
+    pmt::HostArea::new(area_read, area_write, host.expose_provenance())
 }
 
 /// A user buffer the glue names by an opaque cookie (a user address on
@@ -84,6 +104,21 @@ impl UserCookie {
         // valid for n bytes (the caller's contract); the glue's copy checks
         // the user side itself.
         self.check(off, n) && unsafe { pmt_os_copyin(self.cookie, off, dst.cast(), n) } == 0
+    }
+
+    /// Copies `n` bytes at `off` of the user buffer into the data area of
+    /// the unit whose context is `area` (its host), at `aoff`.
+    pub(crate) fn copy_to_area(&mut self, off: usize, area: usize, aoff: usize, n: usize) -> bool {
+        // SAFETY: the user range is inside the buffer (checked); the glue
+        // checks the area's range and the user side itself.
+        self.check(off, n) && unsafe { pmt_os_area_copyin(context(area), self.cookie, off, aoff, n) } == 0
+    }
+
+    /// Copies `n` bytes of the data area at `aoff` to `off` bytes into the
+    /// user buffer.
+    pub(crate) fn copy_from_area(&mut self, off: usize, area: usize, aoff: usize, n: usize) -> bool {
+        // SAFETY: as in copy_to_area.
+        self.check(off, n) && unsafe { pmt_os_area_copyout(context(area), self.cookie, off, aoff, n) } == 0
     }
 
     /// Copies `src` to `off` bytes into the user buffer. False on a fault or

@@ -25,9 +25,10 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::area::{AreaAlloc, Slice};
 use crate::errno::{Errno, Result};
-use crate::host::{HostLock, UserIn, UserOut};
-use crate::proto::{self, Hdr, FRAME_ALIGN};
+use crate::host::HostArea;
+use crate::proto::{self, Hdr};
 
 /// A kind of frames a channel carries: its request and reply, their wire
 /// encoding, and what a reply may say for its request (the reply boundary
@@ -60,10 +61,31 @@ pub trait Frames {
     fn check(req: &Self::Req, rep: &Self::Rep, dlen: usize) -> Result<()>;
     /// The reply's data, once it is here (read-ahead runs are checked
     /// record by record). Nothing to check by default.
-    fn check_data(req: &Self::Req, rep: &Self::Rep, data: &[u8]) -> Result<()> {
+    fn check_data(req: &Self::Req, rep: &Self::Rep, data: Data<'_>) -> Result<()> {
         let _ = (req, rep, data);
         Ok(())
     }
+
+    /// Marks a request whose payload is in the data area at `s`. Kinds that
+    /// do not use the area never get one.
+    fn set_area(req: &mut Self::Req, s: Slice) {
+        let _ = (req, s);
+    }
+
+    /// Bytes of data a reply says it put in the data area.
+    fn area_reply_len(rep: &Self::Rep) -> usize {
+        let _ = rep;
+        0
+    }
+}
+
+/// Where a reply's data is: in the frame, or in the unit's data area.
+#[derive(Clone, Copy, Debug)]
+pub enum Data<'a> {
+    /// Bytes that came with the frame.
+    Frame(&'a [u8]),
+    /// A slice of the data area, read through the host.
+    Area(&'a HostArea, Slice),
 }
 
 /// The largest fixed part of a request or reply of any kind.
@@ -108,6 +130,11 @@ pub struct Entry<K: Frames> {
     state: State<K::Rep>,
     /// Data sent while queued; data received once replied.
     pub data: Vec<u8>,
+    /// The request's slice of the data area, if its payload is there: the
+    /// write data, or where the daemon puts what it reads.
+    pub area: Option<Slice>,
+    /// Bytes the reply put in the area slice.
+    pub area_len: usize,
 }
 
 impl<K: Frames> Entry<K> {
@@ -122,6 +149,11 @@ impl<K: Frames> Entry<K> {
     /// The request id.
     pub fn id(&self) -> u64 {
         K::req_hdr(&self.req).id
+    }
+
+    /// The area slice holding the reply's data, if the request had one.
+    pub fn area_data(&self) -> Option<Slice> {
+        self.area.map(|s| s.head(self.area_len))
     }
 }
 
@@ -163,7 +195,13 @@ pub struct Chan<K: Frames> {
     /// their total capacity, at most half the window.
     pool: Vec<Vec<u8>>,
     pool_bytes: usize,
+    /// Slices of the data area, when the daemon has mapped one.
+    area: AreaAlloc,
 }
+
+/// Slices of the area beyond the ring's requests (read-ahead runs kept after
+/// their replies, a write being copied in).
+const AREA_SLICES_EXTRA: usize = 16;
 
 impl<K: Frames> fmt::Debug for Chan<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,7 +226,55 @@ impl<K: Frames> Chan<K> {
         ring.try_reserve_exact(lim.ring).map_err(|_| Errno::NoMem)?;
         let mut pool = Vec::new();
         pool.try_reserve_exact(POOL_BUFFERS).map_err(|_| Errno::NoMem)?;
-        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0, pool, pool_bytes: 0 })
+        let area = AreaAlloc::new(lim.ring.saturating_add(AREA_SLICES_EXTRA))?;
+        Ok(Chan { slave: false, gen: 0, next_id: 1, ring, lim, done: 0, sent: 0, held: 0, pool, pool_bytes: 0, area })
+    }
+
+    /// The daemon mapped a data area of `size` bytes (0: it has none, or
+    /// its mapping went): slices of an earlier mapping are forgotten.
+    pub fn map_area(&mut self, size: usize) {
+        self.area.map(size);
+    }
+
+    /// The data area's size (0: payloads travel in the frames).
+    pub fn area_size(&self) -> usize {
+        self.area.size()
+    }
+
+    /// True if a write of `len` bytes fits now: in the data area when it
+    /// can hold it, otherwise in the window.
+    pub fn has_room(&self, len: usize) -> bool {
+        if len > 0 && self.area.size() >= len {
+            self.has_area_space(len)
+        } else {
+            self.has_space(len)
+        }
+    }
+
+    /// True if a request of `len` bytes in the area fits now: a free ring
+    /// slot and room in the area.
+    pub fn has_area_space(&self, len: usize) -> bool {
+        self.ring.len() < self.lim.ring && self.area.fits(len)
+    }
+
+    /// Takes `len` bytes of the area, if they fit now.
+    pub fn take_area(&mut self, len: usize) -> Option<Slice> {
+        self.area.take(len)
+    }
+
+    /// Gives a slice back to the area.
+    pub fn release_area(&mut self, s: Slice) {
+        self.area.release(s);
+    }
+
+    /// True if `s` belongs to the daemon's current mapping.
+    pub fn area_current(&self, s: &Slice) -> bool {
+        self.area.current(s)
+    }
+
+    /// Bytes of the area held by slices.
+    pub fn area_held(&self) -> usize {
+        self.area.held()
     }
 
     /// True while a daemon holds the slave.
@@ -215,6 +301,8 @@ impl<K: Frames> Chan<K> {
     /// is lost. Payloads stay in the ring until the master pops the entries.
     pub fn slave_close(&mut self) {
         self.slave = false;
+        // The daemon's mapping goes with it.
+        self.area.map(0);
         for e in self.ring.iter_mut().skip(self.done) {
             e.state = State::Done(Outcome::Lost);
         }
@@ -262,6 +350,20 @@ impl<K: Frames> Chan<K> {
         self.ring.len() < self.lim.ring && (self.held == 0 || self.held.checked_add(len).is_some_and(|h| h <= self.lim.window))
     }
 
+    /// Queues a request whose payload is (or will be put by the daemon) in
+    /// the data area at `s`, a slice taken with [`Chan::take_area`].
+    pub fn submit_in_area(&mut self, mut req: K::Req, s: Slice, kind: Kind) -> Result<u64> {
+        if !self.area.current(&s) {
+            return Err(Errno::Io);
+        }
+        K::set_area(&mut req, s);
+        let id = self.submit(req, &mut Vec::new(), kind)?;
+        if let Some(e) = self.ring.back_mut() {
+            e.area = Some(s);
+        }
+        Ok(id)
+    }
+
     /// Queues a request. On success the payload moves into the ring (`data`
     /// is left empty) and the assigned id is returned.
     pub fn submit(&mut self, mut req: K::Req, data: &mut Vec<u8>, kind: Kind) -> Result<u64> {
@@ -279,7 +381,7 @@ impl<K: Frames> Chan<K> {
         let data = core::mem::take(data);
         self.held = self.held.saturating_add(data.len());
         // Cannot grow: the length was checked against the reserved capacity.
-        self.ring.push_back(Entry { req, kind, state: State::Queued, data });
+        self.ring.push_back(Entry { req, kind, state: State::Queued, data, area: None, area_len: 0 });
         Ok(id)
     }
 
@@ -292,6 +394,16 @@ impl<K: Frames> Chan<K> {
     /// True if a request waits to be read by the daemon.
     pub fn readable(&self) -> bool {
         self.unread() < self.ring.len()
+    }
+
+    /// Bytes of the requests waiting to be read by the daemon, each frame
+    /// aligned as a slave read lays it out.
+    pub fn pending(&self) -> usize {
+        self.ring
+            .iter()
+            .skip(self.unread())
+            .map(|e| proto::align_frame(K::REQ_SIZE.saturating_add(e.data.len())))
+            .fold(0usize, usize::saturating_add)
     }
 
     /// Takes the next queued request for a slave read with `room` bytes left.
@@ -334,8 +446,10 @@ impl<K: Frames> Chan<K> {
     /// Checks a reply (with `dlen` data bytes following) against the oldest
     /// request the daemon has read: the frame (version, length, id,
     /// operation) here, everything it says by the rules of its kind
-    /// ([`Frames::check`]). Changes nothing.
-    pub fn check_reply(&self, rep: &K::Rep, dlen: usize) -> Result<K::Req> {
+    /// ([`Frames::check`]), the data in the frame or, for a request with
+    /// an area slice, in the slice. Changes nothing. Returns the request
+    /// and the slice holding the reply's data, if in the area.
+    pub fn check_reply(&self, rep: &K::Rep, dlen: usize) -> Result<(K::Req, Option<Slice>)> {
         let h = K::rep_hdr(rep);
         if h.version != K::VERSION || K::REP_SIZE.checked_add(dlen) != Some(h.len as usize) {
             return Err(Errno::Inval);
@@ -348,16 +462,33 @@ impl<K: Frames> Chan<K> {
         if !matches!(e.state, State::Sent) || q.id != h.id || q.op != h.op {
             return Err(Errno::Inval);
         }
-        K::check(&e.req, rep, dlen)?;
-        Ok(e.req)
+        let alen = K::area_reply_len(rep);
+        match e.area {
+            // Data in the slice, within it; none in the frame.
+            Some(s) => {
+                if dlen != 0 || alen > s.len {
+                    return Err(Errno::Inval);
+                }
+                K::check(&e.req, rep, alen)?;
+                Ok((e.req, Some(s.head(alen))))
+            }
+            None => {
+                if alen != 0 {
+                    return Err(Errno::Inval);
+                }
+                K::check(&e.req, rep, dlen)?;
+                Ok((e.req, None))
+            }
+        }
     }
 
     /// Completes the oldest read request with `rep`. On success the data moves
     /// into the ring; on failure nothing changes and `data` stays with the caller.
     pub fn reply(&mut self, rep: K::Rep, data: &mut Vec<u8>) -> Result<()> {
-        self.check_reply(&rep, data.len())?;
+        let (_, in_area) = self.check_reply(&rep, data.len())?;
         let e = self.ring.get_mut(self.done).ok_or(Errno::Inval)?;
         e.state = State::Done(Outcome::Reply(rep));
+        e.area_len = in_area.map_or(0, |s| s.len);
         e.data = core::mem::take(data);
         self.held = self.held.saturating_add(e.data.len());
         self.done = self.done.saturating_add(1);
@@ -395,305 +526,8 @@ impl<K: Frames> Chan<K> {
     }
 }
 
-/// The channel behind the host's lock. Nothing under it may sleep: in a
-/// kernel the host's lock is a spinlock (Linux) or a kmutex (NetBSD) the
-/// lock checkers see. Inside it the channel sits in a `spin` mutex that
-/// only gives safe access to the state: the host's lock already excludes
-/// every other holder, so it never spins.
-pub struct ChanLock<K: Frames> {
-    host: HostLock,
-    chan: spin::mutex::SpinMutex<Chan<K>>,
-}
-
-impl<K: Frames> fmt::Debug for ChanLock<K> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChanLock").finish_non_exhaustive()
-    }
-}
-
-impl<K: Frames> ChanLock<K> {
-    /// Wraps a channel behind the host's lock.
-    pub fn new(chan: Chan<K>, host: HostLock) -> ChanLock<K> {
-        ChanLock { host, chan: spin::mutex::SpinMutex::new(chan) }
-    }
-
-    /// Runs `f` with the channel locked.
-    pub fn with<R>(&self, f: impl FnOnce(&mut Chan<K>) -> R) -> R {
-        self.host.lock();
-        let r = f(&mut self.chan.lock());
-        self.host.unlock();
-        r
-    }
-
-    /// Slave read(): as many whole queued requests as fit `len` bytes, each
-    /// at an aligned offset. EAGAIN when none is queued, EMSGSIZE when the
-    /// first does not fit.
-    pub fn slave_read(&self, out: &mut dyn UserOut, len: usize) -> Result<usize> {
-        let mut off = 0usize;
-        loop {
-            let room = len.saturating_sub(off);
-            let next = self.with(|c| c.next_request(room));
-            let (req, mut data) = match next {
-                Next::Empty if off == 0 => return Err(Errno::Again),
-                Next::TooSmall(_) if off == 0 => return Err(Errno::MsgSize),
-                Next::Empty | Next::TooSmall(_) => return Ok(off),
-                Next::Frame(req, data) => (req, data),
-            };
-            // The frame fits `room` (next_request checked it), so none of
-            // these sums passes `len`.
-            let flen = K::REQ_SIZE.saturating_add(data.len());
-            let aligned = proto::align_frame(flen);
-            let pad = aligned.saturating_sub(flen);
-            let mut fixed = [0u8; MAX_FIXED];
-            let head = fixed.get_mut(..K::REQ_SIZE).ok_or(Errno::Inval)?;
-            K::encode_req(&req, head);
-            let copied = out
-                .write(off, head)
-                .and_then(|()| if data.is_empty() { Ok(()) } else { out.write(off.saturating_add(K::REQ_SIZE), &data) })
-                .and_then(|()| {
-                    if pad == 0 {
-                        Ok(())
-                    } else {
-                        out.write(off.saturating_add(flen), [0u8; FRAME_ALIGN].get(..pad).unwrap_or(&[]))
-                    }
-                });
-            if let Err(e) = copied {
-                // The daemon did not get it: put it back for the next read.
-                let id = K::req_hdr(&req).id;
-                self.with(|c| c.unsend(id, &mut data));
-                return if off == 0 { Err(e) } else { Ok(off) };
-            }
-            // Kept for the next write, or freed here, outside the lock.
-            drop(self.with(|c| c.recycle(data)));
-            off = off.saturating_add(aligned);
-        }
-    }
-
-    /// Slave write(): one or more replies, each at an aligned offset. A
-    /// malformed reply is refused with EINVAL and changes nothing; replies
-    /// before it in the same write stay accepted (a short write).
-    pub fn slave_write(&self, src: &mut dyn UserIn, len: usize) -> Result<usize> {
-        let mut off = 0usize;
-        while off < len {
-            match self.one_reply(src, off, len) {
-                Ok(flen) => off = off.saturating_add(proto::align_frame(flen)).min(len),
-                Err(e) if off == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(off)
-    }
-
-    fn one_reply(&self, src: &mut dyn UserIn, off: usize, len: usize) -> Result<usize> {
-        let left = len.checked_sub(off).ok_or(Errno::Inval)?;
-        if left < K::REP_SIZE {
-            return Err(Errno::Inval);
-        }
-        let mut fixed = [0u8; MAX_FIXED];
-        let head = fixed.get_mut(..K::REP_SIZE).ok_or(Errno::Inval)?;
-        src.read(off, head)?;
-        let rep = K::decode_rep(head);
-        let flen = K::rep_hdr(&rep).len as usize;
-        if flen < K::REP_SIZE || flen > left {
-            return Err(Errno::Inval);
-        }
-        // flen <= left = len - off, so off + flen does not overflow.
-        let dlen = flen.saturating_sub(K::REP_SIZE);
-        // Checked before allocating, so a bad length never costs memory.
-        let req = self.with(|c| c.check_reply(&rep, dlen))?;
-        let mut data = if dlen > 0 { self.with(|c| c.take_buffer(dlen)).unwrap_or_default() } else { Vec::new() };
-        if dlen > 0 {
-            src.read_vec(off.saturating_add(K::REP_SIZE), dlen, &mut data)
-                .map_err(|e| if e == Errno::Overflow { Errno::NoMem } else { e })?;
-        }
-        // What the data says (a read-ahead run's records) is checked once it
-        // is here, outside the lock.
-        K::check_data(&req, &rep, &data)?;
-        let r = self.with(|c| c.reply(rep, &mut data));
-        // On failure the data is still ours; it is freed here, unlocked.
-        drop(data);
-        r.map(|()| flen)
-    }
-}
+mod lock;
+pub use lock::ChanLock;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::proto::{Op, Rep, Req, Tape, REP_SIZE, REQ_SIZE, VERSION};
-    use alloc::vec;
-
-    fn chan() -> Chan<Tape> {
-        let mut c = Chan::<Tape>::new(Limits { ring: 4, window: 100 }).unwrap();
-        c.slave_open().unwrap();
-        c
-    }
-
-    fn reply_to(req: &Req) -> Rep {
-        Rep::good(req, crate::proto::Status::default())
-    }
-
-    #[test]
-    fn fifo_round_trip() {
-        let mut c = chan();
-        let mut d = vec![1u8; 10];
-        let id = c.submit(Req::new(Op::Write), &mut d, Kind::Behind).unwrap();
-        assert!(d.is_empty());
-        assert_eq!(c.held(), 10);
-        assert!(c.readable());
-        let Next::Frame(req, data) = c.next_request(1000) else { panic!() };
-        assert_eq!(req.hdr.id, id);
-        assert_eq!(req.hdr.len as usize, REQ_SIZE + 10);
-        assert_eq!(data.len(), 10);
-        assert_eq!(c.held(), 0);
-        assert!(!c.front_done());
-        c.reply(reply_to(&req), &mut Vec::new()).unwrap();
-        assert!(c.front_done());
-        let e = c.pop_done().unwrap();
-        assert_eq!(e.outcome(), Some(Outcome::Reply(reply_to(&req))));
-        assert!(c.is_empty());
-    }
-
-    #[test]
-    fn refuses_bad_replies_and_changes_nothing() {
-        let mut c = chan();
-        c.submit(Req::new(Op::Read), &mut Vec::new(), Kind::Sync).unwrap();
-        let mut r = Req::new(Op::Write);
-        c.submit(r, &mut vec![0; 3], Kind::Behind).unwrap();
-        // Nothing read yet: any reply is unexpected.
-        assert_eq!(c.reply(reply_to(&Req::new(Op::Read)), &mut Vec::new()), Err(Errno::Inval));
-        let Next::Frame(read, _) = c.next_request(1000) else { panic!() };
-        let Next::Frame(write, _) = c.next_request(1000) else { panic!() };
-        r = write;
-        // Out of order.
-        assert_eq!(c.reply(reply_to(&r), &mut Vec::new()), Err(Errno::Inval));
-        // Wrong op.
-        let mut bad = reply_to(&read);
-        bad.hdr.op = Op::Space as u16;
-        assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
-        // Bad version.
-        let mut bad = reply_to(&read);
-        bad.hdr.version = VERSION + 1;
-        assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
-        // Unknown sense key.
-        let mut bad = reply_to(&read);
-        bad.sense = 0x9;
-        assert_eq!(c.reply(bad, &mut Vec::new()), Err(Errno::Inval));
-        // More data than asked (asked 0 bytes).
-        let mut bad = reply_to(&read);
-        bad.hdr.len = (REP_SIZE + 1) as u32;
-        let mut data = vec![7];
-        assert_eq!(c.reply(bad, &mut data), Err(Errno::Inval));
-        assert_eq!(data, vec![7]);
-        assert!(!c.front_done());
-        // The right reply still works.
-        c.reply(reply_to(&read), &mut Vec::new()).unwrap();
-        c.reply(reply_to(&r), &mut Vec::new()).unwrap();
-        assert!(c.pop_done().is_some() && c.pop_done().is_some() && c.is_empty());
-    }
-
-    #[test]
-    fn slave_close_loses_everything_pending() {
-        let mut c = chan();
-        c.submit(Req::new(Op::Write), &mut vec![0; 5], Kind::Behind).unwrap();
-        c.submit(Req::new(Op::Write), &mut vec![0; 5], Kind::Behind).unwrap();
-        let Next::Frame(first, _) = c.next_request(1000) else { panic!() };
-        c.reply(reply_to(&first), &mut Vec::new()).unwrap();
-        c.submit(Req::new(Op::Rewind), &mut Vec::new(), Kind::Sync).unwrap();
-        let g = c.generation();
-        c.slave_close();
-        assert!(!c.slave_present());
-        assert!(matches!(c.pop_done().unwrap().outcome(), Some(Outcome::Reply(_))));
-        assert_eq!(c.pop_done().unwrap().outcome(), Some(Outcome::Lost));
-        assert_eq!(c.pop_done().unwrap().outcome(), Some(Outcome::Lost));
-        assert!(c.is_empty());
-        assert_eq!(c.held(), 0);
-        assert_eq!(c.submit(Req::new(Op::Rewind), &mut Vec::new(), Kind::Sync), Err(Errno::Io));
-        c.slave_open().unwrap();
-        assert_ne!(c.generation(), g);
-        assert_eq!(c.slave_open(), Err(Errno::Busy));
-    }
-
-    #[test]
-    fn window_and_ring_bound_what_is_held() {
-        let mut c = chan();
-        assert!(c.has_space(1000)); // a lone request always fits
-        c.submit(Req::new(Op::Write), &mut vec![0; 60], Kind::Behind).unwrap();
-        assert!(c.has_space(40));
-        assert!(!c.has_space(41));
-        c.submit(Req::new(Op::Write), &mut vec![0; 40], Kind::Behind).unwrap();
-        assert!(!c.has_space(1));
-        let Next::Frame(_, d) = c.next_request(1000) else { panic!() };
-        assert_eq!(d.len(), 60);
-        assert!(c.has_space(60));
-        c.submit(Req::new(Op::Wfm), &mut Vec::new(), Kind::Sync).unwrap();
-        c.submit(Req::new(Op::Wfm), &mut Vec::new(), Kind::Sync).unwrap();
-        assert!(!c.has_space(0));
-        assert_eq!(c.submit(Req::new(Op::Wfm), &mut Vec::new(), Kind::Sync), Err(Errno::Again));
-    }
-
-    #[test]
-    fn too_small_buffer_and_unsend() {
-        let mut c = chan();
-        c.submit(Req::new(Op::Write), &mut vec![9; 20], Kind::Behind).unwrap();
-        assert!(matches!(c.next_request(REQ_SIZE + 19), Next::TooSmall(72)));
-        let Next::Frame(req, mut data) = c.next_request(72) else { panic!() };
-        c.unsend(req.hdr.id, &mut data);
-        assert_eq!(c.held(), 20);
-        let Next::Frame(again, data) = c.next_request(72) else { panic!() };
-        assert_eq!(again.hdr.id, req.hdr.id);
-        assert_eq!(data, vec![9; 20]);
-    }
-
-    #[test]
-    fn pool_reuses_buffers_within_bounds() {
-        let mut c = Chan::<Tape>::new(Limits { ring: 4, window: 100 }).unwrap();
-        assert!(c.take_buffer(1).is_none());
-        let mut v = Vec::with_capacity(40);
-        v.extend_from_slice(&[1; 40]);
-        assert!(c.recycle(v).is_none());
-        assert_eq!(c.pooled(), 40);
-        // Half the window at most: a second 40-byte buffer does not fit.
-        assert!(c.recycle(Vec::with_capacity(40)).is_some());
-        assert!(c.take_buffer(41).is_none(), "too small");
-        let v = c.take_buffer(30).unwrap();
-        assert!(v.is_empty() && v.capacity() >= 40, "cleared, capacity kept");
-        assert_eq!(c.pooled(), 0);
-        assert!(c.recycle(Vec::new()).is_some(), "nothing to keep");
-    }
-
-    #[test]
-    fn orphans_keep_order() {
-        let mut c = chan();
-        let id = c.submit(Req::new(Op::Read), &mut Vec::new(), Kind::Sync).unwrap();
-        c.orphan(id);
-        let Next::Frame(req, _) = c.next_request(1000) else { panic!() };
-        c.reply(reply_to(&req), &mut Vec::new()).unwrap();
-        assert_eq!(c.pop_done().unwrap().kind, Kind::Orphan);
-    }
-
-    /// Run in a child process by the test below: allocates inside the lock.
-    #[test]
-    fn probe_allocation_under_the_lock() {
-        extern crate std;
-        if std::env::var_os("PMT_LOCKCHECK_PROBE").is_none() {
-            return;
-        }
-        let lock = ChanLock::new(Chan::<Tape>::new(Limits { ring: 2, window: 4096 }).unwrap(), crate::testing::LOCK);
-        let v = lock.with(|_| Vec::<u8>::with_capacity(64));
-        std::println!("not caught: {}", v.capacity());
-    }
-
-    #[test]
-    fn the_checker_catches_an_allocation_under_the_lock() {
-        extern crate std;
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args(["--exact", "chan::tests::probe_allocation_under_the_lock", "--nocapture", "--test-threads=1"])
-            .env("PMT_LOCKCHECK_PROBE", "1")
-            .output()
-            .unwrap();
-        let err = std::string::String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "the probe was not stopped");
-        assert!(err.contains("inside the channel lock"), "{err}");
-    }
-}
+mod tests;
