@@ -163,4 +163,7 @@ fn config_serves_a_library_too() {
     let e = pmtd(&["--config", cfg.to_str().unwrap(), "--capacity", "1G"]);
     assert_eq!(e.status.code(), Some(1));
     assert!(text(&e.stderr).contains("a library's configuration takes no drive options"), "{}", text(&e.stderr));
+    let e = pmtd(&["--cuse", "0", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(1));
+    assert!(text(&e.stderr).contains("a library's units are its devices'"), "{}", text(&e.stderr));
 }
