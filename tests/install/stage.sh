@@ -12,9 +12,11 @@
 #   boot 2: the service and the devices are back; alice restores the tape
 #           written before the reboot; the same unit serves the example
 #           library (pmtd@library: its inventory over the operators'
-#           socket, alice opens the changer master); purge; nothing of the
-#           packages is left (but the tape image and the library's
-#           inventory, the user's data); the kernel log is clean; power off
+#           socket, alice opens the changer master); pmtd-cuse@ctape makes
+#           /dev/pmtm5 itself through CUSE and alice writes and reads a tar
+#           there; purge; nothing of the packages is left (but the tape
+#           images and the library's inventory, the user's data); the
+#           kernel log is clean; power off
 set -u
 x=/mnt/x
 out=$x/out
@@ -26,7 +28,7 @@ echo $boot >"$state/boot"
 sync
 
 STEPS1="install package-files enable-now devices user-dump-restore slave-refused"
-STEPS2="back-after-reboot restore-after-reboot library-unit purge nothing-left kernel-log-clean"
+STEPS2="back-after-reboot restore-after-reboot library-unit cuse-unit purge nothing-left kernel-log-clean"
 pass() { echo "PASS $1" | tee -a "$out/results"; }
 fail() { echo "FAIL $1: $2" | tee -a "$out/results"; }
 finish() {
@@ -122,7 +124,7 @@ if [ $boot = 1 ]; then
 
 	s=package-files
 	why=""
-	for f in /usr/bin/pmtd /lib/systemd/system/pmtd@.service \
+	for f in /usr/bin/pmtd /lib/systemd/system/pmtd@.service /lib/systemd/system/pmtd-cuse@.service \
 		/lib/udev/rules.d/60-pmt.rules /etc/modprobe.d/pmt.conf /etc/pmt/tape0.toml \
 		/usr/share/man/man8/pmtd.8.gz /usr/share/man/man4/pmt.4.gz /usr/share/doc/pmtd/examples/library.toml \
 		"/lib/modules/$(uname -r)/updates/dkms/pmt.ko"; do
@@ -212,6 +214,31 @@ if [ $boot = 2 ]; then
 	serving tape0 "$t" || why="$why pmtd@tape0 did not serve again;"
 	if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
 
+	# The CUSE unit: pmtd makes the master nodes of the file's unit itself
+	# (unit 5: the module's units are 0 to 3), 0660 group tape.
+	s=cuse-unit
+	why=""
+	printf 'device = "/dev/pmts5"\nimage = ["/var/lib/pmt/ctape.tap"]\n' >/etc/pmt/ctape.toml
+	systemctl start pmtd-cuse@ctape
+	i=0
+	while [ $i -lt 120 ] && ! [ -c /dev/npmtm5 ]; do sleep 0.5; i=$((i + 1)); done
+	if ! [ -c /dev/pmtm5 ] || ! [ -c /dev/npmtm5 ]; then
+		why="no /dev/pmtm5 (pmtd-cuse@ctape is $(systemctl is-active pmtd-cuse@ctape): $(journalctl -b -u pmtd-cuse@ctape --no-pager | tail -n 3 | tr '\n' ' '));"
+	else
+		got=$(stat -c '%a:%U:%G' /dev/pmtm5)
+		[ "$got" = 660:root:tape ] || why="$why /dev/pmtm5 is $got, not 660:root:tape;"
+		if ! runuser -u alice -- tar -cf /dev/pmtm5 -C /mnt/x stage.sh >"$log/$s.tar" 2>&1; then
+			why="$why alice's tar -c failed: $(tail -n 2 "$log/$s.tar" | tr '\n' ' ');"
+		elif ! runuser -u alice -- tar -xOf /dev/pmtm5 stage.sh >"$log/$s.out" 2>>"$log/$s.tar" || ! cmp -s "$log/$s.out" /mnt/x/stage.sh; then
+			why="$why alice's tar -x did not read back what she wrote: $(tail -n 2 "$log/$s.tar" | tr '\n' ' ');"
+		fi
+	fi
+	systemctl stop pmtd-cuse@ctape
+	udevadm settle -t 30
+	[ -e /dev/pmtm5 ] && why="$why /dev/pmtm5 outlived its daemon;"
+	rm -f /etc/pmt/ctape.toml
+	if [ -z "$why" ]; then pass $s; else fail $s "$why"; fi
+
 	s=purge
 	mod=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' 'pmt-modules-*' pmt-dkms 2>/dev/null | awk '$2 == "ii" {print $1}' | head -n 1)
 	if apt-get purge -y pmtd "$mod" >"$log/$s" 2>&1; then pass $s; else fail $s "$(tail -n 3 "$log/$s" | tr '\n' ' ')"; fi
@@ -224,7 +251,7 @@ if [ $boot = 2 ]; then
 	done
 	pgrep -x pmtd >/dev/null && why="$why pmtd still runs;"
 	systemctl is-active --quiet pmtd@tape0 && why="$why pmtd@tape0 is active;"
-	for f in /usr/bin/pmtd /lib/systemd/system/pmtd@.service \
+	for f in /usr/bin/pmtd /lib/systemd/system/pmtd@.service /lib/systemd/system/pmtd-cuse@.service \
 		/etc/systemd/system/multi-user.target.wants/pmtd@tape0.service /lib/udev/rules.d/60-pmt.rules \
 		/etc/modprobe.d/pmt.conf /etc/pmt /usr/share/man/man8/pmtd.8.gz /usr/share/man/man4/pmt.4.gz \
 		/usr/share/doc/pmtd "/lib/modules/$(uname -r)/updates/dkms/pmt.ko" /var/lib/pmt/tape0.tap.pmtidx \
@@ -232,10 +259,10 @@ if [ $boot = 2 ]; then
 		[ -e "$f" ] && why="$why $f is left;"
 	done
 	modinfo pmt >/dev/null 2>&1 && why="$why modinfo still finds pmt;"
-	# The tape and the library's inventory (where its cartridges are) are
+	# The tapes and the library's inventory (where its cartridges are) are
 	# the user's data: a purge leaves them, and nothing else.
 	left=$(cd /var/lib/pmt 2>/dev/null && find . -mindepth 1 | sort | tr '\n' ' ')
-	[ "$left" = "./library.inventory ./tape0.tap " ] || why="$why /var/lib/pmt holds '$left', not the tape and the inventory alone;"
+	[ "$left" = "./ctape.tap ./library.inventory ./tape0.tap " ] || why="$why /var/lib/pmt holds '$left', not the tapes and the inventory alone;"
 	# The module still loaded unloads, and its nodes go.
 	rmmod pmt 2>"$log/$s.rmmod" || why="$why rmmod pmt failed: $(cat "$log/$s.rmmod");"
 	udevadm settle -t 30
