@@ -2,15 +2,19 @@
 #   make demo   the main job on a fresh machine: dump -> /dev/pmtm0 -> pmtd ->
 #               image, restore back, verified, in QEMU; leaves out/demo.tap
 #   make test   every test: host tests, build gates, the QEMU harness and
-#               the short fault suite on Debian's kernel, then a subset of
-#               the harness and the short fault suite on the debug kernel
-#               (KASAN, KFENCE, lockdep, UBSAN...; built if not cached)
+#               the short fault suite on Debian's kernel, the basic scenarios
+#               on Debian 13's 6.12, a subset of the harness on the debug
+#               kernel (KASAN, KFENCE, lockdep, UBSAN...; built if not
+#               cached), the install test
 #   make test-debug  the whole harness and the short fault suite on the
 #               debug kernel
 #   make faults the full fault, load and hostile-input suite, with figures,
 #               on both kernels
+#   make deb    the Debian packages (pmtd, pmt-dkms) in out/deb, lintian-clean
+#   make install-test  the packages installed, used, rebooted and purged on a
+#               systemd-booted Debian 12 machine in QEMU
 # They install what they need first (scripts/deps, Debian 12, as root).
-.PHONY: all deps build demo test test-debug faults check bench clean
+.PHONY: all deps build demo test test-debug faults check bench deb install-test clean
 
 all: build
 
@@ -44,6 +48,16 @@ check:
 
 bench: deps
 	scripts/bench
+
+# The Debian packages, from a source package with every crate vendored
+# (docs/DEBIAN.md).
+deb: deps
+	scripts/deb
+
+# About 6 minutes (part of make test), the machine's root filesystem cached
+# in ~/.cache/pmt (docs/DEBIAN.md); results in out/install.
+install-test: deps
+	scripts/install-test
 
 clean:
 	rm -rf build out target

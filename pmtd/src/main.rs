@@ -45,7 +45,8 @@ Medium specs (--mirror, --medium, copy):
   SIZE takes K, M, G, T suffixes (powers of 1024).
 
 A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
-  pmtd library --config FILE          serve it (also: pmtd --library FILE)
+  pmtd library --config FILE          serve it (also: pmtd --library FILE, or
+                                      pmtd --config FILE: the file names a changer)
   pmtd library --config FILE --cuse   serve it without pmt.ko (CUSE nodes)
   pmtd library --config FILE status   its inventory
   pmtd library --config FILE import BARCODE [--medium SPEC]... [--portal N]
@@ -55,6 +56,7 @@ A tape library (a media changer and its drives, for mtx, Bacula, Amanda):
 Examples:
   pmtd --image /var/tapes/vol1.tap /dev/pmts0
   pmtd --cuse 0 --image /var/tapes/vol1.tap     # no pmt.ko: /dev/pmtm0, /dev/npmtm0 by CUSE
+  pmtd --cuse --config /etc/pmt/tape0.toml      # the unit of its device (pmtd-cuse@tape0)
   pmtd --mirror tap:/a/vol%d.tap,volumes=3,capacity=4G --mirror tape:/dev/nst0 /dev/pmts0
   pmtd --image /var/tapes/s.tap --compress --key-file /etc/pmt/tape.key /dev/pmts0
   pmtd copy --verify tap:/a/full.tap tap:/b/half%d.tap,volumes=4,capacity=2G
@@ -97,7 +99,8 @@ struct ServeArgs {
     /// A TOML file describing the setup (device, image, volumes, mirror,
     /// degraded, capacity, early-warning, max-block, read-only, compress,
     /// key-file, vendor, product, revision, serial, write-after-enospc);
-    /// options given here win.
+    /// options given here win. A file that names a changer describes a
+    /// tape library, served as pmtd library --config FILE.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve the tape library this TOML file describes: its media changer
@@ -158,8 +161,10 @@ struct CuseArgs {
     /// Create tape pair N's master devices, /dev/pmtm<N> and /dev/npmtm<N>,
     /// through CUSE (the cuse module, no pmt.ko) and serve them: the same
     /// devices as the module's, with the pmt core running in this daemon.
-    #[arg(long = "cuse", value_name = "N", conflicts_with = "device")]
-    unit: Option<u32>,
+    /// Without N, with --config: the unit of the file's device (pmts<N>), or
+    /// the library the file describes (as pmtd library --cuse).
+    #[arg(long = "cuse", value_name = "N", num_args = 0..=1, conflicts_with = "device")]
+    unit: Option<Option<u32>>,
     /// With --cuse: name the nodes NAME and nNAME (no-rewind) instead.
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -475,9 +480,30 @@ fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
     if cuse.unit.is_none() && (cuse.name.is_some() || cuse.access.user.is_some()) {
         bail!("--name and --user go with --cuse");
     }
+    // A configuration that describes a library (pmtd@NAME.service runs
+    // pmtd --config for either, pmtd-cuse@NAME.service pmtd --cuse --config).
+    if let Some(config) = &a.config {
+        let text = std::fs::read_to_string(config).with_context(|| config.display().to_string())?;
+        if LibraryConfig::describes_library(&text) {
+            if drive_options(&a) || cuse.name.is_some() {
+                bail!("{}: a library's configuration takes no drive options", config.display());
+            }
+            if matches!(cuse.unit, Some(Some(_))) {
+                bail!("{}: a library's units are its devices' (pmtd --cuse without N)", config.display());
+            }
+            return run_library(LibraryArgs { config: config.clone(), cuse: cuse.unit.is_some(), access: cuse.access, cmd: None });
+        }
+    }
     let s = setup(a)?;
-    if let Some(unit) = cuse.unit {
-        return run_cuse(unit, &cuse, s);
+    match cuse.unit {
+        Some(Some(unit)) => return run_cuse(unit, &cuse, s),
+        Some(None) => {
+            let Some(unit) = s.device.as_deref().and_then(pmtd::scsi::unit_number) else {
+                bail!("--cuse without N takes the unit from the configuration's device (device = \"/dev/pmts<N>\")");
+            };
+            return run_cuse(unit, &cuse, s);
+        }
+        None => {}
     }
     let Some(device) = s.device.clone() else {
         bail!("no slave device given (DEVICE, $PMT_SLAVE or device = in the configuration)");
@@ -489,6 +515,23 @@ fn run_serve(mut a: ServeArgs) -> Result<ExitCode> {
     serve::serve(&mut slave, &mut drive, &STOP)?;
     drive.shut_down()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether options of a drive were given besides --config (DEVICE, which
+/// may come from the environment, is not one: a library names its own).
+fn drive_options(a: &ServeArgs) -> bool {
+    !a.images.is_empty()
+        || a.volumes.is_some()
+        || !a.mirror.is_empty()
+        || a.degraded
+        || a.serial.is_some()
+        || a.capacity.is_some()
+        || a.early_warning.is_some()
+        || a.write_after_enospc
+        || a.max_block.is_some()
+        || a.read_only
+        || a.compress.is_some()
+        || a.key_file.is_some()
 }
 
 /// Serves tape pair `unit` through CUSE: the core runs here, its masters
@@ -674,7 +717,7 @@ mod tests {
     #[test]
     fn cuse_parses() {
         let c = Cli::try_parse_from(["pmtd", "--cuse", "3", "--image", "a.tap"]).unwrap();
-        assert_eq!(c.serve.cuse.unit, Some(3));
+        assert_eq!(c.serve.cuse.unit, Some(Some(3)));
         assert_eq!(c.serve.cuse.access.mode, 0o660);
         assert_eq!(c.serve.cuse.access.group, "tape");
         let c = Cli::try_parse_from(["pmtd", "--cuse", "0", "--name", "st7", "--mode", "640", "--group", "backup", "--user", "pmt"]).unwrap();
@@ -694,6 +737,13 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["pmtd", "--library", "l.toml", "--cuse", "0"]).is_err(), "pmtd library --cuse instead");
+        // pmtd-cuse@NAME.service: the unit from the configuration's device.
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "--config", "/etc/pmt/tape0.toml"]).unwrap();
+        assert_eq!(c.serve.cuse.unit, Some(None));
+        assert_eq!(c.serve.config, Some(PathBuf::from("/etc/pmt/tape0.toml")));
+        let c = Cli::try_parse_from(["pmtd", "--cuse", "--image", "a.tap"]).unwrap();
+        let e = run_serve(c.serve).unwrap_err().to_string();
+        assert!(e.contains("--cuse without N"), "{e}");
     }
 
     #[test]

@@ -52,10 +52,23 @@ impl Daemon {
     }
 }
 
+/// How the daemon is started: `pmtd library --config FILE`, `pmtd
+/// --library FILE`, or `pmtd --config FILE` (what pmtd@NAME.service runs).
+#[derive(Clone, Copy)]
+enum How {
+    Library,
+    Alias,
+    Config,
+}
+
 /// Starts the daemon and waits for its socket.
-fn start(cfg: &Path, alias: bool) -> Daemon {
+fn start(cfg: &Path, how: How) -> Daemon {
     let c = cfg.to_str().unwrap();
-    let args: Vec<&str> = if alias { vec!["--library", c] } else { vec!["library", "--config", c] };
+    let args: Vec<&str> = match how {
+        How::Library => vec!["library", "--config", c],
+        How::Alias => vec!["--library", c],
+        How::Config => vec!["--config", c],
+    };
     let child = Daemon(Command::new(env!("CARGO_BIN_EXE_pmtd")).args(args).stderr(Stdio::null()).spawn().unwrap());
     let sock = cfg.with_file_name("lib.inventory.sock");
     let until = Instant::now() + Duration::from_secs(20);
@@ -76,7 +89,7 @@ fn lib(cfg: &Path, args: &[&str]) -> Output {
 fn operators_import_export_and_see_the_inventory() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = setup(dir.path());
-    let mut daemon = start(&cfg, false);
+    let mut daemon = start(&cfg, How::Library);
     let sock = dir.path().join("lib.inventory.sock");
     assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o600, "root's socket");
 
@@ -114,7 +127,7 @@ fn operators_import_export_and_see_the_inventory() {
     assert!(!lib(&cfg, &["import", "X"]).status.success(), "nobody to import into");
 
     // Restarted over the socket and the lock a killed daemon left.
-    let mut daemon = start(&cfg, true);
+    let mut daemon = start(&cfg, How::Alias);
     let out = text(&lib(&cfg, &["status"]).stdout);
     assert!(out.contains("NEW002L6") && !out.contains("NEW001L6"), "{out}");
     let st = daemon.signal(Signal::SIGTERM);
@@ -134,4 +147,23 @@ fn help_tells_of_the_library() {
     }
     let e = pmtd(&["library", "--config", "/nonexistent-pmt/lib.toml"]);
     assert_eq!(text(&e.stderr), "pmtd: /nonexistent-pmt/lib.toml: No such file or directory (os error 2)\n");
+}
+
+/// pmtd --config serves a library when the file describes one (it names a
+/// changer), so one systemd unit, pmtd@NAME, runs a drive or a library; a
+/// drive's options beside it are refused.
+#[test]
+fn config_serves_a_library_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = setup(dir.path());
+    let mut daemon = start(&cfg, How::Config);
+    let out = text(&lib(&cfg, &["status"]).stdout);
+    assert!(out.contains("ABC001L6") && !out.contains("not running"), "{out}");
+    assert!(daemon.signal(Signal::SIGTERM).success());
+    let e = pmtd(&["--config", cfg.to_str().unwrap(), "--capacity", "1G"]);
+    assert_eq!(e.status.code(), Some(1));
+    assert!(text(&e.stderr).contains("a library's configuration takes no drive options"), "{}", text(&e.stderr));
+    let e = pmtd(&["--cuse", "0", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(1));
+    assert!(text(&e.stderr).contains("a library's units are its devices'"), "{}", text(&e.stderr));
 }

@@ -156,6 +156,13 @@ pub fn media_of(templates: &[String], barcode: &str) -> Vec<String> {
 }
 
 impl LibraryConfig {
+    /// Whether a configuration describes a library rather than a drive: it
+    /// names a changer (a drive's setup has no such key), so one systemd
+    /// unit, `pmtd --config FILE`, serves either.
+    pub fn describes_library(text: &str) -> bool {
+        toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("changer"))
+    }
+
     /// Reads a library configuration file.
     pub fn from_file(path: &Path) -> Result<LibraryConfig, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -337,6 +344,13 @@ mod tests {
         slot = 120
         mirror = ["tap:/a/{barcode}.tap", "tap:/b/{barcode}.tap"]
     "#;
+
+    #[test]
+    fn a_library_names_a_changer_and_a_drive_does_not() {
+        assert!(LibraryConfig::describes_library(FOUR_BY_120));
+        assert!(!LibraryConfig::describes_library("device = \"/dev/pmts0\"\nimage = [\"/var/lib/pmt/tape0.tap\"]\n"));
+        assert!(!LibraryConfig::describes_library("changer = "));
+    }
 
     #[test]
     fn a_library_of_four_drives_and_120_slots() {
