@@ -533,7 +533,7 @@ static void appender(int fd)
 
 static long ops_done;
 
-static int where(int fd, int *file, int *block)
+static int where(int fd, int *file, int *block, int *online)
 {
 	struct mtget g;
 
@@ -541,6 +541,7 @@ static int where(int fd, int *file, int *block)
 		return -1;
 	*file = g.mt_fileno;
 	*block = g.mt_blkno;
+	*online = GMT_ONLINE(g.mt_gstat) != 0;
 	return 0;
 }
 
@@ -549,7 +550,7 @@ static void spacer(int fd, struct rng *r)
 	/* Files: the index of each file's first object, and the mark count. */
 	size_t nfiles = 0, *start = calloc(lay.n + 1, sizeof(size_t)), cap = layout_max() + 1;
 	unsigned char *buf = xalloc(cap), *want = xalloc(cap);
-	int cur = 0, f, b;
+	int cur = 0, f, b, on;
 
 	start[0] = 0;
 	for (size_t i = 0; i < lay.n; i++)
@@ -590,14 +591,19 @@ static void spacer(int fd, struct rng *r)
 			first_error(op, errno, now_s());
 			break;
 		}
-		if (where(fd, &f, &b) < 0) {
+		if (where(fd, &f, &b, &on) < 0) {
 			first_error("status", errno, now_s());
 			break;
 		}
 		if (f != k || (k < (int)nfiles && b != 0)) {
-			if (killed())
-				break; /* the status of a drive that went away meanwhile */
-			failf("after %s to file %d: at %d,%d", op, k, f, b);
+			/* The kill came during the status query: st's answer for a
+			 * drive that went away is a status, offline or with the
+			 * position lost. That is the caller seeing the kill. */
+			if (killed() && (!on || f < 0)) {
+				first_error(on ? "position-lost" : "offline-status", 0, now_s());
+				break;
+			}
+			failf("after %s to file %d: at %d,%d%s", op, k, f, b, killed() ? ", online, after the kill" : "");
 			break;
 		}
 		cur = k;
