@@ -74,8 +74,10 @@ int main(int argc, char **argv)
 	if (big == MAP_FAILED)
 		return 2;
 	/* Small pages only: a transparent huge page would bring the last page
-	 * in with the others, and the copy would never stop there. */
-	if (madvise(big, span, MADV_NOHUGEPAGE)) {
+	 * in with the others, and the copy would never stop there. A kernel
+	 * without transparent huge pages (the debug kernel) refuses the advice
+	 * with EINVAL: it has only small pages anyway. */
+	if (madvise(big, span, MADV_NOHUGEPAGE) && errno != EINVAL) {
 		printf("FAIL: madvise: %s\n", strerror(errno));
 		return 2;
 	}

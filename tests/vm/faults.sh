@@ -393,7 +393,7 @@ part2() {
 		_s=$RSEED
 		wround "$_name" "$@" --seed "$_s"
 		if [ "$_name" = uffd ]; then
-			grep -q '^K' $S/k.log || why_add "the copy was not caught mid-record"
+			grep -q '^K' $S/k.log || why_add "the copy was not caught mid-record: $(tail -n 1 $LOG/round)"
 			[ "$R_FM" = 1 ] && [ "$R_OBJ" = 20 ] || why_add "expected the 20 records and the close filemark: $R_OBJ, close filemark $R_FM"
 		fi
 		[ -n "$R_WHY" ] && [ -z "$KWHY" ] && KWHY="round $ATT: $R_WHY"
