@@ -59,5 +59,8 @@ deb: deps
 install-test: deps
 	scripts/install-test
 
+# target and fuzz/target may be links to the compiled crates in the cache
+# (scripts/deps): what they point to goes too.
 clean:
-	rm -rf build out target
+	for t in target fuzz/target; do if [ -L $$t ]; then rm -rf "$$(readlink $$t)"; fi; done
+	rm -rf build out target fuzz/target
